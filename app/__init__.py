@@ -1,0 +1,3 @@
+"""Signet: TensorFlow 1.x checkpoints to servable, verified SavedModels."""
+
+__version__ = "0.1.0"

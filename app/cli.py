@@ -1,0 +1,61 @@
+"""The `signet` command: the GUI with no subcommand, and `inspect`/`export`/`render`.
+
+Every subcommand drives `app.core`; errors the user can fix print one line on
+stderr and exit with status 2 (``--debug`` shows the traceback instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from app import __version__
+from app.core.errors import SignetError
+
+EXIT_USAGE = 2
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from app.commands.inspect import run_inspect
+
+    return run_inspect(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signet",
+        description="Turn a TensorFlow 1.x checkpoint into a servable, verified SavedModel.",
+    )
+    parser.add_argument("--version", action="version", version=f"signet {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    inspect = sub.add_parser("inspect", help="summarise a checkpoint and suggest a signature")
+    inspect.add_argument("path", help="checkpoint folder, prefix, or .meta/.index/.data file")
+    inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    inspect.add_argument("--search", metavar="QUERY", help="list ops matching QUERY")
+    inspect.add_argument("--regex", action="store_true", help="treat --search as a regex")
+    inspect.add_argument("--ops", action="store_true", help="list every op with its tensors")
+    inspect.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    inspect.set_defaults(func=_inspect)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0
+    try:
+        return func(args)
+    except SignetError as exc:
+        if args.debug:
+            raise
+        print(f"signet: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("signet: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""Command-line front ends over `app.core`, one module per subcommand."""

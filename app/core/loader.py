@@ -1,0 +1,111 @@
+"""Open a checkpoint into everything the tools need: files, op graph, variables, search.
+
+`load_checkpoint` is what the CLI and the GUI's worker thread call. It reports
+stages through ``progress(fraction, message)`` and stops between stages when
+``cancelled()`` returns true.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from app.core.checkpoint import Checkpoint, CheckpointFiles, check_complete, resolve
+from app.core.errors import Cancelled
+from app.core.metagraph import read_meta_graph
+from app.core.opgraph import OpGraph
+from app.core.search import SearchIndex
+from app.core.suggest import Suggestions, suggest
+from app.core.variables import VariableInventory
+
+Progress = Callable[[float, str], None]
+CancelCheck = Callable[[], bool]
+
+
+@dataclass
+class LoadedCheckpoint:
+    checkpoint: Checkpoint
+    files: CheckpointFiles
+    graph: OpGraph
+    variables: VariableInventory
+
+    @cached_property
+    def search_index(self) -> SearchIndex:
+        return SearchIndex(self.graph)
+
+    @cached_property
+    def suggestions(self) -> Suggestions:
+        return suggest(self.graph)
+
+    @property
+    def placeholders(self) -> list[str]:
+        return [
+            op.outputs[0].name
+            for op in self.graph.ops.values()
+            if op.type in ("Placeholder", "PlaceholderWithDefault") and op.outputs
+        ]
+
+    def summary(self) -> dict:
+        """The ``signet inspect --json`` object."""
+        ckpt = self.checkpoint
+        sugg = self.suggestions
+        return {
+            "checkpoint": str(ckpt.prefix),
+            "step": ckpt.step,
+            "steps": ckpt.steps,
+            "ops": len(self.graph.meta_graph.graph_def.node),
+            "functions": {name: len(body) for name, body in self.graph.functions.items()},
+            "placeholders": self.placeholders,
+            "suggested_inputs": [s.tensor for s in sugg.inputs],
+            "suggested_outputs": [s.tensor for s in sugg.outputs],
+            "inputs": [_suggestion_json(s) for s in sugg.inputs],
+            "outputs": [_suggestion_json(s) for s in sugg.outputs],
+            "variables": {
+                "count": self.variables.count,
+                "bytes": self.variables.nbytes,
+                "training_bytes": self.variables.training_bytes,
+                "list": [
+                    {"name": v.name, "dtype": v.dtype, "shape": list(v.shape),
+                     "bytes": v.nbytes, "role": str(v.role)}
+                    for v in self.variables.variables
+                ],
+            },
+        }
+
+
+def _suggestion_json(s) -> dict:
+    return {"tensor": s.tensor, "dtype": s.dtype, "shape": s.shape, "reason": s.reason,
+            "optional": s.optional}
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str] | Checkpoint,
+    progress: Progress | None = None,
+    cancelled: CancelCheck | None = None,
+) -> LoadedCheckpoint:
+    """Resolve, check and parse a checkpoint; raise `CheckpointError` on bad input."""
+
+    def stage(fraction: float, message: str) -> None:
+        if cancelled is not None and cancelled():
+            raise Cancelled("opening cancelled")
+        if progress is not None:
+            progress(fraction, message)
+
+    stage(0.0, "Finding checkpoint files")
+    checkpoint = path if isinstance(path, Checkpoint) else resolve(path)
+    stage(0.05, "Checking the checkpoint is complete")
+    files = check_complete(checkpoint.prefix)
+    stage(0.15, f"Reading {files.meta.name}")
+    meta = read_meta_graph(files.meta)
+    stage(0.45, "Building the op graph")
+    graph = OpGraph(meta)
+    stage(0.8, "Classifying variables")
+    trainable = set(graph.collection_names("trainable_variables"))
+    variables = VariableInventory.from_index(files.bundle, trainable)
+    stage(0.9, "Indexing names for search")
+    loaded = LoadedCheckpoint(checkpoint, files, graph, variables)
+    _ = loaded.search_index
+    stage(1.0, "Done")
+    return loaded

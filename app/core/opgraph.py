@@ -1,0 +1,335 @@
+"""The op-graph model: ops, their output tensors, consumers, name scopes and a DiGraph.
+
+Built straight from a ``MetaGraphDef``. Output dtypes come from the op
+definitions the Saver stores in ``meta_info_def.stripped_op_list`` and static
+shapes from the ``_output_shapes`` attribute, so no TensorFlow graph, session or
+op registry is involved. Attribute values stay in the ``NodeDef`` (``Op.node``)
+and are formatted only when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import networkx as nx
+
+from app.core.dtypes import dtype_name
+
+Shape = tuple[int | None, ...] | None  # None: unknown rank; None dims: unknown size
+
+
+def format_shape(shape: Shape) -> str:
+    """``(None, 128) -> '[?, 128]'``; unknown rank -> ``'<unknown>'``."""
+    if shape is None:
+        return "<unknown>"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+@dataclass(slots=True, eq=False)
+class Tensor:
+    op: Op
+    index: int
+    dtype: str
+    shape: Shape
+
+    @property
+    def name(self) -> str:
+        return f"{self.op.name}:{self.index}"
+
+    @property
+    def shape_text(self) -> str:
+        return format_shape(self.shape)
+
+
+@dataclass(slots=True, eq=False)
+class Op:
+    name: str
+    type: str
+    device: str
+    inputs: list[str]  # data inputs as tensor names ("op:N")
+    control_inputs: list[str]  # op names
+    node: Any  # the NodeDef, for attributes
+    function: str | None = None  # the function whose body holds this op
+    outputs: list[Tensor] = field(default_factory=list)
+    consumers: list[str] = field(default_factory=list)  # ops reading an output
+    control_consumers: list[str] = field(default_factory=list)
+
+    @property
+    def input_ops(self) -> list[str]:
+        return [t.rsplit(":", 1)[0] for t in self.inputs]
+
+    def attrs(self) -> dict[str, str]:
+        """Attributes as short readable strings (``_output_shapes`` left out)."""
+        return {
+            key: format_attr(value)
+            for key, value in sorted(self.node.attr.items())
+            if key != "_output_shapes"
+        }
+
+
+def format_attr(value: Any) -> str:
+    """A compact one-line rendering of an ``AttrValue``."""
+    kind = value.WhichOneof("value")
+    if kind == "type":
+        return dtype_name(value.type)
+    if kind == "shape":
+        return format_shape(_shape(value.shape))
+    if kind == "s":
+        text = value.s.decode("utf-8", "replace")
+        return text if len(text) <= 80 else text[:77] + "..."
+    if kind in ("i", "f", "b"):
+        return str(getattr(value, kind))
+    if kind == "tensor":
+        t = value.tensor
+        return f"{dtype_name(t.dtype)} tensor {format_shape(_shape(t.tensor_shape))}"
+    if kind == "func":
+        return value.func.name
+    if kind == "list":
+        lst = value.list
+        items: list[str] = (
+            [str(v) for v in lst.i] + [str(v) for v in lst.f] + [dtype_name(v) for v in lst.type]
+            + [format_shape(_shape(s)) for s in lst.shape]
+            + [s.decode("utf-8", "replace") for s in lst.s] + [str(b) for b in lst.b]
+        )
+        text = "[" + ", ".join(items) + "]"
+        return text if len(text) <= 80 else text[:77] + "...]"
+    if kind == "placeholder":
+        return f"${value.placeholder}"
+    return ""
+
+
+def _shape(proto: Any) -> Shape:
+    if proto.unknown_rank:
+        return None
+    return tuple(d.size if d.size >= 0 else None for d in proto.dim)
+
+
+@dataclass(slots=True, eq=False)
+class ScopeNode:
+    """One level of the name-scope tree; ``op`` is set when an op has this exact name."""
+
+    name: str
+    path: str
+    parent: ScopeNode | None
+    op: Op | None = None
+    children: list[ScopeNode] = field(default_factory=list)
+    by_name: dict[str, ScopeNode] = field(default_factory=dict)
+    row: int = 0  # position in parent.children
+    op_count: int = 0  # ops in this subtree, this node's own op included
+
+    def child(self, name: str) -> ScopeNode:
+        node = self.by_name.get(name)
+        if node is None:
+            path = f"{self.path}/{name}" if self.path else name
+            node = ScopeNode(name, path, self)
+            self.by_name[name] = node
+            self.children.append(node)
+        return node
+
+    def walk(self) -> Iterator[ScopeNode]:
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+
+def _finish_tree(root: ScopeNode) -> None:
+    """Sort children (scopes before leaves, then by name), set rows and op counts."""
+    order = list(root.walk())
+    for node in order:
+        node.children.sort(key=lambda c: (not c.children, c.name.lower()))
+        for row, child in enumerate(node.children):
+            child.row = row
+    for node in reversed(order):
+        node.op_count = (1 if node.op else 0) + sum(c.op_count for c in node.children)
+
+
+def _split_input(text: str) -> tuple[str, int, bool]:
+    """``'^a' -> ('a', -1, True)``, ``'a:2' -> ('a', 2, False)``, ``'a' -> ('a', 0, False)``."""
+    if text.startswith("^"):
+        return text[1:], -1, True
+    name, sep, index = text.rpartition(":")
+    if sep and index.isdigit():
+        return name, int(index), False
+    return text, 0, False
+
+
+class OpGraph:
+    """Every op of a meta graph, indexed by name, with tensors, scopes and a DiGraph.
+
+    ``ops`` holds the main graph only; ops inside function bodies (``tf.function``,
+    v2 while loops) are in ``functions`` and in their own tree, ``function_root``.
+    """
+
+    def __init__(self, meta_graph: Any) -> None:
+        self.meta_graph = meta_graph
+        graph_def = meta_graph.graph_def
+        op_defs = {op.name: op for op in meta_graph.meta_info_def.stripped_op_list.op}
+        self.op_defs = op_defs
+
+        self.ops: dict[str, Op] = {}
+        for node in graph_def.node:
+            op = _make_op(node, None)
+            self.ops[op.name] = op
+        for op in self.ops.values():
+            _add_outputs(op, op_defs.get(op.type))
+        self._link_consumers()
+
+        self.functions: dict[str, list[Op]] = {}
+        for function in graph_def.library.function:
+            fname = function.signature.name
+            body = [_make_op(node, fname) for node in function.node_def]
+            for op in body:
+                _add_outputs(op, op_defs.get(op.type))
+            self.functions[fname] = body
+
+        self.root = ScopeNode("", "", None)
+        for op in self.ops.values():
+            node = self.root
+            for part in op.name.split("/"):
+                node = node.child(part)
+            node.op = op
+        _finish_tree(self.root)
+
+        self.function_root = ScopeNode("", "", None)
+        for fname, body in self.functions.items():
+            froot = self.function_root.child(fname)
+            for op in body:
+                node = froot
+                for part in op.name.split("/"):
+                    node = node.child(part)
+                node.op = op
+        _finish_tree(self.function_root)
+
+    def _link_consumers(self) -> None:
+        ops = self.ops
+        for op in ops.values():
+            for tensor in op.inputs:
+                src = ops.get(tensor.rsplit(":", 1)[0])
+                if src is not None:
+                    src.consumers.append(op.name)
+            for name in op.control_inputs:
+                src = ops.get(name)
+                if src is not None:
+                    src.control_consumers.append(op.name)
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def tensor(self, name: str) -> Tensor | None:
+        """Look up ``op:N`` (``op`` alone means ``op:0``) in the main graph."""
+        op_name, index, _ = _split_input(name)
+        op = self.ops.get(op_name)
+        if op is None or not 0 <= index < len(op.outputs):
+            return None
+        return op.outputs[index]
+
+    def scope_node(self, path: str) -> ScopeNode | None:
+        node = self.root
+        for part in path.split("/") if path else []:
+            node = node.by_name.get(part)
+            if node is None:
+                return None
+        return node
+
+    @cached_property
+    def digraph(self) -> nx.DiGraph:
+        """Main-graph ops as nodes; edges carry ``control=True`` when only a control edge."""
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.ops)
+        ops = self.ops
+        data = {(src, op.name) for op in ops.values() for src in op.input_ops if src in ops}
+        control = {
+            (src, op.name) for op in ops.values() for src in op.control_inputs if src in ops
+        } - data
+        graph.add_edges_from(data, control=False)
+        graph.add_edges_from(control, control=True)
+        return graph
+
+    def collection_names(self, key: str) -> list[str]:
+        """Op names listed in a node-list or variable collection of the meta graph."""
+        from tensorflow.core.framework import variable_pb2
+
+        collection = self.meta_graph.collection_def.get(key)
+        if collection is None:
+            return []
+        kind = collection.WhichOneof("kind")
+        if kind == "node_list":
+            return [v.rsplit(":", 1)[0] if ":" in v else v for v in collection.node_list.value]
+        if kind == "bytes_list" and "variable" in key:
+            names = []
+            for raw in collection.bytes_list.value:
+                var = variable_pb2.VariableDef.FromString(raw)
+                names.append(var.variable_name.rsplit(":", 1)[0])
+            return names
+        return []
+
+    def asset_files(self) -> list[str]:
+        """Tensor names in the ``asset_filepaths`` collection (vocabulary files)."""
+        collection = self.meta_graph.collection_def.get("asset_filepaths")
+        if collection is None:
+            return []
+        return list(collection.node_list.value)
+
+
+def _make_op(node: Any, function: str | None) -> Op:
+    inputs: list[str] = []
+    control: list[str] = []
+    for text in node.input:
+        name, index, is_control = _split_input(text)
+        if is_control:
+            control.append(name)
+        else:
+            inputs.append(f"{name}:{index}")
+    return Op(
+        name=node.name,
+        type=node.op,
+        device=node.device,
+        inputs=inputs,
+        control_inputs=control,
+        node=node,
+        function=function,
+    )
+
+
+def _add_outputs(op: Op, op_def: Any) -> None:
+    attr = op.node.attr
+    shapes: list[Shape] | None = None
+    if "_output_shapes" in attr:
+        shapes = [_shape(s) for s in attr["_output_shapes"].list.shape]
+    dtypes = _output_dtypes(attr, op_def) if op_def is not None else None
+    if dtypes is None:
+        dtypes = ["unknown"] * (len(shapes) if shapes is not None else 1)
+    for index, dtype in enumerate(dtypes):
+        shape = shapes[index] if shapes is not None and index < len(shapes) else None
+        op.outputs.append(Tensor(op, index, dtype, shape))
+
+
+def _output_dtypes(attr: Any, op_def: Any) -> list[str] | None:
+    dtypes: list[str] = []
+    for arg in op_def.output_arg:
+        if arg.type_list_attr:
+            if arg.type_list_attr not in attr:
+                return None
+            names = [dtype_name(t) for t in attr[arg.type_list_attr].list.type]
+        else:
+            if arg.type_attr:
+                if arg.type_attr not in attr:
+                    return None
+                base = attr[arg.type_attr].type
+            else:
+                base = arg.type
+            count = 1
+            if arg.number_attr:
+                if arg.number_attr not in attr:
+                    return None
+                count = attr[arg.number_attr].i
+            names = [dtype_name(base)] * count
+        if arg.is_ref:
+            names = [n + "_ref" for n in names]
+        dtypes.extend(names)
+    return dtypes
