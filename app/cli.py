@@ -22,6 +22,12 @@ def _inspect(args: argparse.Namespace) -> int:
     return run_inspect(args)
 
 
+def _install_desktop(args: argparse.Namespace) -> int:
+    from app.commands.desktop import run_install_desktop
+
+    return run_install_desktop(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signet",
@@ -39,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--ops", action="store_true", help="list every op with its tensors")
     inspect.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     inspect.set_defaults(func=_inspect)
+
+    desktop = sub.add_parser("install-desktop",
+                             help="add Signet to this user's application menu (Linux)")
+    desktop.add_argument("--uninstall", action="store_true",
+                         help="remove the files install-desktop added")
+    desktop.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    desktop.set_defaults(func=_install_desktop)
     return parser
 
 

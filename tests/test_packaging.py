@@ -1,0 +1,249 @@
+"""Packaging: icons, the desktop entry, AppStream metainfo, MIME types and install-desktop."""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+
+from app import __version__
+from app.cli import main as cli_main
+from app.commands import desktop
+
+ROOT = Path(__file__).resolve().parents[1]
+LINUX = ROOT / "packaging" / "linux"
+ICONS = ROOT / "resources" / "icons"
+ENTRY = LINUX / f"{desktop.APP_ID}.desktop"
+METAINFO = LINUX / f"{desktop.APP_ID}.metainfo.xml"
+MIME_XML = LINUX / f"{desktop.APP_ID}.mime.xml"
+MIME_NS = "{http://www.freedesktop.org/standards/shared-mime-info}"
+UPDATERS = ("update-desktop-database", "update-mime-database", "gtk-update-icon-cache")
+INSTALL_HINT = "apt-get install desktop-file-utils appstream shared-mime-info"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed here ({INSTALL_HINT}); .ci/run installs it")
+    return path
+
+
+def _render_icons():
+    spec = importlib.util.spec_from_file_location("render_icons", ICONS / "render_icons.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _entry(path: Path) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str
+    parser.read(path, encoding="utf-8")
+    return dict(parser["Desktop Entry"])
+
+
+def _validate_entry(path: Path) -> None:
+    result = subprocess.run([_tool("desktop-file-validate"), str(path)], capture_output=True,
+                            text=True)
+    problems = [line for line in result.stdout.splitlines() if ": hint:" not in line]
+    assert result.returncode == 0 and problems == [], result.stdout + result.stderr
+
+
+def _files(home: Path) -> list[str]:
+    return sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+
+
+def test_icon_pngs_exist_for_every_size_and_match_their_names():
+    render_icons = _render_icons()
+    pngs = {int(re.fullmatch(r"signet-(\d+)\.png", p.name).group(1)): p
+            for p in ICONS.glob("signet-*.png")}
+    assert sorted(pngs) == list(render_icons.SIZES)
+    assert min(pngs) == 16 and max(pngs) == 512
+    for size, path in pngs.items():
+        image = QImage(str(path))
+        assert not image.isNull(), path
+        assert (image.width(), image.height()) == (size, size), path
+        assert image.hasAlphaChannel(), path
+
+
+def test_committed_pngs_are_the_rendered_svg(qapp):
+    render_icons = _render_icons()
+    for size in (16, 48, 256):
+        fresh = render_icons.render(size).convertToFormat(QImage.Format.Format_ARGB32)
+        committed = QImage(str(render_icons.png_path(size))).convertToFormat(
+            QImage.Format.Format_ARGB32)
+        worst = max(
+            abs(a - b)
+            for a, b in zip(fresh.constBits().tobytes(), committed.constBits().tobytes(),
+                            strict=True)
+        )
+        assert worst <= 8, f"signet-{size}.png is stale: run resources/icons/render_icons.py"
+
+
+def test_desktop_entry_validates():
+    _validate_entry(ENTRY)
+
+
+def test_desktop_entry_launches_the_gui_script_and_declares_the_mime_types():
+    entry = _entry(ENTRY)
+    assert entry["Exec"] == "signet-gui %F" and entry["TryExec"] == "signet-gui"
+    assert entry["Icon"] == desktop.APP_ID
+    assert entry["Terminal"] == "false" and entry["StartupNotify"] == "true"
+    assert entry["StartupWMClass"] == "Signet"
+    assert entry["Categories"].startswith("Development;Science;")
+    declared = {t.get("type") for t in ET.parse(MIME_XML).getroot()}
+    assert set(filter(None, entry["MimeType"].split(";"))) == declared
+    provided = {m.text for m in ET.parse(METAINFO).getroot().iter("mediatype")}
+    assert provided == declared
+
+
+def test_metainfo_validates_and_matches_the_project():
+    result = subprocess.run([_tool("appstreamcli"), "validate", "--no-net", str(METAINFO)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    root = ET.parse(METAINFO).getroot()
+    assert root.findtext("id") == desktop.APP_ID
+    assert root.findtext("launchable[@type='desktop-id']") == ENTRY.name
+    assert root.find("releases/release").get("version") == __version__
+    assert root.find("content_rating") is not None
+    assert root.findtext("screenshots/screenshot/image").startswith("https://")
+
+
+def test_metainfo_screenshot_is_the_readme_screenshot():
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", (ROOT / "README.md").read_text())
+    if not images:
+        pytest.skip("README.md shows no screenshot yet")
+    url = ET.parse(METAINFO).getroot().findtext("screenshots/screenshot/image")
+    assert any(url.endswith("/" + image.lstrip("./")) for image in images), (url, images)
+
+
+def test_mime_types_glob_checkpoint_files():
+    root = ET.parse(MIME_XML).getroot()
+    globs = {t.get("type"): {g.get("pattern") for g in t.iter(f"{MIME_NS}glob")}
+             for t in root.iter(f"{MIME_NS}mime-type")}
+    assert "*.meta" in globs["application/x-tensorflow-checkpoint-meta"]
+    assert "*.index" in globs["application/x-tensorflow-checkpoint-index"]
+
+
+def test_pyproject_has_console_and_gui_entry_points():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"] == {"signet": "app.cli:main"}
+    assert project["gui-scripts"] == {"signet-gui": "app.ui.launch:main"}
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    home = tmp_path / "share"
+    home.mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    return home
+
+
+@pytest.fixture(params=["with cache updaters", "without cache updaters"])
+def updaters(request, tmp_path, monkeypatch):
+    if request.param.startswith("with "):
+        for tool in UPDATERS:
+            _tool(tool)
+        return True
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    return False
+
+
+def test_install_desktop_writes_every_file_and_uninstall_removes_them_all(
+        data_home, updaters, capsys):
+    assert cli_main(["install-desktop"]) == 0
+    for relative, source in desktop.placements().items():
+        target = data_home / relative
+        assert target.is_file(), relative
+        if target.suffix != ".desktop":
+            assert target.read_bytes() == source.read_bytes(), relative
+    sizes = sorted(int(p.parent.parent.name.split("x")[0])
+                   for p in (data_home / "icons" / "hicolor").glob("*x*/apps/*.png"))
+    assert sizes == list(_render_icons().SIZES)
+    if updaters:
+        assert "application/x-tensorflow-checkpoint-meta:*.meta" in (
+            data_home / "mime" / "globs2").read_text()
+        cache = (data_home / "applications" / "mimeinfo.cache").read_text()
+        assert f"application/x-tensorflow-checkpoint-index={desktop.APP_ID}.desktop;" in cache
+        assert (data_home / "icons" / "hicolor" / "icon-theme.cache").is_file()
+    assert "application menu" in capsys.readouterr().out
+
+    assert cli_main(["install-desktop", "--uninstall"]) == 0
+    assert _files(data_home) == []
+    assert cli_main(["install-desktop", "--uninstall"]) == 0
+    assert "Nothing to remove" in capsys.readouterr().out
+
+
+def test_installed_entry_validates_and_runs_this_environments_gui_script(data_home):
+    desktop.install(data_home)
+    installed = data_home / "applications" / ENTRY.name
+    _validate_entry(installed)
+    entry = _entry(installed)
+    script = Path(sys.executable).absolute().parent / "signet-gui"
+    assert entry["Exec"] == f"{script} %F"
+    assert entry["TryExec"] == str(script)
+    assert script.is_file()
+    desktop.uninstall(data_home)
+
+
+def test_uninstall_keeps_other_applications_files(data_home, updaters):
+    other_entry = data_home / "applications" / "other.desktop"
+    other_entry.parent.mkdir(parents=True)
+    other_entry.write_text("[Desktop Entry]\nType=Application\nName=Other\nExec=other %f\n"
+                           "MimeType=text/plain;\n")
+    other_icon = data_home / "icons" / "hicolor" / "48x48" / "apps" / "other.png"
+    other_icon.parent.mkdir(parents=True)
+    shutil.copy(ICONS / "signet-48.png", other_icon)
+    before = {p: p.read_bytes() for p in (other_entry, other_icon)}
+
+    desktop.install(data_home)
+    desktop.uninstall(data_home)
+
+    assert {p: p.read_bytes() for p in before} == before
+    leftovers = [f for f in _files(data_home) if desktop.APP_ID in f or "tensorflow" in f]
+    assert leftovers == []
+    cache = data_home / "applications" / "mimeinfo.cache"
+    if updaters:
+        assert "other.desktop" in cache.read_text()
+        assert desktop.APP_ID not in cache.read_text()
+
+
+def test_exec_quotes_paths_the_desktop_spec_reserves(tmp_path):
+    assert desktop.exec_argument(Path("/opt/venv/bin/signet-gui")) == "/opt/venv/bin/signet-gui"
+    assert desktop.exec_argument(Path("/home/a b/bin/signet-gui")) == '"/home/a b/bin/signet-gui"'
+    assert (desktop.exec_argument(Path('/x/$HOME "q"/100%/signet-gui'))
+            == '"/x/\\$HOME \\"q\\"/100%%/signet-gui"')
+    odd = Path("/home/Ada Lovelace/$env\\x/bin/signet-gui")
+    entry = tmp_path / ENTRY.name
+    entry.write_text(desktop.desktop_entry(ENTRY.read_text(), odd))
+    _validate_entry(entry)
+    assert _entry(entry)["TryExec"] == str(odd).replace("\\", "\\\\")
+
+
+def test_missing_gui_script_is_one_clear_line(data_home, tmp_path, monkeypatch, capsys):
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    monkeypatch.setattr(sys, "executable", str(python))
+    assert cli_main(["install-desktop"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"signet: {python.parent / 'signet-gui'}: no signet-gui script")
+    assert "pip install" in err and "\n" not in err
+    assert _files(data_home) == []
+
+
+def test_a_frozen_bundle_points_the_entry_at_its_own_binary(tmp_path, monkeypatch):
+    binary = tmp_path / "dist" / "signet" / "signet"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(binary))
+    assert desktop.gui_executable() == binary
