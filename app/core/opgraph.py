@@ -9,6 +9,7 @@ and are formatted only when asked for.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -50,16 +51,25 @@ class Op:
     type: str
     device: str
     inputs: list[str]  # data inputs as tensor names ("op:N")
-    control_inputs: list[str]  # op names
-    node: Any  # the NodeDef, for attributes
+    node: Any  # the NodeDef, for attributes and control inputs
+    graph: OpGraph | None = None  # None for ops inside function bodies
     function: str | None = None  # the function whose body holds this op
     outputs: list[Tensor] = field(default_factory=list)
     consumers: list[str] = field(default_factory=list)  # ops reading an output
-    control_consumers: list[str] = field(default_factory=list)
+
+    @property
+    def control_inputs(self) -> list[str]:
+        """Ops that must run first. Computed on demand: TF1 training graphs carry
+        hundreds of thousands of control inputs that most views never look at."""
+        return [t[1:] for t in self.node.input if t[:1] == "^"]
+
+    @property
+    def control_consumers(self) -> list[str]:
+        return self.graph.control_consumers(self.name) if self.graph is not None else []
 
     @property
     def input_ops(self) -> list[str]:
-        return [t.rsplit(":", 1)[0] for t in self.inputs]
+        return [t[: t.rindex(":")] for t in self.inputs]
 
     def attrs(self) -> dict[str, str]:
         """Attributes as short readable strings (``_output_shapes`` left out)."""
@@ -166,14 +176,26 @@ class OpGraph:
     """
 
     def __init__(self, meta_graph: Any) -> None:
+        # The build allocates ~10 objects per op; cyclic GC passes over them
+        # would only cost time, as nothing here is garbage yet.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(meta_graph)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _build(self, meta_graph: Any) -> None:
         self.meta_graph = meta_graph
         graph_def = meta_graph.graph_def
         op_defs = {op.name: op for op in meta_graph.meta_info_def.stripped_op_list.op}
         self.op_defs = op_defs
+        self._control_consumers: dict[str, list[str]] | None = None
 
         self.ops: dict[str, Op] = {}
         for node in graph_def.node:
-            op = _make_op(node, None)
+            op = _make_op(node, self, None)
             self.ops[op.name] = op
         for op in self.ops.values():
             _add_outputs(op, op_defs.get(op.type))
@@ -182,7 +204,7 @@ class OpGraph:
         self.functions: dict[str, list[Op]] = {}
         for function in graph_def.library.function:
             fname = function.signature.name
-            body = [_make_op(node, fname) for node in function.node_def]
+            body = [_make_op(node, None, fname) for node in function.node_def]
             for op in body:
                 _add_outputs(op, op_defs.get(op.type))
             self.functions[fname] = body
@@ -206,16 +228,23 @@ class OpGraph:
         _finish_tree(self.function_root)
 
     def _link_consumers(self) -> None:
-        ops = self.ops
-        for op in ops.values():
+        get = self.ops.get
+        for op in self.ops.values():
+            name = op.name
             for tensor in op.inputs:
-                src = ops.get(tensor.rsplit(":", 1)[0])
+                src = get(tensor[: tensor.rindex(":")])
                 if src is not None:
-                    src.consumers.append(op.name)
-            for name in op.control_inputs:
-                src = ops.get(name)
-                if src is not None:
-                    src.control_consumers.append(op.name)
+                    src.consumers.append(name)
+
+    def control_consumers(self, name: str) -> list[str]:
+        """Ops with a control input on ``name`` (the reverse map is built on first use)."""
+        if self._control_consumers is None:
+            reverse: dict[str, list[str]] = {}
+            for op in self.ops.values():
+                for src in op.control_inputs:
+                    reverse.setdefault(src, []).append(op.name)
+            self._control_consumers = reverse
+        return self._control_consumers.get(name, [])
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -237,17 +266,31 @@ class OpGraph:
         return node
 
     @cached_property
-    def digraph(self) -> nx.DiGraph:
-        """Main-graph ops as nodes; edges carry ``control=True`` when only a control edge."""
+    def data_digraph(self) -> nx.DiGraph:
+        """Main-graph ops as nodes, one edge per producer -> consumer data dependency."""
         graph = nx.DiGraph()
         graph.add_nodes_from(self.ops)
         ops = self.ops
-        data = {(src, op.name) for op in ops.values() for src in op.input_ops if src in ops}
-        control = {
-            (src, op.name) for op in ops.values() for src in op.control_inputs if src in ops
-        } - data
-        graph.add_edges_from(data, control=False)
-        graph.add_edges_from(control, control=True)
+        graph.add_edges_from(
+            (src, op.name) for op in ops.values() for src in op.input_ops if src in ops
+        )
+        return graph
+
+    @cached_property
+    def digraph(self) -> nx.DiGraph:
+        """`data_digraph` plus control-only edges, marked ``control=True``.
+
+        Costly on training graphs (control edges from ``tf.control_dependencies``
+        can outnumber data edges ten to one), so built only when asked for.
+        """
+        graph = self.data_digraph.copy()
+        nx.set_edge_attributes(graph, False, "control")
+        ops = self.ops
+        graph.add_edges_from(
+            ((src, op.name) for op in ops.values() for src in op.control_inputs
+             if src in ops and not graph.has_edge(src, op.name)),
+            control=True,
+        )
         return graph
 
     def collection_names(self, key: str) -> list[str]:
@@ -276,22 +319,15 @@ class OpGraph:
         return list(collection.node_list.value)
 
 
-def _make_op(node: Any, function: str | None) -> Op:
-    inputs: list[str] = []
-    control: list[str] = []
-    for text in node.input:
-        name, index, is_control = _split_input(text)
-        if is_control:
-            control.append(name)
-        else:
-            inputs.append(f"{name}:{index}")
+def _make_op(node: Any, graph: OpGraph | None, function: str | None) -> Op:
     return Op(
         name=node.name,
         type=node.op,
         device=node.device,
-        inputs=inputs,
-        control_inputs=control,
+        # A comprehension, not a call per input: the count can be in the 100ks.
+        inputs=[t if ":" in t else t + ":0" for t in node.input if t[:1] != "^"],
         node=node,
+        graph=graph,
         function=function,
     )
 

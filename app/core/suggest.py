@@ -185,7 +185,7 @@ def _topological(graph: OpGraph) -> list[str]:
     """Main-graph ops in data-flow order (Kahn's algorithm; cycles from v1 loops appended)."""
     import networkx as nx
 
-    sub = graph.digraph
+    sub = graph.data_digraph
     try:
         return list(nx.topological_sort(sub))
     except nx.NetworkXUnfeasible:
