@@ -247,3 +247,17 @@ def test_a_frozen_bundle_points_the_entry_at_its_own_binary(tmp_path, monkeypatc
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "executable", str(binary))
     assert desktop.gui_executable() == binary
+
+
+def test_bundle_entry_sends_desktop_launches_to_the_window_and_the_rest_to_the_cli(tmp_path):
+    path = ROOT / "packaging" / "pyinstaller" / "signet_entry.py"
+    spec = importlib.util.spec_from_file_location("signet_entry", path)
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    checkpoint = tmp_path / "model.ckpt-1.meta"
+    checkpoint.write_bytes(b"")
+    assert entry.wants_window([])
+    assert entry.wants_window(["--demo"])
+    assert entry.wants_window([str(checkpoint), str(tmp_path)])
+    assert not entry.wants_window(["inspect", str(checkpoint)])
+    assert not entry.wants_window(["--version"])
