@@ -17,7 +17,7 @@ from app.core.errors import Cancelled
 from app.core.metagraph import read_meta_graph
 from app.core.opgraph import OpGraph
 from app.core.search import SearchIndex
-from app.core.suggest import Suggestions, suggest
+from app.core.suggest import Suggestions, is_machinery, suggest
 from app.core.variables import VariableInventory
 
 Progress = Callable[[float, str], None]
@@ -41,10 +41,12 @@ class LoadedCheckpoint:
 
     @property
     def placeholders(self) -> list[str]:
+        """Placeholder tensors of the model (the Saver's own filename feed left out)."""
         return [
             op.outputs[0].name
             for op in self.graph.ops.values()
             if op.type in ("Placeholder", "PlaceholderWithDefault") and op.outputs
+            and not is_machinery(op)
         ]
 
     def summary(self) -> dict:

@@ -1,0 +1,75 @@
+"""Search and serving suggestions on real fixture graphs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.core.loader import load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def encoder(skip_thoughts):
+    return load_checkpoint(skip_thoughts.directory)
+
+
+def test_substring_is_case_insensitive_and_covers_tensor_names(encoder):
+    ops = encoder.graph.ops
+    result = encoder.search_index.search("THOUGHT_vectors")
+    assert result.ops == [n for n in ops if "thought_vectors" in n.lower()]
+    assert set(result.ops) == {"encoder/thought_vectors", "encoder_out/thought_vectors"}
+    assert encoder.search_index.search("encode_ids:0").ops == ["encode_ids"]
+
+
+def test_type_filter_and_combined_terms(encoder):
+    ops = encoder.graph.ops
+    placeholders = encoder.search_index.search("type:placeholder").ops
+    assert placeholders == [n for n, op in ops.items() if op.type == "Placeholder"]
+    assert len(placeholders) == 4
+    both = encoder.search_index.search("type:Placeholder decode").ops
+    assert both == ["decode_post_ids", "decode_post_mask"]
+
+
+def test_regex_mode(encoder):
+    ops = encoder.graph.ops
+    result = encoder.search_index.search(r"^encoder/gru/gates", regex=True)
+    assert result.ops == [n for n in ops if re.search(r"^encoder/gru/gates", n, re.I)]
+    assert result.ops
+    bad = encoder.search_index.search("(", regex=True)
+    assert bad.ops == [] and "invalid regular expression" in bad.error
+    assert encoder.search_index.search("  ").ops == []
+
+
+def _rank(items, name):
+    return [s.tensor for s in items].index(name)
+
+
+def test_skip_thoughts_suggestions(encoder, skip_thoughts):
+    sugg = encoder.suggestions
+    assert [s.tensor for s in sugg.inputs[:2]] == ["encode_ids:0", "encode_mask:0"]
+    outputs = [s.tensor for s in sugg.outputs[:5]]
+    for true_output in skip_thoughts.outputs:
+        assert true_output in outputs
+    assert not any(s.tensor.startswith(("gradients", "save", "Adam", "loss", "decoder"))
+                   for s in sugg.outputs)
+
+
+def test_cnn_suggestions(cnn):
+    sugg = load_checkpoint(cnn.latest).suggestions
+    inputs = {s.tensor: s for s in sugg.inputs}
+    assert sugg.inputs[0].tensor == "images:0"
+    assert inputs["keep_prob:0"].optional
+    assert _rank(sugg.inputs, "labels:0") > _rank(sugg.inputs, "images:0")
+    top5 = [s.tensor for s in sugg.outputs[:5]]
+    for true_output in ("probabilities:0", "dense/logits:0"):
+        assert true_output in top5
+    assert top5.index("probabilities:0") < top5.index("dense/logits:0")
+
+
+def test_vocab_and_gpu_suggestions(vocab_table, gpu_pinned):
+    vocab = load_checkpoint(vocab_table.latest).suggestions
+    assert [s.tensor for s in vocab.inputs] == ["tokens:0"]
+    assert "embedded:0" in [s.tensor for s in vocab.outputs[:5]]
+    gpu = load_checkpoint(gpu_pinned.latest).suggestions
+    assert [s.tensor for s in gpu.outputs[:1]] == ["y:0"]
