@@ -31,7 +31,8 @@ def _install_desktop(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signet",
-        description="Turn a TensorFlow 1.x checkpoint into a servable, verified SavedModel.",
+        description="Turn a TensorFlow 1.x checkpoint into a servable, verified SavedModel. "
+        "Without a command, `signet [PATH] [--demo]` opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"signet {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -55,8 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommand_names(parser: argparse.ArgumentParser) -> set[str]:
+    return {name for action in parser._actions
+            if isinstance(action, argparse._SubParsersAction) for name in action.choices}
+
+
+def _wants_gui(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
+    """True unless a subcommand (or --help/--version) comes first: `signet [PATH] [--demo]`."""
+    words = [a for a in argv if a != "--debug"]
+    if not words:
+        return True
+    return words[0] not in {"-h", "--help", "--version"} | _subcommand_names(parser)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if _wants_gui(parser, argv):
+        from app.ui.launch import main as gui_main
+
+        return gui_main(argv)
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
