@@ -39,8 +39,13 @@ def window(qtbot):
     return win
 
 
-def open_and_wait(qtbot, window, path, timeout: int = 60_000):
-    """Open ``path`` in ``window`` and return the LoadedCheckpoint it emitted."""
-    with qtbot.waitSignal(window.checkpointLoaded, timeout=timeout) as blocker:
-        window.open_path(path)
-    return blocker.args[0]
+@pytest.fixture
+def open_and_wait(qtbot):
+    """``open_and_wait(window, path)`` opens a checkpoint and returns the LoadedCheckpoint."""
+
+    def open_it(window, path, timeout: int = 60_000):
+        with qtbot.waitSignal(window.checkpointLoaded, timeout=timeout) as blocker:
+            window.open_path(path)
+        return blocker.args[0]
+
+    return open_it

@@ -18,7 +18,6 @@ from app.demo import demo_checkpoint
 from app.ui import launch, open_dialog
 from app.ui.settings import AppSettings
 from app.ui.window import MainWindow
-from tests.ui.conftest import open_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,13 +48,13 @@ def test_open_through_file_menu_sets_title_tree_and_steps(window, qtbot, skip_th
     assert window._step_action.isVisible()
 
 
-def test_demo_title_matches_the_brief(window, qtbot):
-    open_and_wait(qtbot, window, demo_checkpoint())
+def test_demo_title_matches_the_brief(window, open_and_wait):
+    open_and_wait(window, demo_checkpoint())
     assert window.windowTitle() == "model.ckpt-200 (step 200) — skip_thoughts — Signet"
 
 
-def test_step_selector_opens_the_other_step(window, qtbot, skip_thoughts):
-    open_and_wait(qtbot, window, skip_thoughts.directory)
+def test_step_selector_opens_the_other_step(window, qtbot, skip_thoughts, open_and_wait):
+    open_and_wait(window, skip_thoughts.directory)
     older = step_of(skip_thoughts.prefixes[0])
     row = window.step_combo.findData(older)
     with qtbot.waitSignal(window.checkpointLoaded, timeout=60_000) as blocker:
@@ -135,11 +134,11 @@ def test_dropping_text_is_refused(window):
 
 
 def test_recent_checkpoints_persist_and_drop_missing_ones(window, qtbot, skip_thoughts, cnn,
-                                                          tmp_path):
+                                                          tmp_path, open_and_wait):
     copy = tmp_path / "copy"
     shutil.copytree(cnn.directory, copy)
-    open_and_wait(qtbot, window, skip_thoughts.directory)
-    open_and_wait(qtbot, window, copy)
+    open_and_wait(window, skip_thoughts.directory)
+    open_and_wait(window, copy)
     assert AppSettings().recent() == [copy.resolve(), skip_thoughts.directory.resolve()]
 
     shutil.rmtree(copy)
@@ -175,12 +174,12 @@ def test_dock_layout_is_restored_next_time(qtbot):
 
 
 def test_corrupt_checkpoint_shows_an_error_and_keeps_the_previous(window, qtbot, skip_thoughts,
-                                                                  tmp_path):
+                                                                  tmp_path, open_and_wait):
     bad = tmp_path / "bad"
     shutil.copytree(skip_thoughts.directory, bad)
     meta = bad / (skip_thoughts.latest.name + ".meta")
     meta.write_bytes(meta.read_bytes()[:200])
-    good = open_and_wait(qtbot, window, skip_thoughts.directory)
+    good = open_and_wait(window, skip_thoughts.directory)
     title = window.windowTitle()
     with qtbot.waitSignal(window.loadFailed, timeout=60_000) as blocker:
         window.open_path(bad)
