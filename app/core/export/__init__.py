@@ -1,0 +1,18 @@
+"""The export engine: a `Draft` plus a checkpoint in, a verified SavedModel published out.
+
+- ``export_model(draft, checkpoint, progress=cb(fraction, message), cancelled=lambda: bool)
+  -> ExportResult`` (.path, .version, .model_folder, .signature_defs, .verification
+  (VerifyReport: .max_difference, .summary()), .variables_bytes, .notes (warnings),
+  .summary (saved_model_cli-style text), .models_config, .rest_body(key)).
+  Raises `SignatureError` (validation, before any work), `ExportError`, `Cancelled`;
+  nothing is published then.
+- ``next_version(base, name)``, ``STAGES``; `serving` has the snippet builders.
+
+Modules: `recipe` (TensorFlow steps), `publish` (atomic BASE/NAME/VERSION),
+`verify` (compare with the checkpoint), `serving` (summary, models.config, REST).
+"""
+
+from app.core.export.engine import STAGES, ExportResult, check_draft, export_model
+from app.core.export.publish import next_version
+
+__all__ = ["STAGES", "ExportResult", "check_draft", "export_model", "next_version"]

@@ -1,0 +1,185 @@
+"""Run one export as stages with progress, cancel and all-or-nothing publishing.
+
+Stages: read graph, restore, build signatures, write variables, copy assets,
+verify, publish. Verification runs on the finished SavedModel in its staging
+folder, before it is renamed into place, so a failed check publishes nothing
+(TensorFlow Serving never loads a version that was about to be withdrawn). Any
+error or cancel removes the staging folder and leaves existing versions untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.core.checkpoint import Checkpoint
+from app.core.errors import Cancelled, ExportError, SignatureError
+from app.core.export import publish, recipe, serving
+from app.core.export.verify import VerifyReport, signature_samples, verify, vocabulary
+from app.core.loader import LoadedCheckpoint, load_checkpoint
+from app.core.signature import Draft, Level, Problem, tensor_name, validate
+
+Progress = Callable[[float, str], None]
+CancelCheck = Callable[[], bool]
+
+# (stage, fraction where it starts)
+STAGES = (
+    ("read graph", 0.0),
+    ("restore", 0.15),
+    ("build signatures", 0.35),
+    ("write variables", 0.4),
+    ("copy assets", 0.65),
+    ("verify", 0.7),
+    ("publish", 0.95),
+)
+# Test hook: the export stops itself (SIGSTOP) when it reaches this stage, so a
+# test can SIGKILL it at a known point.
+STOP_AT_ENV = "SIGNET_EXPORT_STOP_AT"
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    version: int
+    model_folder: Path
+    signature_defs: dict[str, Any]
+    verification: VerifyReport | None
+    variables_bytes: int
+    notes: list[Problem] = field(default_factory=list)  # warnings and infos from validation
+    rest_samples: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        return serving.signature_summary(self.signature_defs)
+
+    @property
+    def models_config(self) -> str:
+        return serving.models_config(self.model_folder.name, self.model_folder)
+
+    def rest_body(self, key: str | None = None) -> dict[str, Any]:
+        key = key or next(iter(sorted(self.signature_defs)))
+        return serving.rest_body(key, self.rest_samples.get(key, {}))
+
+
+def check_draft(draft: Draft, loaded: LoadedCheckpoint) -> list[Problem]:
+    """Validate; raise `SignatureError` naming every error in one line."""
+    problems = validate(draft, loaded.graph)
+    errors = [str(p) for p in problems if p.level is Level.ERROR]
+    if errors:
+        raise SignatureError("; ".join(errors))
+    return [p for p in problems if p.level is not Level.ERROR]
+
+
+def export_model(
+    draft: Draft,
+    checkpoint: str | os.PathLike[str] | Checkpoint | LoadedCheckpoint,
+    progress: Progress | None = None,
+    cancelled: CancelCheck | None = None,
+) -> ExportResult:
+    """Export ``draft`` from ``checkpoint`` into ``BASE/NAME/VERSION`` (see module doc)."""
+    stop_at = os.environ.get(STOP_AT_ENV)
+
+    def stage(name: str, message: str) -> None:
+        if cancelled is not None and cancelled():
+            raise Cancelled("export cancelled; nothing was published")
+        if stop_at == name:
+            os.kill(os.getpid(), signal.SIGSTOP)
+        if progress is not None:
+            progress(dict(STAGES)[name], message)
+
+    opts = draft.options
+    stage("read graph", "Reading the graph")
+    loaded = checkpoint if isinstance(checkpoint, LoadedCheckpoint) else \
+        load_checkpoint(checkpoint, cancelled=cancelled)
+    notes = check_draft(draft, loaded)
+    publish.check_target(opts.base, opts.name, opts.version, opts.overwrite)
+
+    meta = copy.deepcopy(loaded.graph.meta_graph)
+    prefix_dir = loaded.checkpoint.prefix.parent
+    recipe.resolve_assets(meta, prefix_dir)
+    full_meta = meta
+    if opts.strip_training:
+        meta = recipe.prune_meta_graph(meta, loaded.graph, draft)
+    bound = recipe.bound_constants(draft, loaded.graph)
+    graph, saver = recipe.import_graph(meta, bound)
+
+    stage("restore", f"Restoring variables from {loaded.checkpoint.prefix.name}")
+    session = recipe.restore(graph, saver, loaded.checkpoint.prefix)
+    staging: publish.Staging | None = None
+    try:
+        stage("build signatures", "Building signatures")
+        sig_defs = recipe.signature_defs(draft, graph)
+
+        stage("write variables", "Writing variables")
+        staging = publish.Staging(opts.base, opts.name)
+        builder = _guard_io(lambda: recipe.write_variables(session, staging.saved_dir, sig_defs))
+
+        stage("copy assets", "Writing the graph and copying assets")
+        _guard_io(builder.save)
+        variables_bytes = _size(staging.saved_dir / "variables")
+
+        report = None
+        if opts.verify:
+            stage("verify", "Verifying the SavedModel against the checkpoint")
+            report = _verify(staging.saved_dir, session, full_meta, bound, loaded,
+                             opts.strip_training, cancelled)
+
+        stage("publish", f"Publishing into {staging.model_folder}")
+        path, version = _guard_io(lambda: staging.publish(opts.version, opts.overwrite))
+    except BaseException:
+        if staging is not None:
+            staging.discard()
+        raise
+    finally:
+        session.close()
+    if progress is not None:
+        progress(1.0, f"Published {path}")
+    words = vocabulary(path / "assets")
+    samples = {k: signature_samples(s, words, batch=1) for k, s in sig_defs.items()}
+    return ExportResult(path, version, path.parent, sig_defs, report, variables_bytes, notes,
+                        samples)
+
+
+def _verify(saved_dir: Path, session: recipe.Session, full_meta: Any, bound: dict[str, Any],
+            loaded: LoadedCheckpoint, stripped: bool, cancelled: CancelCheck | None
+            ) -> VerifyReport:
+    """Compare with the checkpoint graph (the unpruned one when the export was stripped)."""
+    reference = session
+    if stripped:
+        graph, saver = recipe.import_graph(full_meta, bound)
+        reference = recipe.restore(graph, saver, loaded.checkpoint.prefix)
+    try:
+        with reference.graph.as_default():
+            from app.core.tf_runtime import tensorflow
+
+            tables = tensorflow().compat.v1.tables_initializer()
+        reference.run([tables], {})
+        return verify(saved_dir, lambda fetches, feeds: reference.run(
+            fetches, {tensor_name(k): v for k, v in feeds.items()}), cancelled)
+    finally:
+        if reference is not session:
+            reference.close()
+
+
+def _guard_io(write: Callable[[], Any]) -> Any:
+    """Turn write failures (disk full, permissions, TF's own I/O errors) into ExportError."""
+    from app.core.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    try:
+        return write()
+    except OSError as exc:
+        why = "the disk is full" if publish.is_disk_full(exc) else (exc.strerror or str(exc))
+        raise ExportError(f"cannot write the export: {why}; nothing was published") from exc
+    except tf.errors.OpError as exc:
+        raise ExportError(f"cannot write the export: {exc.message.splitlines()[0]}; "
+                          "nothing was published") from exc
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

@@ -1,0 +1,199 @@
+"""Atomic publishing into ``BASE/NAME/VERSION`` for TensorFlow Serving.
+
+TensorFlow Serving polls ``BASE/NAME`` and loads integer-named folders, so a
+version must appear complete or not at all. Each export writes into a hidden
+staging folder inside ``BASE/NAME`` (same filesystem, so the final step is one
+``rename``), holds an ``flock`` on it while alive, fsyncs everything, and renames
+the finished SavedModel to its version under a lock on ``BASE/NAME`` itself, so
+concurrent exports get distinct versions. The kernel drops a dead process's
+locks (even after ``kill -9``), which is how the next export knows a leftover
+staging folder is garbage and removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from app.core.errors import ExportError
+
+STAGING_PREFIX = ".signet-export-"
+SAVED = "saved_model"  # the builder's folder inside the staging folder
+
+try:  # POSIX; on other systems leftovers are only removed once they are a day old
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+def versions(folder: Path) -> list[int]:
+    """Integer-named subfolders of ``folder`` (the published versions), ascending."""
+    try:
+        names = [p.name for p in folder.iterdir() if p.is_dir()]
+    except FileNotFoundError:
+        return []
+    return sorted(int(n) for n in names if n.isdigit())
+
+
+def next_version(base: str | os.PathLike[str], name: str) -> int:
+    """One more than the highest published version (1 when there is none)."""
+    found = versions(Path(base) / name)
+    return found[-1] + 1 if found else 1
+
+
+def check_target(base: str | os.PathLike[str], name: str, version: int | None,
+                 overwrite: bool) -> None:
+    """Fail early (before any work) on a bad model name or an existing version."""
+    if not name or name in (".", "..") or "/" in name or os.sep in name or \
+            name.startswith("."):
+        raise ExportError(f"--name {name!r}: give a plain folder name for the model, "
+                          "such as 'encoder'")
+    if not str(base):
+        raise ExportError("--out: give the base folder TensorFlow Serving reads models from")
+    if version is not None:
+        if version < 1:
+            raise ExportError(f"--version {version}: versions are positive integers")
+        target = Path(base) / name / str(version)
+        if target.exists() and not overwrite:
+            raise ExportError(f"{target} already exists; pick another --version, leave it "
+                              "out for the next free one, or add --overwrite")
+    base_path = Path(base)
+    if base_path.exists() and not base_path.is_dir():
+        raise ExportError(f"--out {base}: is a file, not a folder")
+
+
+def _lock(fd: int, block: bool) -> bool:
+    if fcntl is None:  # pragma: no cover
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        _lock(fd, block=True)
+        yield
+    finally:
+        os.close(fd)
+
+
+def clean_leftovers(model_folder: Path) -> list[Path]:
+    """Remove staging folders whose export is no longer running; return them."""
+    removed = []
+    for path in model_folder.glob(STAGING_PREFIX + "*"):
+        if not path.is_dir():
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if fcntl is None:  # pragma: no cover
+                import time
+
+                stale = time.time() - path.stat().st_mtime > 86400
+            else:
+                stale = _lock(fd, block=False)
+            if stale:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def fsync_tree(root: Path) -> None:
+    """Flush every file and folder under ``root`` to disk."""
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(folder))
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
+        pass
+    finally:
+        os.close(fd)
+
+
+class Staging:
+    """A hidden, locked folder inside ``BASE/NAME`` where one export is written.
+
+    ``saved_dir`` is where the SavedModel goes; `publish` renames it to the
+    version; `discard` removes everything this export created.
+    """
+
+    def __init__(self, base: str | os.PathLike[str], name: str) -> None:
+        self.model_folder = Path(base).absolute() / name
+        self._created_model_folder = not self.model_folder.exists()
+        try:
+            self.model_folder.mkdir(parents=True, exist_ok=True)
+            self.cleaned = clean_leftovers(self.model_folder)
+            self.folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.model_folder))
+        except OSError as exc:
+            raise ExportError(f"{self.model_folder}: cannot write here "
+                              f"({exc.strerror or exc})") from exc
+        self._fd: int | None = os.open(self.folder, os.O_RDONLY)
+        _lock(self._fd, block=True)
+        self.saved_dir = self.folder / SAVED
+        self.published: Path | None = None
+
+    def publish(self, version: int | None, overwrite: bool) -> tuple[Path, int]:
+        """Flush and rename the SavedModel to ``version`` (None: the next free one)."""
+        fsync_tree(self.saved_dir)
+        with _folder_lock(self.model_folder):
+            if version is None:
+                version = next_version(self.model_folder.parent, self.model_folder.name)
+            target = self.model_folder / str(version)
+            if target.exists():
+                if not overwrite:
+                    raise ExportError(f"{target} already exists (another export took it); "
+                                      "nothing was published")
+                # Move the old version aside inside the staging folder, then swap in.
+                os.rename(target, self.folder / "replaced")
+            try:
+                os.rename(self.saved_dir, target)
+            except OSError as exc:
+                if (self.folder / "replaced").exists():
+                    os.rename(self.folder / "replaced", target)
+                raise ExportError(f"{target}: cannot publish ({exc.strerror})") from exc
+            _fsync_dir(self.model_folder)
+        self.published = target
+        self.close()
+        return target, version
+
+    def close(self) -> None:
+        """Remove the staging folder (keeping any published version) and unlock."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def discard(self) -> None:
+        """Undo everything: the staging folder, and ``BASE/NAME`` if this export made it."""
+        self.close()
+        if self._created_model_folder and self.published is None:
+            with contextlib.suppress(OSError):
+                self.model_folder.rmdir()  # only when empty
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC

@@ -1,0 +1,237 @@
+"""The checkpoint-to-SavedModel recipe with TensorFlow's own classes.
+
+``import_meta_graph(clear_devices=True)`` then ``Saver.restore`` (restored
+variables are never re-initialized), ``build_tensor_info`` signatures, and
+``SavedModelBuilder`` with tag ``serve``, ``strip_default_attrs=True``, the table
+initializers as main op and the ``ASSET_FILEPATHS`` files copied into
+``assets/`` (TensorFlow's loader feeds their new paths when it runs the main op).
+
+Bound placeholders become constants through ``input_map``. ``--strip-training``
+rewrites the MetaGraphDef before import: `prune_meta_graph` keeps only the
+ops the signatures need (plus table initializers, assets and what the kept
+variables' definitions reference) and only the collections that describe them,
+so the fresh graph holds, saves and restores only the variables the model reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import ExportError
+from app.core.opgraph import OpGraph
+from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
+
+_KEPT_COLLECTIONS = {"variables", "trainable_variables", "model_variables", "local_variables",
+                     "table_initializer", "asset_filepaths", "cond_context", "while_context"}
+_VARIABLE_COLLECTIONS = {"variables", "trainable_variables", "model_variables",
+                         "local_variables"}
+
+
+def _op(name: str) -> str:
+    return name.split(":", 1)[0].lstrip("^")
+
+
+def resolve_assets(meta: Any, checkpoint_dir: Path) -> list[str]:
+    """Point every asset-path constant at an existing file; return the paths.
+
+    A vocabulary recorded with an absolute path from the training machine is
+    looked up next to the checkpoint when the original path is gone.
+    """
+    graph = OpGraph(meta)
+    nodes = {n.name: n for n in meta.graph_def.node}
+    paths = []
+    for tensor in graph.asset_files():
+        node = nodes.get(_op(tensor))
+        if node is None or node.op != "Const":
+            continue
+        proto = node.attr["value"].tensor
+        if not proto.string_val:
+            continue
+        original = proto.string_val[0].decode("utf-8", "replace")
+        path = Path(original)
+        if not path.is_file():
+            local = checkpoint_dir / path.name
+            if not local.is_file():
+                raise ExportError(f"asset {original} (used by {node.name}) is missing; copy "
+                                  f"{path.name} next to the checkpoint in {checkpoint_dir}")
+            proto.string_val[0] = str(local).encode("utf-8")
+            path = local
+        paths.append(str(path))
+    return paths
+
+
+def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
+    """A copy of ``meta`` holding only what ``draft``'s signatures need to serve."""
+    from tensorflow.core.framework import variable_pb2
+    from tensorflow.core.protobuf import control_flow_pb2, meta_graph_pb2
+
+    tf = _tf()
+    extract = tf.compat.v1.graph_util.extract_sub_graph
+
+    dest: set[str] = set()
+    for sig in draft.signatures:
+        fed = [s.tensor for s in sig.inputs] + list(draft.bound)
+        dest |= needed_ops(graph, (s.tensor for s in sig.outputs), fed)
+        dest |= {_op(tensor_name(s.tensor)) for s in sig.inputs}
+    kept = set(_nodes(extract(meta.graph_def, sorted(dest))))
+    for init in graph.collection_names("table_initializer"):
+        op = graph.ops.get(init)
+        if op is not None and op.input_ops and op.input_ops[0] in kept:
+            dest.add(init)
+
+    variables: dict[str, Any] = {}  # variable op -> VariableDef, for kept variables
+    for key in _VARIABLE_COLLECTIONS:
+        collection = meta.collection_def.get(key)
+        if collection is None:
+            continue
+        for raw in collection.bytes_list.value:
+            var = variable_pb2.VariableDef.FromString(raw)
+            variables[_op(var.variable_name)] = var
+    kept = set(_nodes(extract(meta.graph_def, sorted(dest))))
+    for op_name, var in variables.items():
+        if op_name in kept:
+            dest |= {_op(n) for n in (var.initializer_name, var.snapshot_name,
+                                      var.initial_value_name) if n}
+    sub = extract(meta.graph_def, sorted(dest))
+    kept = set(_nodes(sub))
+
+    pruned = meta_graph_pb2.MetaGraphDef()
+    pruned.meta_info_def.CopyFrom(meta.meta_info_def)
+    pruned.graph_def.CopyFrom(sub)
+    for key, collection in meta.collection_def.items():
+        if key not in _KEPT_COLLECTIONS:
+            continue
+        kind = collection.WhichOneof("kind")
+        out = pruned.collection_def[key]
+        if kind == "node_list":
+            out.node_list.value.extend(v for v in collection.node_list.value
+                                       if _op(v) in kept)
+        elif kind == "bytes_list" and key in _VARIABLE_COLLECTIONS:
+            for raw in collection.bytes_list.value:
+                var = variable_pb2.VariableDef.FromString(raw)
+                if _op(var.variable_name) in kept:
+                    out.bytes_list.value.append(raw)
+        elif kind == "bytes_list":
+            proto = (control_flow_pb2.WhileContextDef if key == "while_context"
+                     else control_flow_pb2.CondContextDef)
+            for raw in collection.bytes_list.value:
+                if _op(proto.FromString(raw).pivot_name) in kept:
+                    out.bytes_list.value.append(raw)
+    return pruned
+
+
+def _nodes(graph_def: Any) -> list[str]:
+    return [n.name for n in graph_def.node]
+
+
+def _tf():
+    from app.core.tf_runtime import tensorflow
+
+    return tensorflow()
+
+
+@dataclass
+class Session:
+    """A TF1 graph and session holding an imported meta graph with restored variables."""
+
+    graph: Any
+    session: Any
+    saver: Any
+
+    def close(self) -> None:
+        self.session.close()
+
+    def run(self, fetches: list[str], feeds: dict[str, Any]) -> list[Any]:
+        return self.session.run(fetches, feeds)
+
+
+def bound_constants(draft: Draft, graph: OpGraph) -> dict[str, Any]:
+    """``--bind`` values as numpy arrays of their placeholder's dtype."""
+    import numpy as np
+
+    values = {}
+    for raw, value in draft.bound.items():
+        name = tensor_name(raw)
+        t = graph.tensor(name)
+        if t is None:
+            continue
+        if t.dtype == "string":
+            values[name] = np.asarray(value, dtype=object)
+        else:
+            values[name] = np.asarray(value, dtype="float32" if t.dtype == "bfloat16"
+                                      else t.dtype)
+    return values
+
+
+def import_graph(meta: Any, bound: dict[str, Any]) -> tuple[Any, Any]:
+    """A fresh ``tf.Graph`` with ``meta`` imported (devices cleared); returns (graph, saver)."""
+    tf = _tf()
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        input_map = {
+            name: tf.constant(value, name="signet_bound/" + _op(name).replace("/", "_"))
+            for name, value in bound.items()
+        }
+        saver = tf1.train.import_meta_graph(meta, clear_devices=True,
+                                            input_map=input_map or None)
+    return graph, saver
+
+
+def restore(graph: Any, saver: Any, prefix: Path) -> Session:
+    """Open a session and restore the checkpoint's values (never an initializer)."""
+    tf1 = _tf().compat.v1
+    session = tf1.Session(graph=graph)
+    try:
+        if saver is not None:
+            with graph.as_default():
+                saver.restore(session, str(prefix))
+    except Exception as exc:
+        session.close()
+        raise ExportError(f"{prefix}: cannot restore the variables "
+                          f"({_first_line(exc)}); is the checkpoint complete?") from exc
+    return Session(graph, session, saver)
+
+
+def signature_defs(draft: Draft, graph: Any) -> dict[str, Any]:
+    """``signature_def_map`` built with ``build_tensor_info`` for each draft signature."""
+    tf1 = _tf().compat.v1
+    utils = tf1.saved_model
+    result = {}
+
+    def info(slots):
+        return {s.key: utils.build_tensor_info(graph.get_tensor_by_name(tensor_name(s.tensor)))
+                for s in slots}
+
+    with graph.as_default():
+        for sig in draft.signatures:
+            result[sig.key] = utils.signature_def_utils.build_signature_def(
+                info(sig.inputs), info(sig.outputs), METHOD_NAMES[sig.method])
+    return result
+
+
+def write_variables(session: Session, saved_dir: Path, signatures: dict[str, Any]) -> Any:
+    """Save variables and the meta graph (builder's first half); returns the builder."""
+    tf1 = _tf().compat.v1
+    graph = session.graph
+    with graph.as_default():
+        builder = tf1.saved_model.Builder(str(saved_dir))
+        builder.add_meta_graph_and_variables(
+            session.session,
+            [tf1.saved_model.tag_constants.SERVING],
+            signature_def_map=signatures,
+            assets_collection=graph.get_collection(tf1.GraphKeys.ASSET_FILEPATHS),
+            # Not tf1.saved_model.main_op.main_op(): it also runs
+            # global_variables_initializer, which would overwrite the restored weights.
+            main_op=tf1.group(tf1.tables_initializer(), tf1.local_variables_initializer(),
+                              name="signet_main_op"),
+            strip_default_attrs=True,
+        )
+    return builder
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
