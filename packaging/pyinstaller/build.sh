@@ -4,12 +4,16 @@
 # exists, `signet --demo` until the window is shown.
 #
 # Usage: packaging/pyinstaller/build.sh   (from anywhere; PYTHON=... picks another interpreter)
-# Takes several minutes and a few GB of disk: TensorFlow is large.
+# About 5 minutes on 2 cores; dist/signet/ is about 1.2 GB, most of it TensorFlow.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-.venv/bin/python}
 
-"$PYTHON" -m pip install -q 'pyinstaller>=6.10,<7'
+# PyInstaller as pinned by pyproject.toml's `bundle` extra (not the editable reinstall it implies).
+"$PYTHON" -c 'import tomllib
+with open("pyproject.toml", "rb") as f:
+    print(*tomllib.load(f)["project"]["optional-dependencies"]["bundle"], sep="\n")' \
+    | xargs -d '\n' "$PYTHON" -m pip install -q
 start=$(date +%s)
 "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath dist --workpath build/pyinstaller packaging/pyinstaller/signet.spec
