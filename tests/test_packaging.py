@@ -193,13 +193,12 @@ def test_install_desktop_writes_every_file_and_uninstall_removes_them_all(
 def test_installed_entry_validates_and_runs_this_environments_gui_script(data_home):
     desktop.install(data_home)
     installed = data_home / "applications" / ENTRY.name
-    _validate_entry(installed)
     entry = _entry(installed)
     script = Path(sys.executable).absolute().parent / "signet-gui"
     assert entry["Exec"] == f"{script} %F"
     assert entry["TryExec"] == str(script)
     assert script.is_file()
-    desktop.uninstall(data_home)
+    _validate_entry(installed)
 
 
 def test_uninstall_keeps_other_applications_files(data_home, updaters):
