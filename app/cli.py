@@ -28,6 +28,12 @@ def _install_desktop(args: argparse.Namespace) -> int:
     return run_install_desktop(args)
 
 
+def _export(args: argparse.Namespace) -> int:
+    from app.commands.export import run_export
+
+    return run_export(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signet",
@@ -46,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--ops", action="store_true", help="list every op with its tensors")
     inspect.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     inspect.set_defaults(func=_inspect)
+
+    export = sub.add_parser("export", help="export a verified SavedModel for TensorFlow Serving")
+    from app.commands.export import add_arguments as add_export_arguments
+
+    add_export_arguments(export)
+    export.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    export.set_defaults(func=_export)
 
     desktop = sub.add_parser("install-desktop",
                              help="add Signet to this user's application menu (Linux)")

@@ -144,6 +144,7 @@ def save_preset(draft: Draft, path: str | os.PathLike[str]) -> Path:
     except OSError as exc:
         raise PresetError(f"{target}: cannot write the preset here ({exc.strerror})") from exc
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a preset is a normal shared file
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()

@@ -1,0 +1,148 @@
+"""`signet export`: build a draft from flags and/or a preset, export, print the snippets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from app.core.errors import SignetError
+from app.core.signature import DEFAULT_SIGNATURE, Draft, Signature, Slot, record_facts
+
+SIGNATURES_DEST = "signatures"
+
+
+class SignatureAction(argparse.Action):
+    """Collect --signature/--method/--input/--output in order: slots join the last signature."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sigs = getattr(namespace, SIGNATURES_DEST, None)
+        if sigs is None:
+            sigs = []
+            setattr(namespace, SIGNATURES_DEST, sigs)
+        if option_string == "--signature" or not sigs:
+            sigs.append({"key": DEFAULT_SIGNATURE, "method": None, "inputs": [], "outputs": []})
+        current = sigs[-1]
+        if option_string == "--signature":
+            current["key"] = values
+        elif option_string == "--method":
+            current["method"] = values
+        else:
+            current[option_string.lstrip("-") + "s"].append(values)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="checkpoint folder, prefix, or one of its files")
+    parser.add_argument("--out", metavar="BASE", help="base folder TensorFlow Serving reads")
+    parser.add_argument("--name", help="model name (the folder inside BASE)")
+    parser.add_argument("--version", type=int, metavar="N",
+                        help="version number (default: one more than the highest there)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace VERSION if it already exists")
+    parser.add_argument("--signature", action=SignatureAction, metavar="KEY",
+                        help="start a signature (default key serving_default); the "
+                             "--method/--input/--output after it belong to it")
+    parser.add_argument("--method", action=SignatureAction,
+                        choices=("predict", "classify", "regress"),
+                        help="the current signature's method (default predict)")
+    parser.add_argument("--input", action=SignatureAction, metavar="KEY=TENSOR",
+                        help="a signature input (TENSOR may omit :0); repeat for more")
+    parser.add_argument("--output", action=SignatureAction, metavar="KEY=TENSOR",
+                        help="a signature output; repeat for more")
+    parser.add_argument("--bind", action="append", default=[], metavar="PLACEHOLDER=VALUE",
+                        help="bake a placeholder in as a constant (JSON value or text)")
+    parser.add_argument("--preset", metavar="FILE", help="apply a saved signature preset")
+    parser.add_argument("--save-preset", metavar="FILE", help="save this export as a preset")
+    parser.add_argument("--strip-training", action="store_true",
+                        help="keep only what the signatures need (no optimizer state)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip comparing the export with the checkpoint")
+
+
+def _pair(text: str, flag: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        example = "PLACEHOLDER=VALUE (e.g. keep_prob=1.0)" if flag == "--bind" else \
+            "KEY=TENSOR (e.g. ids=encode_ids:0)"
+        raise SignetError(f"{flag} {text!r}: expected {example}")
+    return key.strip(), value.strip()
+
+
+def _bind_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def draft_from_args(args: argparse.Namespace) -> Draft:
+    """The preset (if any) with the command line's signatures, bindings and options on top."""
+    from app.core.preset import load_preset
+
+    draft = load_preset(args.preset) if args.preset else Draft([])
+    sigs = getattr(args, SIGNATURES_DEST, None) or []
+    if sigs:
+        draft.signatures = [
+            Signature(s["key"], s["method"] or "predict",
+                      [Slot(*_pair(t, "--input")) for t in s["inputs"]],
+                      [Slot(*_pair(t, "--output")) for t in s["outputs"]])
+            for s in sigs
+        ]
+    for text in args.bind:
+        name, value = _pair(text, "--bind")
+        draft.bound[name] = _bind_value(value)
+    opts = draft.options
+    opts.base = args.out or opts.base
+    opts.name = args.name or opts.name
+    opts.version = args.version
+    opts.overwrite = args.overwrite
+    opts.strip_training = args.strip_training or opts.strip_training
+    opts.verify = opts.verify and not args.no_verify
+    if not draft.signatures:
+        raise SignetError("nothing to export: give --input KEY=TENSOR and --output KEY=TENSOR "
+                          "(or --preset FILE); `signet inspect CHECKPOINT` suggests tensors")
+    if not opts.base or not opts.name:
+        raise SignetError("give --out BASE and --name NAME (where TensorFlow Serving will "
+                          "look for the model)")
+    return draft
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from app.core.export import check_draft, export_model
+    from app.core.export.serving import curl_command
+    from app.core.loader import load_checkpoint
+    from app.core.preset import save_preset
+
+    draft = draft_from_args(args)
+    loaded = load_checkpoint(args.checkpoint)
+    check_draft(draft, loaded)
+    if args.save_preset:
+        record_facts(draft, loaded.graph)
+        print(f"Saved preset {save_preset(draft, args.save_preset)}", file=sys.stderr)
+    _quiet_tensorflow()
+
+    def progress(fraction: float, message: str) -> None:
+        print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
+
+    result = export_model(draft, loaded, progress=progress)
+    print(f"Published {result.path} (version {result.version})")
+    if result.verification is not None:
+        print(f"Verification: {result.verification.summary()}")
+    else:
+        print("Verification: skipped (--no-verify)")
+    for note in result.notes:
+        print(f"{note.level}: {note}")
+    print("\n" + result.summary)
+    print("models.config entry:\n" + result.models_config)
+    for key in sorted(result.signature_defs):
+        body = result.rest_body(key)
+        print(f"REST :predict body for {key!r}:\n{json.dumps(body)}")
+        print(curl_command(result.model_folder.name, body))
+    return 0
+
+
+def _quiet_tensorflow() -> None:
+    """TF1 API deprecation notices are noise for a command-line user."""
+    from app.core.tf_runtime import tensorflow
+
+    tensorflow().get_logger().setLevel("ERROR")
