@@ -1,0 +1,264 @@
+"""The Export dialog: where to publish, then the core engine in a worker thread.
+
+The engine (`app.core.export.export_model`) runs in a `Task` with the dialog's
+copy of the draft, reporting each stage to the progress bar and the log; Cancel
+sets the task's flag, which the engine checks at every stage (it publishes
+nothing when cancelled or failing). The window stays usable meanwhile: the
+dialog is modeless and nothing heavy runs on the UI thread.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.errors import SignetError
+from app.core.signature import Draft
+from app.ui.export_result import ExportResultView
+from app.ui.workers import Task, TaskRunner, TaskState
+
+
+def export_job(draft: Draft, loaded):
+    """The worker-thread job: run the export engine with the task's progress and cancel."""
+
+    def job(state: TaskState):
+        from app.core.export import export_model
+
+        return export_model(draft, loaded, progress=state.progress,
+                            cancelled=state.is_cancelled)
+
+    return job
+
+
+def plain_error(exc: BaseException) -> str:
+    """The user-facing words for an export failure."""
+    if isinstance(exc, SignetError):
+        return str(exc)
+    return f"the export failed unexpectedly ({type(exc).__name__}: {exc}); nothing was published"
+
+
+class ExportDialog(QDialog):
+    """Options form, progress, log, and the result or the error."""
+
+    exportSucceeded = Signal(object)  # ExportResult
+    exportFailed = Signal(str)  # the message shown
+    exportCancelled = Signal()
+
+    def __init__(self, loaded, draft: Draft, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export SavedModel")
+        self.setObjectName("exportDialog")
+        self.resize(720, 640)
+        self.loaded = loaded
+        self.draft = draft.copy()
+        self.runner = TaskRunner(self)
+        self.task: Task | None = None
+        self.result = None
+        self._started = 0.0
+        self._last_message = ""
+        opts = self.draft.options
+
+        self.base = QLineEdit(opts.base or str(Path.home() / "models"))
+        browse = QPushButton("Browse…", clicked=self._browse)
+        base_row = QHBoxLayout()
+        base_row.addWidget(self.base, 1)
+        base_row.addWidget(browse)
+        self.name = QLineEdit(opts.name or loaded.checkpoint.directory.name)
+        self.version = QSpinBox(minimum=1, maximum=2_000_000_000)
+        self.version.setToolTip("The next free version is proposed; an existing one is refused")
+        self.strip = QCheckBox("Strip training state (optimizer slots, gradients, summaries)",
+                               checked=opts.strip_training)
+        self.verify = QCheckBox("Verify the SavedModel against the checkpoint",
+                                checked=opts.verify)
+        form = QFormLayout()
+        form.addRow("Base folder:", base_row)
+        form.addRow("Model name:", self.name)
+        form.addRow("Version:", self.version)
+        form.addRow("", self.strip)
+        form.addRow("", self.verify)
+        self.form = QWidget()
+        self.form.setLayout(form)
+        self.base.textChanged.connect(self.propose_version)
+        self.name.textChanged.connect(self.propose_version)
+        self.propose_version()
+
+        self.stage = QLabel("Ready.")
+        self.stage.setObjectName("exportStage")
+        self.progress = QProgressBar(minimum=0, maximum=100, value=0)
+        self.log = QPlainTextEdit(readOnly=True)
+        self.log.setObjectName("exportLog")
+        self.log.setMaximumHeight(140)
+        self.error = QLabel(wordWrap=True)
+        self.error.setObjectName("exportError")
+        self.error.setStyleSheet("color: #a01010;")
+        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.hide()
+        self.result_view = ExportResultView()
+        self.result_view.hide()
+
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton("Export",
+                                                    QDialogButtonBox.ButtonRole.AcceptRole)
+        self.export_button.setDefault(True)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.export_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form)
+        layout.addWidget(self.stage)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.log)
+        layout.addWidget(self.error)
+        layout.addWidget(self.result_view, 1)
+        layout.addWidget(self.buttons)
+
+    # Form ---------------------------------------------------------------------------------
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Base folder for models", self.base.text())
+        if folder:
+            self.base.setText(folder)
+
+    def propose_version(self) -> None:
+        """Propose the next free version of BASE/NAME."""
+        from app.core.export import next_version
+
+        base, name = self.base.text().strip(), self.name.text().strip()
+        try:
+            self.version.setValue(next_version(base, name) if base and name else 1)
+        except OSError:
+            self.version.setValue(1)
+
+    def options_draft(self) -> Draft:
+        """The draft with this form's export options."""
+        draft = self.draft.copy()
+        opts = draft.options
+        opts.base, opts.name = self.base.text().strip(), self.name.text().strip()
+        opts.version, opts.overwrite = self.version.value(), False
+        opts.strip_training, opts.verify = self.strip.isChecked(), self.verify.isChecked()
+        return draft
+
+    # Running ------------------------------------------------------------------------------
+
+    def running(self) -> bool:
+        return self.runner.busy()
+
+    def start(self) -> Task:
+        """Start the export in a worker thread (signals: exportSucceeded/Failed/Cancelled)."""
+        draft = self.options_draft()
+        self.draft = draft
+        self.result = None
+        self.error.hide()
+        self.result_view.hide()
+        self.log.clear()
+        self.progress.setValue(0)
+        self._last_message = ""
+        self._log(f"Exporting {self.loaded.checkpoint.prefix} to "
+                  f"{Path(draft.options.base) / draft.options.name / str(draft.options.version)}")
+        task = self.runner.start(export_job(draft, self.loaded), name="signet-export")
+        task.progressed.connect(self._progressed)
+        task.succeeded.connect(self._succeeded)
+        task.failed.connect(self._failed)
+        task.cancelled.connect(self._cancelled)
+        task.finished.connect(self._finished)
+        self.task = task
+        self._set_running(True)
+        self._started = time.perf_counter()
+        task.start()
+        return task
+
+    def cancel(self) -> None:
+        """Ask the running export to stop at its next check (it publishes nothing)."""
+        if self.task is not None and self.task.isRunning():
+            self.task.state.cancel()
+            self.stage.setText("Cancelling…")
+            self._log("Cancel requested")
+            self.cancel_button.setEnabled(False)
+
+    def shutdown(self) -> None:
+        """Cancel and wait for the worker (the window is closing)."""
+        self.runner.shutdown()
+
+    def _set_running(self, running: bool) -> None:
+        self.form.setEnabled(not running)
+        self.export_button.setEnabled(not running)
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.setText("Cancel" if running else "Close")
+
+    def _log(self, text: str) -> None:
+        self.log.appendPlainText(text)
+
+    def _progressed(self, fraction: float, message: str) -> None:
+        self.progress.setValue(round(fraction * 100))
+        if self.task is not None and self.task.state.is_cancelled():
+            return
+        self.stage.setText(message)
+        if message != self._last_message:
+            self._last_message = message
+            self._log(f"{time.perf_counter() - self._started:6.1f} s  {message}")
+
+    def _succeeded(self, result) -> None:
+        self.result = result
+        self.progress.setValue(100)
+        self.stage.setText(f"Published {result.path}")
+        for note in result.notes:
+            self._log(f"{note.level.value}: {note}")
+        self._log(f"Done in {time.perf_counter() - self._started:.1f} s")
+        self.form.hide()
+        self.export_button.hide()
+        self.result_view.show_result(result)
+        self.result_view.show()
+        self.exportSucceeded.emit(result)
+
+    def _failed(self, exc: BaseException) -> None:
+        message = plain_error(exc)
+        self.stage.setText("The export failed; nothing was published.")
+        self.error.setText(message)
+        self.error.show()
+        self._log(f"Error: {message}")
+        self.exportFailed.emit(message)
+
+    def _cancelled(self) -> None:
+        self.stage.setText("Cancelled; nothing was published.")
+        self._log("Cancelled; nothing was published")
+        self.exportCancelled.emit()
+
+    def _finished(self) -> None:
+        self._set_running(False)
+        self.propose_version()
+
+    # Closing ------------------------------------------------------------------------------
+
+    def reject(self) -> None:
+        """Cancel while running (the dialog stays to show the outcome), else close."""
+        if self.running():
+            self.cancel()
+            return
+        super().reject()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.running():
+            self.cancel()
+            event.ignore()
+            return
+        super().closeEvent(event)

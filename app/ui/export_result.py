@@ -1,0 +1,108 @@
+"""What a finished export shows: where it went, how it verified, and what to paste next.
+
+The snippets (models.config entry, TensorFlow Serving start commands, a ``curl``
+REST predict request with a sample body) come from the core's
+`app.core.export.serving`; this widget only lays them out with Copy buttons.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.export import serving
+
+
+def model_server_command(name: str, model_folder: Path) -> str:
+    """The ``tensorflow_model_server`` line serving ``model_folder`` over REST and gRPC."""
+    return (f"tensorflow_model_server --port=8500 --rest_api_port={serving.REST_PORT} "
+            f"--model_name={shlex.quote(name)} "
+            f"--model_base_path={shlex.quote(str(model_folder.absolute()))}")
+
+
+def snippets(result) -> dict[str, str]:
+    """Title -> text of every copyable snippet for an `ExportResult`."""
+    name = result.model_folder.name
+    keys = sorted(result.signature_defs)
+    key = "serving_default" if "serving_default" in keys else keys[0]
+    return {
+        "models.config entry": result.models_config,
+        "Start TensorFlow Serving": model_server_command(name, result.model_folder)
+        + "\n# or with Docker:\n" + serving.serving_command(name, result.model_folder),
+        f"REST predict request ({key})": serving.curl_command(name, result.rest_body(key)),
+    }
+
+
+class Snippet(QGroupBox):
+    """A read-only text with a Copy button."""
+
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.text = QPlainTextEdit(text, readOnly=True)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.text.setMaximumHeight(110)
+        self.copy_button = QPushButton("Copy", clicked=self.copy)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.copy_button)
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.text.toPlainText())
+
+
+class ExportResultView(QWidget):
+    """The success page of the export dialog."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.path: Path | None = None
+        self.path_label = QLabel(wordWrap=True)
+        self.path_label.setObjectName("publishedPath")
+        self.open_button = QPushButton("Open Folder", clicked=self.open_folder)
+        self.verification = QLabel(wordWrap=True)
+        self.verification.setObjectName("verification")
+        self.summary = QPlainTextEdit(readOnly=True)
+        self.summary.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.summary.setObjectName("signatureSummary")
+        top = QHBoxLayout()
+        top.addWidget(self.path_label, 1)
+        top.addWidget(self.open_button)
+        self.snippet_box = QVBoxLayout()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.verification)
+        layout.addWidget(QLabel("Signatures (as saved_model_cli show --all prints them):"))
+        layout.addWidget(self.summary, 1)
+        layout.addLayout(self.snippet_box)
+        self.snippets: dict[str, Snippet] = {}
+
+    def show_result(self, result) -> None:
+        self.path = Path(result.path)
+        self.path_label.setText(f"Published version {result.version}: <b>{self.path}</b>")
+        report = result.verification
+        self.verification.setText(
+            f"✔ {report.summary()}" if report is not None
+            else "Not verified (verification was turned off).")
+        self.summary.setPlainText(result.summary)
+        for box in self.snippets.values():
+            box.deleteLater()
+        self.snippets = {title: Snippet(title, text) for title, text in snippets(result).items()}
+        for box in self.snippets.values():
+            self.snippet_box.addWidget(box)
+
+    def open_folder(self) -> None:
+        if self.path is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.path)))
