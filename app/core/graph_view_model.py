@@ -40,6 +40,12 @@ def op_kind(op: Op) -> str:
     return "op"
 
 
+def is_training_op(op: Op) -> bool:
+    """Training machinery the view hides: `is_machinery`, plus resource-variable
+    updates (batch norm moving averages) whose control edges reach every gradient."""
+    return is_machinery(op) or op.type in _TRAINING_UPDATE_TYPES
+
+
 @dataclass(frozen=True)
 class ViewState:
     """One picture of the graph; hashable, so it is the layout cache key."""
@@ -101,20 +107,19 @@ class ScopedGraph:
 
     def __init__(self, graph: OpGraph) -> None:
         self.graph = graph
-        self.scope_paths = {n.path for n in graph.root.walk() if n.children and n.path}
         self._structures: dict[tuple[str, bool], Structure] = {}
         self._visible: dict[bool, set[str]] = {}
         self._topo: dict[bool, dict[str, int]] = {}
         self._adjacent: dict[bool, tuple[dict, dict]] = {}
 
     @cached_property
+    def scope_paths(self) -> frozenset[str]:
+        """Paths of scopes that hold ops (an op alone at a path is not a scope)."""
+        return frozenset(n.path for n in self.graph.root.walk() if n.children and n.path)
+
+    @cached_property
     def machinery(self) -> frozenset[str]:
-        """Training-only ops: `is_machinery`, plus resource-variable updates (batch norm
-        moving averages) that carry control edges into the whole gradient graph."""
-        return frozenset(
-            name for name, op in self.graph.ops.items()
-            if is_machinery(op) or op.type in _TRAINING_UPDATE_TYPES
-        )
+        return frozenset(name for name, op in self.graph.ops.items() if is_training_op(op))
 
     def succ(self, show_training: bool) -> dict[str, list[tuple[str, bool]]]:
         """Out-edges between visible ops as plain lists, ``(target, control_only)``.

@@ -1,0 +1,241 @@
+"""Graphics items of the graph view: ops, scope boxes and aggregated edges.
+
+Items paint from the plain layout data (`app.core.layout`). Node items use
+``DeviceCoordinateCache``; every item drops its text when the view is zoomed far
+out (level of detail), as in Qt's chip example. Labels are drawn with
+``drawText`` so an SVG export keeps them as real text.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+)
+from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem, QWidget
+
+from app.core.graph_view_model import Edge, Node
+from app.core.layout import HEADER, Box, count_text
+from app.core.opgraph import Op
+
+LABEL_LOD = 0.45  # below this zoom (device pixels per scene unit) no text is drawn
+NODE_ROLE = 0  # QGraphicsItem.data key holding the node id
+
+_FILL = {
+    "placeholder": QColor("#d9f0d3"),
+    "variable": QColor("#fde7c8"),
+    "constant": QColor("#eeeeee"),
+    "op": QColor("#ffffff"),
+    "scope": QColor("#dde8f6"),
+}
+_BORDER = {
+    "placeholder": QColor("#3c8d2f"),
+    "variable": QColor("#b7791f"),
+    "constant": QColor("#9a9a9a"),
+    "op": QColor("#5f6b7a"),
+    "scope": QColor("#4a6fa5"),
+}
+HIGHLIGHT = {"input": QColor("#1b9e3e"), "output": QColor("#d9480f")}
+SELECTED = QColor("#1c7ed6")
+TEXT = QColor("#1f2933")
+
+
+def label_font() -> QFont:
+    font = QFont()
+    font.setPixelSize(11)  # matches app.core.layout.CHAR_WIDTH on common UI fonts
+    return font
+
+
+def _lod(option: QStyleOptionGraphicsItem, painter: QPainter) -> float:
+    return option.levelOfDetailFromTransform(painter.worldTransform())
+
+
+class NodeItem(QGraphicsItem):
+    """An op, or a collapsed scope with its op count; selectable, with a tooltip."""
+
+    def __init__(self, node: Node, box: Box, op: Op | None = None,
+                 highlight: str | None = None) -> None:
+        super().__init__()
+        self.node = node
+        self.op = op
+        self.highlight = highlight
+        x, y, w, h = box
+        self.setPos(x, y)
+        self._rect = QRectF(0, 0, w, h)
+        self.setData(NODE_ROLE, node.id)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(10)
+        self.setToolTip(self._tooltip())
+
+    def _tooltip(self) -> str:
+        if self.node.is_scope:
+            return (f"{self.node.id} — {count_text(self.node.op_count)}\n"
+                    "Double-click to expand")
+        op = self.op
+        if op is None:
+            return self.node.id
+        lines = [op.name, f"type {op.type}" + (f"  on {op.device}" if op.device else "")]
+        lines += [f"{t.name}  {t.dtype} {t.shape_text}" for t in op.outputs[:8]]
+        if len(op.outputs) > 8:
+            lines.append(f"… {len(op.outputs) - 8} more outputs")
+        if self.highlight:
+            lines.append(f"suggested {self.highlight}")
+        return "\n".join(lines)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-2, -2, 2, 2)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(self._rect)
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        kind = self.node.kind
+        rect = self._rect.adjusted(1, 1, -1, -1)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        border = SELECTED if selected else HIGHLIGHT.get(self.highlight or "", _BORDER[kind])
+        width = 2.5 if selected or self.highlight else 1.2
+        painter.setPen(QPen(border, width))
+        painter.setBrush(QBrush(_FILL[kind]))
+        radius = rect.height() / 2 if kind == "placeholder" else 5.0
+        painter.drawRoundedRect(rect, radius, radius)
+        if kind == "variable":  # a double border, like a stored value
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 3, 3)
+        if _lod(option, painter) < LABEL_LOD:
+            return
+        painter.setFont(label_font())
+        painter.setPen(TEXT)
+        metrics = QFontMetricsF(painter.font())
+        text_rect = rect.adjusted(8, 2, -8, -2)
+        if self.node.is_scope:
+            top = QRectF(text_rect.x(), text_rect.y() + 2, text_rect.width(),
+                         text_rect.height() / 2)
+            bottom = top.translated(0, text_rect.height() / 2 - 2)
+            label = metrics.elidedText(self.node.label, Qt.TextElideMode.ElideMiddle,
+                                       top.width())
+            painter.drawText(top, Qt.AlignmentFlag.AlignCenter, label)
+            painter.setPen(_BORDER["scope"])
+            painter.drawText(bottom, Qt.AlignmentFlag.AlignCenter,
+                             count_text(self.node.op_count))
+        else:
+            label = metrics.elidedText(self.node.label, Qt.TextElideMode.ElideMiddle,
+                                       text_rect.width())
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, label)
+
+
+class ScopeBoxItem(QGraphicsItem):
+    """An expanded scope: a frame with a title strip around its laid-out contents."""
+
+    def __init__(self, node: Node, box: Box, depth: int) -> None:
+        super().__init__()
+        self.node = node
+        x, y, w, h = box
+        self.setPos(x, y)
+        self._rect = QRectF(0, 0, w, h)
+        self.setData(NODE_ROLE, node.id)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(depth)
+        self.setToolTip(f"{node.id} — {count_text(node.op_count)}\nDouble-click to collapse")
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-1, -1, 1, 1)
+
+    def shape(self) -> QPainterPath:
+        """Only the title strip takes clicks, so items inside stay reachable."""
+        path = QPainterPath()
+        path.addRect(QRectF(0, 0, self._rect.width(), HEADER))
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        shade = QColor(_FILL["scope"])
+        shade.setAlpha(90)
+        painter.setPen(QPen(_BORDER["scope"], 1.2))
+        painter.setBrush(shade)
+        painter.drawRoundedRect(self._rect.adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
+        if _lod(option, painter) < LABEL_LOD:
+            return
+        painter.setFont(label_font())
+        painter.setPen(TEXT)
+        header = QRectF(10, 0, self._rect.width() - 20, HEADER)
+        text = f"▾ {self.node.label}  ·  {count_text(self.node.op_count)}"
+        text = QFontMetricsF(painter.font()).elidedText(text, Qt.TextElideMode.ElideRight,
+                                                        header.width())
+        painter.drawText(header, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                         text)
+
+
+class EdgeItem(QGraphicsItem):
+    """An aggregated edge: thicker with more op edges, dashed for control, count on it."""
+
+    def __init__(self, edge: Edge, src: Box, dst: Box, offset: float = 0.0) -> None:
+        super().__init__()
+        self.edge = edge
+        sx, sy, sw, sh = src
+        dx, dy, dw, _dh = dst
+        start = QPointF(sx + sw / 2 + offset, sy + sh)
+        end = QPointF(dx + dw / 2 + offset, dy)
+        path = QPainterPath(start)
+        if edge.back:  # loop back up along the right side
+            side = max(sx + sw, dx + dw) + 30 + offset
+            path.cubicTo(QPointF(side, sy + sh + 40), QPointF(side, dy - 40), end)
+        else:
+            bend = max((end.y() - start.y()) / 2, 20)
+            path.cubicTo(QPointF(start.x(), start.y() + bend),
+                         QPointF(end.x(), end.y() - bend), end)
+        self._path = path
+        self._end = end
+        self._tip = path.pointAtPercent(0.97)
+        self._middle = path.pointAtPercent(0.5)
+        self._width = 1.0 + 0.8 * math.log2(edge.count) if edge.count > 1 else 1.0
+        self._bounds = path.boundingRect().adjusted(-12, -12, 30, 12)
+        self.setZValue(5)
+        kind = "control" if edge.control else "data"
+        self.setToolTip(f"{edge.src} → {edge.dst}\n{edge.count} {kind} edge"
+                        + ("s" if edge.count != 1 else ""))
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(6.0)
+        return stroker.createStroke(self._path)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        colour = QColor("#8a94a6") if self.edge.control else QColor("#4b5563")
+        pen = QPen(colour, self._width)
+        if self.edge.control:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        line = QLineF(self._end, self._tip)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        size = 5.0 + self._width
+        angle = math.atan2(line.dy(), line.dx())
+        left = self._end + QPointF(math.cos(angle + 0.45) * size, math.sin(angle + 0.45) * size)
+        right = self._end + QPointF(math.cos(angle - 0.45) * size,
+                                    math.sin(angle - 0.45) * size)
+        painter.drawPolygon([self._end, left, right])
+        if self.edge.count > 1 and _lod(option, painter) >= LABEL_LOD:
+            painter.setFont(label_font())
+            painter.setPen(colour)
+            painter.drawText(QRectF(self._middle.x() + 4, self._middle.y() - 8, 60, 16),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             str(self.edge.count))
