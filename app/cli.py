@@ -34,6 +34,12 @@ def _export(args: argparse.Namespace) -> int:
     return run_export(args)
 
 
+def _render(args: argparse.Namespace) -> int:
+    from app.commands.render import run_render
+
+    return run_render(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signet",
@@ -59,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_arguments(export)
     export.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     export.set_defaults(func=_export)
+
+    render = sub.add_parser("render", help="draw the op graph as SVG or PNG, no window needed")
+    from app.commands.render import add_arguments as add_render_arguments
+
+    add_render_arguments(render)
+    render.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    render.set_defaults(func=_render)
 
     desktop = sub.add_parser("install-desktop",
                              help="add Signet to this user's application menu (Linux)")
