@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 
 from app.core.opgraph import ScopeNode, Tensor
 from app.core.search import SearchIndex, SearchResult
-from app.ui.tree_model import NAME, OpFilterProxy, OpTreeModel
+from app.ui.tree_model import NAME, OpFilterProxy, OpTreeModel, TreeOrder
 
 SEARCH_DELAY_MS = 150
-EXPAND_LIMIT = 300  # expand the scopes of at most this many matches
+EXPAND_LIMIT = 20  # the scopes of the first matches open; Enter walks to the rest
 
 
 class OpTreePanel(QWidget):
@@ -89,9 +89,13 @@ class OpTreePanel(QWidget):
 
     # Content ------------------------------------------------------------------------------
 
-    def set_checkpoint(self, loaded) -> None:
-        """Show a `LoadedCheckpoint` (None: empty), keeping the search text."""
+    def set_checkpoint(self, loaded, order: TreeOrder | None = None) -> None:
+        """Show a `LoadedCheckpoint` (None: empty), keeping the search text.
+
+        ``order`` is the graph's `TreeOrder` if already computed off the UI thread.
+        """
         self.model.set_graph(loaded.graph if loaded is not None else None)
+        self.proxy.set_order(order)
         self.index = loaded.search_index if loaded is not None else None
         self.apply_search()
 
@@ -124,12 +128,11 @@ class OpTreePanel(QWidget):
         self.count.setToolTip("")
         n = len(self.result)
         self.count.setText(f"{n} match" if n == 1 else f"{n} matches")
-        if n <= EXPAND_LIMIT:
-            for name in self.result.ops:
-                parent = self._proxy_index(name).parent()
-                while parent.isValid() and not self.view.isExpanded(parent):
-                    self.view.expand(parent)
-                    parent = parent.parent()
+        for name in self.result.ops[:EXPAND_LIMIT]:
+            parent = self._proxy_index(name).parent()
+            while parent.isValid() and not self.view.isExpanded(parent):
+                self.view.expand(parent)
+                parent = parent.parent()
 
     def next_match(self) -> None:
         """Select the next match (Enter in the search box), wrapping around."""

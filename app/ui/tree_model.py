@@ -6,14 +6,15 @@ children), and parents come from ``node.parent`` and ``node.row``. Ops inside
 function bodies sit under one top-level "Functions" row.
 
 `OpFilterProxy` never runs a query itself: the core's `SearchIndex` finds the
-matching ops, and the proxy is handed the set of rows to keep (matches and their
-ancestor scopes), so each row costs one set lookup per keystroke.
+matching ops, and the proxy is handed that set; with the tree's pre-order
+positions (`TreeOrder`) each shown row costs two array lookups per keystroke.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 from PySide6.QtCore import (
     QAbstractItemModel,
     QMimeData,
@@ -40,6 +41,11 @@ VARIABLE_TYPES = frozenset({"Variable", "VariableV2", "VarHandleOp", "TemporaryV
 
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the invisible root, as a default argument
+_HIGHLIGHT_ROLES = {
+    Qt.ItemDataRole.FontRole: None,  # bold, set per model
+    Qt.ItemDataRole.BackgroundRole: QColor("#fff1a8"),
+    Qt.ItemDataRole.ForegroundRole: QColor("#000000"),
+}
 
 
 def kind_of(obj: ScopeNode | Tensor) -> str:
@@ -72,6 +78,9 @@ class OpTreeModel(QAbstractItemModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.graph: OpGraph | None = None
+        self.highlighted: set[str] = set()  # op names shown bold on a light background
+        self._bold = QFont()
+        self._bold.setBold(True)
 
     def set_graph(self, graph: OpGraph | None) -> None:
         self.beginResetModel()
@@ -131,7 +140,7 @@ class OpTreeModel(QAbstractItemModel):
     # QAbstractItemModel -------------------------------------------------------------------
 
     def index(self, row: int, column: int, parent: _Index = _ROOT) -> QModelIndex:
-        if not self.hasIndex(row, column, parent):
+        if row < 0 or not 0 <= column < len(HEADERS) or row >= self.rowCount(parent):
             return QModelIndex()
         return self.createIndex(row, column, self.child_object(parent, row))
 
@@ -191,6 +200,11 @@ class OpTreeModel(QAbstractItemModel):
             return self.name_of(obj)
         if role == NodeRole:
             return obj
+        if role in _HIGHLIGHT_ROLES and self.highlighted and isinstance(obj, ScopeNode) \
+                and obj.op is not None and obj.op.name in self.highlighted:
+            if role == Qt.ItemDataRole.FontRole:
+                return self._bold
+            return _HIGHLIGHT_ROLES[role]
         return None
 
     def name_of(self, obj: ScopeNode | Tensor) -> str:
@@ -241,61 +255,84 @@ class OpTreeModel(QAbstractItemModel):
         return tensor_mime(tensors)
 
 
-class OpFilterProxy(QSortFilterProxyModel):
-    """Keeps the rows the current search accepted, and highlights the matching ops.
+class TreeOrder:
+    """Pre-order positions of the main graph's tree nodes, computed once per checkpoint.
 
-    The accepted set already holds every ancestor of a match, so Qt's own
-    recursive filtering (which walks every rejected subtree in Python, ~1 s at
-    100k ops) is left off: the result is the same at one lookup per shown row.
+    A scope's subtree is the position range ``[start, end)``, so "does this scope
+    hold a match" becomes two array lookups instead of a walk over its ops.
+    Built in the loading thread (about 0.2 s at 100k ops).
+    """
+
+    def __init__(self, graph: OpGraph) -> None:
+        order = list(graph.root.walk())
+        self.start: dict[ScopeNode, int] = {node: i for i, node in enumerate(order)}
+        size: dict[ScopeNode, int] = {}
+        for node in reversed(order):
+            size[node] = 1 + sum(size[c] for c in node.children)
+        self.end = {node: self.start[node] + size[node] for node in order}
+        # Shifted by one for `match_counts`.
+        self.op_mark = {node.op.name: i + 1 for i, node in enumerate(order) if node.op is not None}
+        self.size = len(order)
+
+    def match_counts(self, op_names: list[str]) -> np.ndarray:
+        """``counts[k]``: how many of ``op_names`` sit before position ``k``."""
+        marks = np.zeros(self.size + 1, dtype=np.int32)
+        marks[np.fromiter(map(self.op_mark.__getitem__, op_names), dtype=np.int64,
+                          count=len(op_names))] = 1
+        return np.cumsum(marks)
+
+
+class OpFilterProxy(QSortFilterProxyModel):
+    """Keeps the rows of the current search's matches and their scopes (and has the model
+    highlight the matches).
+
+    A row is kept when its subtree (a `TreeOrder` range) holds a match, which
+    also keeps every ancestor of a match. So Qt's own recursive filtering, which
+    calls back into Python for every row of every rejected subtree (~1 s per
+    keystroke at 100k ops, see bench/bench_ui.py), is not needed and left off.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setRecursiveFilteringEnabled(False)
-        self._keep: set[ScopeNode] | None = None  # None: no search, every row shown
+        self.order: TreeOrder | None = None
+        self._counts: np.ndarray | None = None  # None: no search, every row shown
         self.matched: set[str] = set()
-        self._bold = QFont()
-        self._bold.setBold(True)
 
     def tree(self) -> OpTreeModel:
         model = self.sourceModel()
         assert isinstance(model, OpTreeModel)
         return model
 
-    def set_matches(self, op_names: list[str] | None) -> None:
-        """Show only these ops and their scopes (None: show everything)."""
+    def set_order(self, order: TreeOrder | None) -> None:
+        """The positions for the source model's current graph (computed here when None)."""
         graph = self.tree().graph
-        keep: set[ScopeNode] | None = None
-        if op_names is not None and graph is not None:
-            keep = set()
-            root, ops = graph.root, graph.ops
-            for name in op_names:
-                node = op_node(graph, ops[name])
-                while node is not None and node is not root and node not in keep:
-                    keep.add(node)
-                    node = node.parent
+        self.order = order if order is not None or graph is None else TreeOrder(graph)
+
+    def set_matches(self, op_names: list[str] | None) -> None:
+        """Show only these main-graph ops and their scopes (None: show everything)."""
+        graph = self.tree().graph
+        if graph is not None and self.order is None:
+            self.set_order(None)
+        counts = None
+        if op_names is not None and self.order is not None:
+            counts = self.order.match_counts(op_names)
         self.beginFilterChange()
-        self._keep = keep
+        self._counts = counts
         self.matched = set(op_names or ())
+        self.tree().highlighted = self.matched
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
-        keep = self._keep
-        if keep is None:
+        counts = self._counts
+        if counts is None:
             return True
         obj = self.tree().child_object(source_parent, source_row)
         if isinstance(obj, Tensor):
             return obj.op.name in self.matched
-        return obj in keep
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if role in (Qt.ItemDataRole.FontRole, Qt.ItemDataRole.BackgroundRole,
-                    Qt.ItemDataRole.ForegroundRole) and self.matched:
-            obj = self.tree().object_at(self.mapToSource(index))
-            if isinstance(obj, ScopeNode) and obj.op is not None and obj.op.name in self.matched:
-                if role == Qt.ItemDataRole.FontRole:
-                    return self._bold
-                if role == Qt.ItemDataRole.BackgroundRole:
-                    return QColor("#fff1a8")
-                return QColor("#000000")
-        return super().data(index, role)
+        order = self.order
+        assert order is not None
+        start = order.start.get(obj)
+        if start is None:  # function bodies are not searched
+            return False
+        return bool(counts[order.end[obj]] > counts[start])

@@ -18,6 +18,8 @@ TensorFlow is warmed up in a background thread afterwards.
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -48,6 +50,7 @@ from app.ui.empty_state import EmptyState
 from app.ui.op_tree import OpTreePanel
 from app.ui.settings import WINDOW_STATE_VERSION, AppSettings
 from app.ui.summary import SummaryPanel
+from app.ui.tree_model import TreeOrder
 from app.ui.workers import Task, TaskRunner, TaskState
 
 APP_NAME = "Signet"
@@ -61,6 +64,25 @@ def window_title(checkpoint) -> str:
     return f"{checkpoint.name}{step} — {checkpoint.directory.name} — {APP_NAME}"
 
 
+_gc_frozen = threading.Lock()
+
+
+def _import_tensorflow() -> str:
+    """Import TensorFlow, then move everything alive into the GC's permanent generation.
+
+    TensorFlow's modules make about a million tracked objects that live forever;
+    left in the collector's view, every full collection walks them and freezes
+    both threads for about a second, often in the middle of opening a checkpoint.
+    This runs before any checkpoint is loaded, so no graph is frozen with them.
+    """
+    from app.core.tf_runtime import tensorflow
+
+    version = tensorflow().__version__
+    if _gc_frozen.acquire(blocking=False):
+        gc.freeze()
+    return version
+
+
 def _load_job(target):
     """The worker-thread job: open ``target`` (a path or a `Checkpoint`) with everything the
     panels need computed off the UI thread."""
@@ -68,17 +90,16 @@ def _load_job(target):
     def job(state: TaskState):
         from app.core.loader import load_checkpoint
 
+        _import_tensorflow()
         loaded = load_checkpoint(target, progress=state.progress, cancelled=state.is_cancelled)
         _ = loaded.suggestions  # computed here, not on the UI thread
-        return loaded
+        return loaded, TreeOrder(loaded.graph)
 
     return job
 
 
 def _warm_up(state: TaskState) -> str:
-    from app.core.tf_runtime import tensorflow
-
-    return tensorflow().__version__
+    return _import_tensorflow()
 
 
 class ErrorBanner(QFrame):
@@ -267,7 +288,7 @@ class MainWindow(QMainWindow):
         self.graph_placeholder.deleteLater()
         self.graph_placeholder = widget
         self.centre.addWidget(widget)
-        self._show_loaded(self.loaded)
+        self.centre.setCurrentWidget(widget if self.loaded is not None else self.empty_state)
 
     def set_signature_panel(self, widget: QWidget) -> None:
         """Put the signature editor in the right dock."""
@@ -302,7 +323,7 @@ class MainWindow(QMainWindow):
         self._log(f"Opening {label}")
         task = self.runner.start(_load_job(path), name="signet-open")
         task.progressed.connect(lambda f, m: self._progress(task, f, m))
-        task.succeeded.connect(lambda loaded: self._loaded(task, loaded, remember))
+        task.succeeded.connect(lambda result: self._loaded(task, *result, remember))
         task.failed.connect(lambda exc: self._failed(task, label, exc))
         task.cancelled.connect(lambda: self._log(f"Cancelled opening {label}"))
         task.finished.connect(lambda: self._set_busy(self.runner.busy()))
@@ -327,7 +348,7 @@ class MainWindow(QMainWindow):
             self.progress.setValue(int(fraction * 100))
             self.progress_label.setText(message)
 
-    def _loaded(self, task: Task, loaded, remember: bool) -> None:
+    def _loaded(self, task: Task, loaded, order: TreeOrder, remember: bool) -> None:
         if not self.runner.is_current(task):
             return
         self.runner.current = None
@@ -340,7 +361,7 @@ class MainWindow(QMainWindow):
             folder = self.loading_path is not None and Path(self.loading_path).is_dir()
             self.settings.add_recent(self.loading_path if folder else loaded.files.index)
             self._refresh_recent()
-        self._show_loaded(loaded)
+        self._show_loaded(loaded, order)
         self.checkpointLoaded.emit(loaded)
 
     def _failed(self, task: Task, label: str, exc: BaseException) -> None:
@@ -360,10 +381,10 @@ class MainWindow(QMainWindow):
         self.banner.show_error(message + kept, details)
         self.loadFailed.emit(message)
 
-    def _show_loaded(self, loaded) -> None:
+    def _show_loaded(self, loaded, order: TreeOrder | None = None) -> None:
         self.loaded = loaded
         self.setWindowTitle(window_title(loaded.checkpoint if loaded is not None else None))
-        self.tree.set_checkpoint(loaded)
+        self.tree.set_checkpoint(loaded, order)
         self.details.set_checkpoint(loaded)
         self.summary.set_checkpoint(loaded)
         self.centre.setCurrentWidget(self.graph_placeholder if loaded is not None

@@ -1,0 +1,211 @@
+"""Window speed: time to screen, UI-thread stalls while opening, search per keystroke.
+
+Side by side in one run:
+
+- the window appearing (``python -m app`` offscreen, ``SIGNET_EXIT_WHEN_SHOWN=1``)
+  against a bare ``python -c "import tensorflow"``, alternating, medians;
+- the worst gap of a 10 ms ``QTimer`` heartbeat while the window opens the
+  ResNet-50-sized checkpoint in its worker thread, against calling
+  ``load_checkpoint`` on the UI thread (what a naive window would do);
+- the time per keystroke for the search box at 100k ops (core search, filter
+  proxy, expansion and repaint), against the core search alone and against
+  Qt's own recursive filtering (``setRecursiveFilteringEnabled(True)``).
+
+    .venv/bin/python -m bench.bench_ui [--json] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from bench.common import Figure, print_table, to_json
+from bench.graphs import resnet50_checkpoint, synthetic_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+HEARTBEAT_MS = 10
+TYPED = ["layer1", "tower3/block7", "type:MatMul", "relu"]
+
+
+def _env(config: str) -> dict[str, str]:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=config)
+    env["SIGNET_EXIT_WHEN_SHOWN"] = "1"
+    return env
+
+
+def window_to_screen(repeat: int) -> list[Figure]:
+    """Seconds from process start to the window shown, vs a bare ``import tensorflow``."""
+    ours: list[float] = []
+    bare: list[float] = []
+    with tempfile.TemporaryDirectory() as config:
+        env = _env(config)
+        for _ in range(repeat):
+            start = time.time()
+            out = subprocess.run([sys.executable, "-m", "app"], env=env, cwd=ROOT,
+                                 capture_output=True, text=True, check=True).stdout
+            line = next(x for x in out.splitlines() if x.startswith("shown "))
+            ours.append(float(line.split()[1]) - start)
+            if not line.endswith("tensorflow=False"):
+                raise SystemExit(f"TensorFlow was imported before the window showed: {line}")
+            start = time.time()
+            subprocess.run([sys.executable, "-c", "import tensorflow"], env=env, check=True,
+                           capture_output=True)
+            bare.append(time.time() - start)
+    value, base = statistics.median(ours), statistics.median(bare)
+    return [Figure("window on screen (process start to shown)", value, "s", "<= 0.5x TF",
+                   base, "python -c 'import tensorflow'", met=value <= 0.5 * base)]
+
+
+def _heartbeat_max_gap(app, run_until_done) -> float:
+    """Worst gap between 10 ms timer ticks while ``run_until_done(stop)`` works."""
+    from PySide6.QtCore import QTimer
+
+    ticks: list[float] = []
+    timer = QTimer(interval=HEARTBEAT_MS)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    run_until_done(app)
+    ticks.append(time.perf_counter())  # a stall at the very end counts too
+    timer.stop()
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    return max(gaps) if gaps else float("inf")
+
+
+def ui_stall(app, prefix: Path, repeat: int) -> list[Figure]:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from app.core.loader import load_checkpoint
+    from app.core.tf_runtime import tensorflow
+    from app.ui.window import MainWindow
+
+    tensorflow()  # the window warms TensorFlow up at start; measure the open itself
+    window = MainWindow(warm_up=False)
+    window.show()
+
+    def open_in_window(app) -> None:
+        loop = QEventLoop()
+        window.checkpointLoaded.connect(loop.quit)
+        window.loadFailed.connect(loop.quit)
+        QTimer.singleShot(20, lambda: window.open_path(prefix, remember=False))
+        loop.exec()
+        window.checkpointLoaded.disconnect(loop.quit)
+        window.loadFailed.disconnect(loop.quit)
+        QTimer.singleShot(200, loop.quit)  # keep ticking while the panels repaint
+        loop.exec()
+
+    def open_on_ui_thread(app) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(20, lambda: (load_checkpoint(prefix).suggestions, loop.quit()))
+        loop.exec()
+
+    ours, naive = [], []
+    for _ in range(repeat):
+        ours.append(_heartbeat_max_gap(app, open_in_window))
+        naive.append(_heartbeat_max_gap(app, open_on_ui_thread))
+    n_ops = len(window.loaded.graph) if window.loaded is not None else 0
+    window.close()
+    worst = max(ours)
+    return [Figure(f"worst UI-thread stall opening ResNet-50 ({n_ops} ops)", worst * 1000, "ms",
+                   "<= 100 ms", max(naive) * 1000, "load_checkpoint on the UI thread",
+                   met=worst <= 0.1)]
+
+
+def _keystrokes(queries: list[str]) -> list[str]:
+    return [q[:i] for q in queries for i in range(1, len(q) + 1)]
+
+
+def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
+    from app.core.loader import load_checkpoint
+    from app.ui.op_tree import OpTreePanel
+    from app.ui.tree_model import OpFilterProxy
+
+    loaded = load_checkpoint(prefix)
+    panel = OpTreePanel()
+    panel.resize(600, 800)
+    panel.show()
+    panel.set_checkpoint(loaded)
+    app.processEvents()
+    strokes = _keystrokes(TYPED[:2] if quick else TYPED)
+
+    def keystroke(text: str) -> float:
+        start = time.perf_counter()
+        panel.search.setText(text)
+        panel.apply_search()
+        app.processEvents()
+        return time.perf_counter() - start
+
+    ours = [keystroke(t) for t in strokes]
+    core = []
+    for text in strokes:
+        start = time.perf_counter()
+        loaded.search_index.search(text)
+        core.append(time.perf_counter() - start)
+
+    class RecursiveProxy(OpFilterProxy):
+        """Qt's recipe: accept matching ops only and let Qt keep their ancestors."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.setRecursiveFilteringEnabled(True)
+
+        def filterAcceptsRow(self, source_row, source_parent) -> bool:
+            if not self.matched:
+                return True
+            obj = self.tree().child_object(source_parent, source_row)
+            op = getattr(obj, "op", None)
+            return op is not None and op.name in self.matched
+
+    recursive = RecursiveProxy()
+    recursive.setSourceModel(panel.model)
+    recursive.set_order(panel.proxy.order)
+    panel.view.setModel(recursive)
+    qt_times = []
+    for text in strokes[:3]:
+        start = time.perf_counter()
+        recursive.set_matches(loaded.search_index.search(text).ops)
+        app.processEvents()
+        qt_times.append(time.perf_counter() - start)
+    panel.close()
+    n_ops = len(loaded.graph)
+    median, worst = statistics.median(ours), max(ours)
+    return [
+        Figure(f"search per keystroke, median ({n_ops} ops)", median * 1000, "ms", "<= 50 ms",
+               statistics.median(core) * 1000, "core SearchIndex.search alone", met=median <= 0.05),
+        Figure(f"search per keystroke, worst of {len(strokes)}", worst * 1000, "ms", "<= 50 ms",
+               statistics.median(qt_times) * 1000,
+               "Qt setRecursiveFilteringEnabled(True) filter", met=worst <= 0.05),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = parser.parse_args(argv)
+    repeat = 2 if args.quick else 5
+
+    figures = window_to_screen(repeat)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    figures += ui_stall(app, resnet50_checkpoint(), 2 if args.quick else 3)
+    figures += search_latency(app, synthetic_checkpoint(), args.quick)
+    if args.json:
+        print(to_json(figures))
+    else:
+        print_table("Signet window", figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
