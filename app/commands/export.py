@@ -108,16 +108,15 @@ def draft_from_args(args: argparse.Namespace) -> Draft:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from app.core.export import check_draft, export_model
+    from app.core.export import check_draft, export_model, open_checkpoint
     from app.core.export.publish import check_target
     from app.core.export.serving import curl_command
-    from app.core.loader import load_checkpoint
     from app.core.preset import save_preset
 
     draft = draft_from_args(args)
     opts = draft.options
     check_target(opts.base, opts.name, opts.version, opts.overwrite)
-    loaded = load_checkpoint(args.checkpoint)
+    loaded = open_checkpoint(args.checkpoint)
     check_draft(draft, loaded)
     if args.save_preset:
         record_facts(draft, loaded.graph)

@@ -6,13 +6,21 @@
   .summary (saved_model_cli-style text), .models_config, .rest_body(key)).
   Raises `SignatureError` (validation, before any work), `ExportError`, `Cancelled`;
   nothing is published then.
-- ``next_version(base, name)``, ``STAGES``; `serving` has the snippet builders.
+- ``open_checkpoint(path) -> LoadedCheckpoint`` (no search index), ``check_draft(draft,
+  loaded)``, ``next_version(base, name)``, ``STAGES``; `serving` has the snippet builders.
 
 Modules: `recipe` (TensorFlow steps), `publish` (atomic BASE/NAME/VERSION),
 `verify` (compare with the checkpoint), `serving` (summary, models.config, REST).
 """
 
-from app.core.export.engine import STAGES, ExportResult, check_draft, export_model
+from app.core.export.engine import (
+    STAGES,
+    ExportResult,
+    check_draft,
+    export_model,
+    open_checkpoint,
+)
 from app.core.export.publish import next_version
 
-__all__ = ["STAGES", "ExportResult", "check_draft", "export_model", "next_version"]
+__all__ = ["STAGES", "ExportResult", "check_draft", "export_model", "next_version",
+           "open_checkpoint"]

@@ -9,7 +9,6 @@ error or cancel removes the staging folder and leaves existing versions untouche
 
 from __future__ import annotations
 
-import copy
 import os
 import signal
 from collections.abc import Callable
@@ -17,12 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.checkpoint import Checkpoint
+from app.core.checkpoint import Checkpoint, check_complete, resolve
 from app.core.errors import Cancelled, ExportError, SignatureError
 from app.core.export import publish, recipe, serving
 from app.core.export.verify import VerifyReport, signature_samples, verify, vocabulary
-from app.core.loader import LoadedCheckpoint, load_checkpoint
+from app.core.loader import LoadedCheckpoint
+from app.core.metagraph import read_meta_graph
+from app.core.opgraph import OpGraph
 from app.core.signature import Draft, Level, Problem, tensor_name, validate
+from app.core.variables import VariableInventory
 
 Progress = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]
@@ -66,6 +68,16 @@ class ExportResult:
         return serving.rest_body(key, self.rest_samples.get(key, {}))
 
 
+def open_checkpoint(path: str | os.PathLike[str] | Checkpoint) -> LoadedCheckpoint:
+    """What an export needs of a checkpoint: files, op graph, variables (no search index)."""
+    checkpoint = path if isinstance(path, Checkpoint) else resolve(path)
+    files = check_complete(checkpoint.prefix)
+    graph = OpGraph(read_meta_graph(files.meta))
+    trainable = set(graph.collection_names("trainable_variables"))
+    return LoadedCheckpoint(checkpoint, files, graph,
+                            VariableInventory.from_index(files.bundle, trainable))
+
+
 def check_draft(draft: Draft, loaded: LoadedCheckpoint) -> list[Problem]:
     """Validate; raise `SignatureError` naming every error in one line."""
     problems = validate(draft, loaded.graph)
@@ -95,13 +107,14 @@ def export_model(
     opts = draft.options
     stage("read graph", "Reading the graph")
     loaded = checkpoint if isinstance(checkpoint, LoadedCheckpoint) else \
-        load_checkpoint(checkpoint, cancelled=cancelled)
+        open_checkpoint(checkpoint)
     notes = check_draft(draft, loaded)
     publish.check_target(opts.base, opts.name, opts.version, opts.overwrite)
 
-    meta = copy.deepcopy(loaded.graph.meta_graph)
-    prefix_dir = loaded.checkpoint.prefix.parent
-    recipe.resolve_assets(meta, prefix_dir)
+    meta = loaded.graph.meta_graph
+    moved = recipe.resolve_assets(loaded.graph, loaded.checkpoint.prefix.parent)
+    if moved:
+        meta = recipe.with_assets_moved(meta, moved)
     full_meta = meta
     if opts.strip_training:
         meta = recipe.prune_meta_graph(meta, loaded.graph, draft)

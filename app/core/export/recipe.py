@@ -33,20 +33,18 @@ def _op(name: str) -> str:
     return name.split(":", 1)[0].lstrip("^")
 
 
-def resolve_assets(meta: Any, checkpoint_dir: Path) -> list[str]:
-    """Point every asset-path constant at an existing file; return the paths.
+def resolve_assets(graph: OpGraph, checkpoint_dir: Path) -> dict[str, str]:
+    """Asset-path constants that must point elsewhere: {op name: existing file}.
 
     A vocabulary recorded with an absolute path from the training machine is
     looked up next to the checkpoint when the original path is gone.
     """
-    graph = OpGraph(meta)
-    nodes = {n.name: n for n in meta.graph_def.node}
-    paths = []
+    moved = {}
     for tensor in graph.asset_files():
-        node = nodes.get(_op(tensor))
-        if node is None or node.op != "Const":
+        op = graph.ops.get(_op(tensor))
+        if op is None or op.type != "Const":
             continue
-        proto = node.attr["value"].tensor
+        proto = op.node.attr["value"].tensor
         if not proto.string_val:
             continue
         original = proto.string_val[0].decode("utf-8", "replace")
@@ -54,12 +52,22 @@ def resolve_assets(meta: Any, checkpoint_dir: Path) -> list[str]:
         if not path.is_file():
             local = checkpoint_dir / path.name
             if not local.is_file():
-                raise ExportError(f"asset {original} (used by {node.name}) is missing; copy "
+                raise ExportError(f"asset {original} (used by {op.name}) is missing; copy "
                                   f"{path.name} next to the checkpoint in {checkpoint_dir}")
-            proto.string_val[0] = str(local).encode("utf-8")
-            path = local
-        paths.append(str(path))
-    return paths
+            moved[op.name] = str(local)
+    return moved
+
+
+def with_assets_moved(meta: Any, moved: dict[str, str]) -> Any:
+    """A copy of ``meta`` whose asset constants hold the ``moved`` paths."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    copy = meta_graph_pb2.MetaGraphDef()
+    copy.CopyFrom(meta)
+    for node in copy.graph_def.node:
+        if node.name in moved:
+            node.attr["value"].tensor.string_val[0] = moved[node.name].encode("utf-8")
+    return copy
 
 
 def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
