@@ -73,3 +73,10 @@ def test_vocab_and_gpu_suggestions(vocab_table, gpu_pinned):
     assert "embedded:0" in [s.tensor for s in vocab.outputs[:5]]
     gpu = load_checkpoint(gpu_pinned.latest).suggestions
     assert [s.tensor for s in gpu.outputs[:1]] == ["y:0"]
+
+
+def test_regex_is_case_insensitive_and_keeps_escapes(encoder):
+    upper = encoder.search_index.search(r"^ENCODE_\w+$", regex=True).ops
+    assert upper == ["encode_ids", "encode_mask"]
+    # \D is "not a digit": folding must not turn it into \d.
+    assert "encode_ids" in encoder.search_index.search(r"encode_\D", regex=True).ops

@@ -52,10 +52,27 @@ class Op:
     device: str
     inputs: list[str]  # data inputs as tensor names ("op:N")
     node: Any  # the NodeDef, for attributes and control inputs
+    op_def: Any = None  # the OpDef from the meta graph's stripped op list, if there
     graph: OpGraph | None = None  # None for ops inside function bodies
     function: str | None = None  # the function whose body holds this op
-    outputs: list[Tensor] = field(default_factory=list)
     consumers: list[str] = field(default_factory=list)  # ops reading an output
+    fixed_output_count: int | None = None  # from the OpDef, when attributes cannot change it
+    _outputs: list[Tensor] | None = None
+
+    @property
+    def outputs(self) -> list[Tensor]:
+        """Output tensors, worked out from the OpDef and ``_output_shapes`` on first use
+        (most ops of a big graph are never looked at)."""
+        if self._outputs is None:
+            self._outputs = _outputs_of(self)
+        return self._outputs
+
+    @property
+    def output_count(self) -> int:
+        """``len(outputs)`` without building the tensors when the OpDef fixes the count."""
+        if self._outputs is None and self.fixed_output_count is not None:
+            return self.fixed_output_count
+        return len(self.outputs)
 
     @property
     def control_inputs(self) -> list[str]:
@@ -189,25 +206,24 @@ class OpGraph:
     def _build(self, meta_graph: Any) -> None:
         self.meta_graph = meta_graph
         graph_def = meta_graph.graph_def
-        op_defs = {op.name: op for op in meta_graph.meta_info_def.stripped_op_list.op}
-        self.op_defs = op_defs
+        op_defs = {
+            op.name: (op, _fixed_output_count(op))
+            for op in meta_graph.meta_info_def.stripped_op_list.op
+        }
+        self.op_defs = {name: op_def for name, (op_def, _) in op_defs.items()}
         self._control_consumers: dict[str, list[str]] | None = None
 
         self.ops: dict[str, Op] = {}
         for node in graph_def.node:
-            op = _make_op(node, self, None)
+            op = _make_op(node, op_defs, self, None)
             self.ops[op.name] = op
-        for op in self.ops.values():
-            _add_outputs(op, op_defs.get(op.type))
         self._link_consumers()
 
         self.functions: dict[str, list[Op]] = {}
         for function in graph_def.library.function:
             fname = function.signature.name
-            body = [_make_op(node, None, fname) for node in function.node_def]
-            for op in body:
-                _add_outputs(op, op_defs.get(op.type))
-            self.functions[fname] = body
+            self.functions[fname] = [_make_op(node, op_defs, None, fname)
+                                     for node in function.node_def]
 
         self.root = ScopeNode("", "", None)
         for op in self.ops.values():
@@ -319,30 +335,45 @@ class OpGraph:
         return list(collection.node_list.value)
 
 
-def _make_op(node: Any, graph: OpGraph | None, function: str | None) -> Op:
+def _make_op(node: Any, op_defs: dict[str, tuple[Any, int | None]], graph: OpGraph | None,
+             function: str | None) -> Op:
+    op_type = node.op
+    op_def, fixed_count = op_defs.get(op_type, (None, None))
     return Op(
         name=node.name,
-        type=node.op,
+        type=op_type,
         device=node.device,
         # A comprehension, not a call per input: the count can be in the 100ks.
         inputs=[t if ":" in t else t + ":0" for t in node.input if t[:1] != "^"],
         node=node,
+        op_def=op_def,
+        fixed_output_count=fixed_count,
         graph=graph,
         function=function,
     )
 
 
-def _add_outputs(op: Op, op_def: Any) -> None:
+def _outputs_of(op: Op) -> list[Tensor]:
     attr = op.node.attr
     shapes: list[Shape] | None = None
     if "_output_shapes" in attr:
         shapes = [_shape(s) for s in attr["_output_shapes"].list.shape]
-    dtypes = _output_dtypes(attr, op_def) if op_def is not None else None
+    dtypes = _output_dtypes(attr, op.op_def) if op.op_def is not None else None
     if dtypes is None:
         dtypes = ["unknown"] * (len(shapes) if shapes is not None else 1)
-    for index, dtype in enumerate(dtypes):
-        shape = shapes[index] if shapes is not None and index < len(shapes) else None
-        op.outputs.append(Tensor(op, index, dtype, shape))
+    return [
+        Tensor(op, index, dtype,
+               shapes[index] if shapes is not None and index < len(shapes) else None)
+        for index, dtype in enumerate(dtypes)
+    ]
+
+
+def _fixed_output_count(op_def: Any) -> int | None:
+    """The number of outputs when no attribute can change it, else None."""
+    args = op_def.output_arg
+    if any(a.number_attr or a.type_list_attr for a in args):
+        return None
+    return len(args)
 
 
 def _output_dtypes(attr: Any, op_def: Any) -> list[str] | None:
