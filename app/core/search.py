@@ -1,6 +1,6 @@
 """Search over every op and tensor name: substring, ``type:OpType`` and regex.
 
-Each op has one lower-cased line holding its name and its tensor names, and a
+Each op has one lower-cased text holding its name and its tensor names, and a
 query is one tight comprehension over those plain strings. Case-insensitivity
 comes from the lower-cased text (and a lower-cased pattern), not
 ``re.IGNORECASE``, whose slow path alone would cost more than the 50 ms budget
@@ -38,7 +38,8 @@ class SearchIndex:
     def __init__(self, graph: OpGraph) -> None:
         self._names = list(graph.ops)
         self._lines = [
-            " ".join([name, *(f"{name}:{i}" for i in range(op.output_count))]).lower()
+            # One name per line, so ^ and $ anchor to a name (MULTILINE).
+            "\n".join([name, *(f"{name}:{i}" for i in range(op.output_count))]).lower()
             for name, op in graph.ops.items()
         ]
         by_type: dict[str, list[int]] = {}
@@ -83,7 +84,7 @@ class SearchIndex:
             needle = word.lower()
             return [i for i, line in enumerate(self._lines) if needle in line]
         try:
-            search = re.compile(fold_pattern(word)).search
+            search = re.compile(fold_pattern(word), re.MULTILINE).search
         except re.error as exc:
             return f"invalid regular expression: {exc}"
         return [i for i, line in enumerate(self._lines) if search(line)]
