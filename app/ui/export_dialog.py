@@ -9,6 +9,7 @@ dialog is modeless and nothing heavy runs on the UI thread.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -37,14 +38,19 @@ from app.ui.export_result import ExportResultView
 from app.ui.workers import Task, TaskRunner, TaskState
 
 
-def export_job(draft: Draft, loaded):
-    """The worker-thread job: run the export engine with the task's progress and cancel."""
+def export_job(draft: Draft, loaded, cancel: threading.Event):
+    """The worker-thread job: run the export engine with the task's progress.
+
+    Cancel is its own flag, not the task state's: a cancel that comes after the
+    engine published must not turn the finished export into a "cancelled" one
+    (the `Task` reports any job as cancelled once its state is).
+    """
 
     def job(state: TaskState):
         from app.core.export import export_model
 
         return export_model(draft, loaded, progress=state.progress,
-                            cancelled=state.is_cancelled)
+                            cancelled=lambda: cancel.is_set() or state.is_cancelled())
 
     return job
 
@@ -72,6 +78,7 @@ class ExportDialog(QDialog):
         self.draft = draft.copy()
         self.runner = TaskRunner(self)
         self.task: Task | None = None
+        self._cancel = threading.Event()
         self.result = None
         self._started = 0.0
         self._last_message = ""
@@ -175,7 +182,9 @@ class ExportDialog(QDialog):
         self._last_message = ""
         self._log(f"Exporting {self.loaded.checkpoint.prefix} to "
                   f"{Path(draft.options.base) / draft.options.name / str(draft.options.version)}")
-        task = self.runner.start(export_job(draft, self.loaded), name="signet-export")
+        self._cancel = threading.Event()
+        task = self.runner.start(export_job(draft, self.loaded, self._cancel),
+                                 name="signet-export")
         task.progressed.connect(self._progressed)
         task.succeeded.connect(self._succeeded)
         task.failed.connect(self._failed)
@@ -190,14 +199,16 @@ class ExportDialog(QDialog):
     def cancel(self) -> None:
         """Ask the running export to stop at its next check (it publishes nothing)."""
         if self.task is not None and self.task.isRunning():
-            self.task.state.cancel()
+            self._cancel.set()
             self.stage.setText("Cancelling…")
             self._log("Cancel requested")
             self.cancel_button.setEnabled(False)
 
     def shutdown(self) -> None:
         """Cancel and wait for the worker (the window is closing)."""
-        self.runner.shutdown()
+        self._cancel.set()
+        if self.task is not None:
+            self.task.wait()
 
     def _set_running(self, running: bool) -> None:
         self.form.setEnabled(not running)
@@ -210,7 +221,7 @@ class ExportDialog(QDialog):
 
     def _progressed(self, fraction: float, message: str) -> None:
         self.progress.setValue(round(fraction * 100))
-        if self.task is not None and self.task.state.is_cancelled():
+        if self._cancel.is_set():
             return
         self.stage.setText(message)
         if message != self._last_message:
@@ -218,6 +229,7 @@ class ExportDialog(QDialog):
             self._log(f"{time.perf_counter() - self._started:6.1f} s  {message}")
 
     def _succeeded(self, result) -> None:
+        self._set_running(False)
         self.result = result
         self.progress.setValue(100)
         self.stage.setText(f"Published {result.path}")
@@ -231,6 +243,7 @@ class ExportDialog(QDialog):
         self.exportSucceeded.emit(result)
 
     def _failed(self, exc: BaseException) -> None:
+        self._set_running(False)
         message = plain_error(exc)
         self.stage.setText("The export failed; nothing was published.")
         self.error.setText(message)
@@ -239,12 +252,12 @@ class ExportDialog(QDialog):
         self.exportFailed.emit(message)
 
     def _cancelled(self) -> None:
+        self._set_running(False)
         self.stage.setText("Cancelled; nothing was published.")
         self._log("Cancelled; nothing was published")
         self.exportCancelled.emit()
 
     def _finished(self) -> None:
-        self._set_running(False)
         self.propose_version()
 
     # Closing ------------------------------------------------------------------------------
