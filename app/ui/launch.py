@@ -34,9 +34,11 @@ def gui_parser() -> argparse.ArgumentParser:
 
 def build_window(path: str | None = None, demo: bool = False, warm_up: bool = True):
     """The main window, shown, opening ``path`` or the demo (needs a QApplication)."""
+    from app.ui.signature_editor import install_signature_editor
     from app.ui.window import MainWindow
 
     window = MainWindow(warm_up=warm_up)
+    install_signature_editor(window)
     window.show()
     if demo:
         window.open_demo()
