@@ -33,12 +33,16 @@ def gui_parser() -> argparse.ArgumentParser:
 
 
 def build_window(path: str | None = None, demo: bool = False, warm_up: bool = True):
-    """The main window, shown, opening ``path`` or the demo (needs a QApplication)."""
+    """The main window with the graph view and signature editor, shown, opening ``path`` or
+    the demo (needs a QApplication)."""
+    from app.ui.graph_panel import install_graph_panel
     from app.ui.signature_editor import install_signature_editor
     from app.ui.window import MainWindow
 
     window = MainWindow(warm_up=warm_up)
+    install_graph_panel(window)
     install_signature_editor(window)
+    window.restore_layout()  # again, now that the panels' docks exist
     window.show()
     if demo:
         window.open_demo()

@@ -15,7 +15,7 @@ from PySide6.QtCore import QByteArray, QSettings
 ORGANIZATION = "Signet"
 RECENT_LIMIT = 10
 # Bump when docks are added or renamed, so an old layout is not restored onto a new window.
-WINDOW_STATE_VERSION = 1
+WINDOW_STATE_VERSION = 2
 
 
 def _settings(name: str) -> QSettings:

@@ -162,7 +162,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_actions()
         self._build_status()
-        self._restore_layout()
+        self.restore_layout()
         self._refresh_recent()
         self._show_loaded(None)
 
@@ -447,7 +447,8 @@ class MainWindow(QMainWindow):
         self.settings.clear_recent()
         self._refresh_recent()
 
-    def _restore_layout(self) -> None:
+    def restore_layout(self) -> None:
+        """Restore the saved geometry and dock layout (again after adding docks)."""
         geometry = self.settings.window_geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
