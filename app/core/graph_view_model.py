@@ -115,7 +115,13 @@ class ScopedGraph:
     @cached_property
     def scope_paths(self) -> frozenset[str]:
         """Paths of scopes that hold ops (an op alone at a path is not a scope)."""
-        return frozenset(n.path for n in self.graph.root.walk() if n.children and n.path)
+        found: set[str] = set()
+        for name in self.graph.ops:
+            parent = name.rpartition("/")[0]
+            while parent and parent not in found:
+                found.add(parent)
+                parent = parent.rpartition("/")[0]
+        return frozenset(found)
 
     @cached_property
     def machinery(self) -> frozenset[str]:
@@ -240,10 +246,11 @@ class ScopedGraph:
     # -- containers ---------------------------------------------------------------
 
     def ops_under(self, path: str) -> list[str]:
-        scope = self.graph.scope_node(path)
-        if scope is None:
-            return []
-        return [n.op.name for n in scope.walk() if n.op is not None]
+        """Ops in the scope at ``path`` (its own op included), in graph order."""
+        if not path:
+            return list(self.graph.ops)
+        inner = path + "/"
+        return [name for name in self.graph.ops if name.startswith(inner) or name == path]
 
     def structure(self, path: str, show_training: bool) -> Structure:
         """Children of the container at ``path`` (ROOT for the whole graph) and their edges."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QApplication,
@@ -134,6 +134,9 @@ class GraphPanel(QWidget):
         self.loaded: LoadedCheckpoint | None = None
         self.state = ViewState()
         self.layout_data: GraphLayout | None = None
+        app = QApplication.instance()
+        if app is not None:  # no layout thread may outlive the application
+            app.aboutToQuit.connect(self.shutdown)
         self._layouter: GraphLayouter | None = None
         self._lock = threading.Lock()  # one layout at a time touches the layouter's caches
         self._runner = TaskRunner(self)
@@ -254,7 +257,8 @@ class GraphPanel(QWidget):
         if self.layout_data is not None \
                 and self.layout_data.state == self._layouter.scoped.normalize(state) \
                 and op_name in self.layout_data.nodes:
-            self._show_selected(op_name)
+            if self.scene.selected_op() != op_name:  # a click in the view coming back: stay
+                self._show_selected(op_name)
         else:
             self._pending_select = op_name
             self.state = state
@@ -481,3 +485,38 @@ class GraphPanel(QWidget):
         action.setChecked(on)
         action.blockSignals(blocked)
 
+
+
+def install_graph_panel(window) -> GraphPanel:
+    """Put a `GraphPanel` in the centre of ``window`` (a `MainWindow`) and sync it.
+
+    Selection goes both ways: an op selected in the tree (``window.opSelected``)
+    is revealed and centred in the view; an op clicked in the view is selected
+    in the tree through ``window.select_op``, which also shows its details.
+    """
+    panel = GraphPanel(window)
+    window.set_graph_panel(panel)
+    window.checkpointLoaded.connect(panel.set_checkpoint)
+    window.checkpointClosed.connect(lambda: panel.set_checkpoint(None))
+    window.opSelected.connect(panel.select_op)
+    panel.opSelected.connect(window.select_op)
+    panel.addTensorRequested.connect(
+        lambda tensor, side: window.addTensorRequested.emit(tensor, side.rstrip("s")))
+    if window.loaded is not None:
+        panel.set_checkpoint(window.loaded)
+    window.installEventFilter(_JoinOnClose(panel, window))
+    window.graph_panel = panel
+    return panel
+
+
+class _JoinOnClose(QObject):
+    """Waits for the panel's layout thread when the window closes (none may outlive it)."""
+
+    def __init__(self, panel: GraphPanel, parent: QObject) -> None:
+        super().__init__(parent)
+        self._panel = panel
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Close:
+            self._panel.shutdown()
+        return False
