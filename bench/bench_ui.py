@@ -170,7 +170,7 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
     recursive.set_order(panel.proxy.order)
     panel.view.setModel(recursive)
     qt_times = []
-    for text in strokes[:3]:
+    for text in ("tower3/block7", "type:MatMul", "layer1"):
         start = time.perf_counter()
         recursive.set_matches(loaded.search_index.search(text).ops)
         app.processEvents()
@@ -183,7 +183,7 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
                statistics.median(core) * 1000, "core SearchIndex.search alone", met=median <= 0.05),
         Figure(f"search per keystroke, worst of {len(strokes)}", worst * 1000, "ms", "<= 50 ms",
                statistics.median(qt_times) * 1000,
-               "Qt setRecursiveFilteringEnabled(True) filter", met=worst <= 0.05),
+               "Qt setRecursiveFilteringEnabled(True), 3 queries", met=worst <= 0.05),
     ]
 
 

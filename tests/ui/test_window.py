@@ -268,3 +268,20 @@ def test_checkpoint_dialog_accepts_a_checkpoint_folder(qtbot, cnn):
     dialog.accept()
     assert dialog.result() == open_dialog.CheckpointDialog.DialogCode.Accepted
     assert dialog.chosen() == cnn.directory
+
+
+def test_ctrl_f_focuses_the_search_box(window, qtbot):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.log.setFocus()
+    qtbot.waitUntil(window.log.hasFocus)
+    qtbot.keyClick(window.log, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(window.tree.search.hasFocus)
+
+
+def test_progress_shows_while_opening_and_hides_after(window, qtbot, cnn):
+    with qtbot.waitSignal(window.checkpointLoaded, timeout=60_000):
+        window.open_path(cnn.directory)
+        assert window.progress.isVisible() and window.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: not window.progress.isVisible())
+    assert "Opened" in window.log.toPlainText()
