@@ -505,8 +505,26 @@ def install_graph_panel(window) -> GraphPanel:
     if window.loaded is not None:
         panel.set_checkpoint(window.loaded)
     window.installEventFilter(_JoinOnClose(panel, window))
+    _add_file_menu_export(window, panel)
     window.graph_panel = panel
     return panel
+
+
+def _add_file_menu_export(window, panel: GraphPanel) -> None:
+    """File › Export Graph Picture…, above the menu's last separator (before Quit)."""
+    for entry in window.menuBar().actions():
+        menu = entry.menu()
+        if menu is None or menu.title().replace("&", "") != "File":
+            continue
+        export = QAction("Export &Graph Picture…", window)
+        export.setEnabled(panel.export_action.isEnabled())
+        export.triggered.connect(panel.export_dialog)
+        panel.export_action.changed.connect(
+            lambda export=export: export.setEnabled(panel.export_action.isEnabled()))
+        separators = [a for a in menu.actions() if a.isSeparator()]
+        menu.insertAction(separators[-1] if separators else None, export)
+        panel.file_export_action = export
+        return
 
 
 class _JoinOnClose(QObject):

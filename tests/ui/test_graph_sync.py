@@ -32,8 +32,11 @@ def test_panel_sits_in_the_centre_and_follows_the_checkpoint(synced, qtbot):
     window, panel = synced
     assert isinstance(window.centre.currentWidget(), GraphPanel)
     assert "encoder/" in panel.layout_data.nodes
+    assert panel.file_export_action.isEnabled()
+    assert panel.file_export_action in window.menuBar().actions()[0].menu().actions()
     window.close_checkpoint()
     assert panel.loaded is None and panel.scene.items() == []
+    assert not panel.file_export_action.isEnabled()
 
 
 def test_selecting_in_the_tree_reveals_and_selects_in_the_view(synced, qtbot):
