@@ -127,14 +127,14 @@ def print_table(result: dict) -> None:
           f"expanded {result['expanded_scope']}")
     print(f"baseline (networkx DiGraph + generations + multipartite_layout): "
           f"{result['baseline_s']:.3f} s")
-    print(f"{'figure':<34}{'value':>10}{'goal':>10}{'vs networkx':>14}")
+    print(f"{'figure':<38}{'value':>10}{'goal':>10}{'vs networkx':>14}")
     names = {"overview": "collapsed overview, laid out+painted",
              "expand": "one scope expanded",
              "overview_training": "overview with training shown"}
     for key, fig in result["figures"].items():
         goal = f"≤{fig['goal']:.2f} s" if fig["goal"] is not None else "-"
         ok = "" if fig["goal"] is None else ("  ok" if fig["seconds"] <= fig["goal"] else "  MISS")
-        print(f"{names[key]:<34}{fig['seconds']:>8.3f} s{goal:>10}{fig['ratio']:>13.3f}x{ok}")
+        print(f"{names[key]:<38}{fig['seconds']:>8.3f} s{goal:>10}{fig['ratio']:>13.3f}x{ok}")
 
 
 def main() -> int:

@@ -246,11 +246,13 @@ class ScopedGraph:
     # -- containers ---------------------------------------------------------------
 
     def ops_under(self, path: str) -> list[str]:
-        """Ops in the scope at ``path`` (its own op included), in graph order."""
+        """Ops in the scope at ``path``, its own op included."""
         if not path:
             return list(self.graph.ops)
-        inner = path + "/"
-        return [name for name in self.graph.ops if name.startswith(inner) or name == path]
+        scope = self.graph.scope_node(path)
+        if scope is None:
+            return []
+        return [n.op.name for n in scope.walk() if n.op is not None]
 
     def structure(self, path: str, show_training: bool) -> Structure:
         """Children of the container at ``path`` (ROOT for the whole graph) and their edges."""

@@ -204,6 +204,7 @@ class GraphLayouter:
         self._layouts: OrderedDict[ViewState, GraphLayout] = OrderedDict()
         self._cache_size = cache_size
         self._cancelled: Callable[[], bool] | None = None
+        self._inside: dict[str, frozenset[str]] = {}
 
     def layout(self, state: ViewState,
                cancelled: Callable[[], bool] | None = None) -> GraphLayout:
@@ -214,6 +215,7 @@ class GraphLayouter:
             self._layouts.move_to_end(state)
             return found
         self._cancelled = cancelled
+        self._inside = _expanded_inside(state.expanded)
         if state.focus is not None:
             structure = self.scoped.neighbourhood_structure(state)
             placed = self._place(structure, self._layer(structure), state)
@@ -250,8 +252,7 @@ class GraphLayouter:
                                structure.order_hint)
 
     def _container(self, path: str, state: ViewState) -> _Placed:
-        inside = frozenset(p for p in state.expanded if not path or p.startswith(path + "/"))
-        key = (path, state.show_training, inside)
+        key = (path, state.show_training, self._inside.get(path, frozenset()))
         found = self._placed.get(key)
         if found is not None:
             return found
@@ -294,6 +295,17 @@ class GraphLayouter:
                 inner = self._container(child.id[:-1], state)
                 self._compose(inner, child.id, box[0] + PAD, box[1] + HEADER, state, nodes,
                               boxes, layerings)
+
+
+def _expanded_inside(expanded: frozenset[str]) -> dict[str, frozenset[str]]:
+    """For each container path (ROOT too), the expanded scopes strictly inside it."""
+    inside: dict[str, set[str]] = {ROOT: set(expanded)}
+    for path in expanded:
+        parent = path.rpartition("/")[0]
+        while parent:
+            inside.setdefault(parent, set()).add(path)
+            parent = parent.rpartition("/")[0]
+    return {path: frozenset(found) for path, found in inside.items()}
 
 
 def _is_back(a: str, b: str, nodes: dict[str, Node], layerings: dict[str, Layering]) -> bool:
