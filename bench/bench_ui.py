@@ -159,11 +159,10 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
             self.setRecursiveFilteringEnabled(True)
 
         def filterAcceptsRow(self, source_row, source_parent) -> bool:
-            if not self.matched:
+            if self.matches is None:
                 return True
             obj = self.tree().child_object(source_parent, source_row)
-            op = getattr(obj, "op", None)
-            return op is not None and op.name in self.matched
+            return getattr(obj, "op", None) is not None and self.matches.is_match(obj)
 
     recursive = RecursiveProxy()
     recursive.setSourceModel(panel.model)

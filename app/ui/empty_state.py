@@ -36,8 +36,6 @@ class EmptyState(QWidget):
         self.recent.setObjectName("recentList")
         self.recent.itemActivated.connect(lambda item: self.recentRequested.emit(
             item.data(Qt.ItemDataRole.UserRole)))
-        self.recent.itemClicked.connect(lambda item: self.recentRequested.emit(
-            item.data(Qt.ItemDataRole.UserRole)))
 
         column = QVBoxLayout()
         for widget in (title, hint, self.open_button, self.demo_button, self.recent_label,

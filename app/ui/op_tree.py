@@ -128,7 +128,9 @@ class OpTreePanel(QWidget):
         self.count.setToolTip("")
         n = len(self.result)
         self.count.setText(f"{n} match" if n == 1 else f"{n} matches")
-        for name in self.result.ops[:EXPAND_LIMIT]:
+        # Open the scopes of a few matches (of the first one only when there are many:
+        # every row the view lays out costs a filter pass over its children).
+        for name in self.result.ops[:EXPAND_LIMIT if n <= EXPAND_LIMIT else 1]:
             parent = self._proxy_index(name).parent()
             while parent.isValid() and not self.view.isExpanded(parent):
                 self.view.expand(parent)

@@ -78,7 +78,7 @@ class OpTreeModel(QAbstractItemModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.graph: OpGraph | None = None
-        self.highlighted: set[str] = set()  # op names shown bold on a light background
+        self.highlight: Matches | None = None  # ops shown bold on a light background
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -200,8 +200,8 @@ class OpTreeModel(QAbstractItemModel):
             return self.name_of(obj)
         if role == NodeRole:
             return obj
-        if role in _HIGHLIGHT_ROLES and self.highlighted and isinstance(obj, ScopeNode) \
-                and obj.op is not None and obj.op.name in self.highlighted:
+        if role in _HIGHLIGHT_ROLES and self.highlight is not None \
+                and isinstance(obj, ScopeNode) and self.highlight.is_match(obj):
             if role == Qt.ItemDataRole.FontRole:
                 return self._bold
             return _HIGHLIGHT_ROLES[role]
@@ -274,12 +274,31 @@ class TreeOrder:
         self.op_mark = {node.op.name: i + 1 for i, node in enumerate(order) if node.op is not None}
         self.size = len(order)
 
-    def match_counts(self, op_names: list[str]) -> np.ndarray:
-        """``counts[k]``: how many of ``op_names`` sit before position ``k``."""
+    def matches(self, op_names: list[str]) -> Matches:
         marks = np.zeros(self.size + 1, dtype=np.int32)
         marks[np.fromiter(map(self.op_mark.__getitem__, op_names), dtype=np.int64,
                           count=len(op_names))] = 1
-        return np.cumsum(marks)
+        return Matches(self, np.cumsum(marks), op_names)
+
+
+class Matches:
+    """A search's matching ops, answering per tree node in constant time."""
+
+    def __init__(self, order: TreeOrder, counts: np.ndarray, ops: list[str]) -> None:
+        self.order = order
+        self.counts = counts  # counts[k]: matches at positions before k
+        self.ops = ops
+
+    def holds(self, node: ScopeNode) -> bool:
+        """The node is a match or has one below it."""
+        start = self.order.start.get(node)
+        if start is None:  # function bodies are not searched
+            return False
+        return bool(self.counts[self.order.end[node]] > self.counts[start])
+
+    def is_match(self, node: ScopeNode) -> bool:
+        start = self.order.start.get(node)
+        return start is not None and bool(self.counts[start + 1] > self.counts[start])
 
 
 class OpFilterProxy(QSortFilterProxyModel):
@@ -296,8 +315,7 @@ class OpFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self.setRecursiveFilteringEnabled(False)
         self.order: TreeOrder | None = None
-        self._counts: np.ndarray | None = None  # None: no search, every row shown
-        self.matched: set[str] = set()
+        self.matches: Matches | None = None  # None: no search, every row shown
 
     def tree(self) -> OpTreeModel:
         model = self.sourceModel()
@@ -314,25 +332,21 @@ class OpFilterProxy(QSortFilterProxyModel):
         graph = self.tree().graph
         if graph is not None and self.order is None:
             self.set_order(None)
-        counts = None
+        matches = None
         if op_names is not None and self.order is not None:
-            counts = self.order.match_counts(op_names)
+            matches = self.order.matches(op_names)
         self.beginFilterChange()
-        self._counts = counts
-        self.matched = set(op_names or ())
-        self.tree().highlighted = self.matched
+        self.matches = matches
+        self.tree().highlight = matches
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
-        counts = self._counts
-        if counts is None:
+        matches = self.matches
+        if matches is None:
             return True
-        obj = self.tree().child_object(source_parent, source_row)
-        if isinstance(obj, Tensor):
-            return obj.op.name in self.matched
-        order = self.order
-        assert order is not None
-        start = order.start.get(obj)
-        if start is None:  # function bodies are not searched
-            return False
-        return bool(counts[order.end[obj]] > counts[start])
+        tree = self.tree()
+        obj = tree.child_object(source_parent, source_row)
+        if isinstance(obj, Tensor):  # shown under a matching op
+            holder = tree.object_at(source_parent)
+            return isinstance(holder, ScopeNode) and matches.is_match(holder)
+        return matches.holds(obj)

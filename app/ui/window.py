@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.errors import SignetError
 from app.ui.about import AboutDialog
 from app.ui.details import DetailsPanel
 from app.ui.empty_state import EmptyState
@@ -368,8 +369,6 @@ class MainWindow(QMainWindow):
         if not self.runner.is_current(task):
             return
         self.runner.current = None
-        from app.core.errors import SignetError
-
         if isinstance(exc, SignetError):
             message = str(exc)
         else:

@@ -110,7 +110,7 @@ def test_search_filters_to_the_core_result_and_counts_it(panel, loaded, query, r
     assert panel.count.text() == (f"{count} match" if count == 1 else f"{count} matches")
     shown = [panel.proxy.mapToSource(i).data(NodeRole) for i in _walk(panel.proxy)]
     shown_ops = {n.op.name for n in shown if isinstance(n, ScopeNode) and n.op is not None
-                 and n.op.name in panel.proxy.matched}
+                 and panel.proxy.matches.is_match(n)}
     assert shown_ops == set(expected)
     ancestors = set()
     for name in expected:
