@@ -1,16 +1,17 @@
 """The Export dialog: where to publish, then the core engine in a worker thread.
 
-The engine (`app.core.export.export_model`) runs in a `Task` with the dialog's
-copy of the draft, reporting each stage to the progress bar and the log; Cancel
-sets the task's flag, which the engine checks at every stage (it publishes
-nothing when cancelled or failing). The window stays usable meanwhile: the
-dialog is modeless and nothing heavy runs on the UI thread.
+The engine (`app.core.export.export_model`) runs with the dialog's copy of the
+draft in a child process supervised by a worker `Task` (app.ui.export_process),
+reporting each stage to the progress bar and the log; Cancel sets a flag the
+engine checks at every stage (it publishes nothing when cancelled or failing).
+The window stays usable meanwhile: the dialog is modeless and nothing heavy runs
+on the UI thread or holds its GIL.
 """
 
 from __future__ import annotations
 
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -34,23 +35,24 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import SignetError
 from app.core.signature import Draft
+from app.ui.export_process import cancel_flag
 from app.ui.export_result import ExportResultView
 from app.ui.workers import Task, TaskRunner, TaskState
 
 
-def export_job(draft: Draft, loaded, cancel: threading.Event):
-    """The worker-thread job: run the export engine with the task's progress.
+def export_job(draft: Draft, loaded, cancel, started: Callable[[int], None] | None = None):
+    """The worker-thread job: the engine in a child process (app.ui.export_process).
 
-    Cancel is its own flag, not the task state's: a cancel that comes after the
-    engine published must not turn the finished export into a "cancelled" one
-    (the `Task` reports any job as cancelled once its state is).
+    ``cancel`` is an `export_process.cancel_flag`, not the task state's flag: a
+    cancel that comes after the engine published must not turn the finished
+    export into a "cancelled" one (the `Task` reports any job as cancelled once
+    its state is), and it reaches the export process at once.
     """
 
     def job(state: TaskState):
-        from app.core.export import export_model
+        from app.ui.export_process import run_export
 
-        return export_model(draft, loaded, progress=state.progress,
-                            cancelled=lambda: cancel.is_set() or state.is_cancelled())
+        return run_export(draft, loaded.checkpoint.prefix, state, cancel, started)
 
     return job
 
@@ -78,7 +80,8 @@ class ExportDialog(QDialog):
         self.draft = draft.copy()
         self.runner = TaskRunner(self)
         self.task: Task | None = None
-        self._cancel = threading.Event()
+        self._cancel = cancel_flag()
+        self.child_pid: int | None = None  # the export process, while one runs
         self.result = None
         self._started = 0.0
         self._last_message = ""
@@ -182,8 +185,9 @@ class ExportDialog(QDialog):
         self._last_message = ""
         self._log(f"Exporting {self.loaded.checkpoint.prefix} to "
                   f"{Path(draft.options.base) / draft.options.name / str(draft.options.version)}")
-        self._cancel = threading.Event()
-        task = self.runner.start(export_job(draft, self.loaded, self._cancel),
+        self._cancel = cancel_flag()
+        self.child_pid = None
+        task = self.runner.start(export_job(draft, self.loaded, self._cancel, self._child),
                                  name="signet-export")
         task.progressed.connect(self._progressed)
         task.succeeded.connect(self._succeeded)
@@ -203,6 +207,9 @@ class ExportDialog(QDialog):
             self.stage.setText("Cancelling…")
             self._log("Cancel requested")
             self.cancel_button.setEnabled(False)
+
+    def _child(self, pid: int) -> None:
+        self.child_pid = pid  # from the worker thread; read by tests and the bench
 
     def shutdown(self) -> None:
         """Cancel and wait for the worker (the window is closing)."""

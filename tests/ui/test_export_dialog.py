@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from app.core.export.engine import STAGES, STOP_AT_ENV
 from app.core.tf_runtime import tensorflow
-from app.ui import export_dialog, signature_editor
+from app.ui import signature_editor
 from app.ui.signature_editor import install_signature_editor
 from app.ui.workers import running_tasks
 
@@ -101,35 +106,27 @@ def test_the_cancel_button_stops_the_export_and_leaves_nothing(editor, qtbot, tm
     assert "Cancel requested" in dialog.log.toPlainText()
 
 
-@pytest.mark.parametrize("stage", ["Reading the graph", "Restoring", "Building signatures",
-                                   "Writing variables", "Writing the graph", "Verifying"])
+def _process_state(pid: int) -> str:
+    """The one-letter state of a process ("T" when stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("stage", ["read graph", "restore", "build signatures",
+                                   "write variables", "copy assets", "verify"])
 def test_cancel_during_any_stage_leaves_nothing(editor, qtbot, tmp_path, stage, monkeypatch):
-    """The cancel flag is set at the exact moment the engine enters ``stage``."""
-    real_job = export_dialog.export_job
-    reached: list[str] = []
-
-    def job_cancelling_at_stage(draft, loaded, cancel):
-        job = real_job(draft, loaded, cancel)
-
-        def run(state):
-            report = state.progress
-
-            def progress(fraction: float, message: str) -> None:
-                report(fraction, message)
-                reached.append(message)
-                if message.startswith(stage):
-                    cancel.set()  # as if the user pressed Cancel right then
-
-            state.progress = progress
-            return job(state)
-
-        return run
-
-    monkeypatch.setattr(export_dialog, "export_job", job_cancelling_at_stage)
+    """The engine's test hook stops the export process as it enters ``stage``; Cancel is
+    pressed then, the process resumed, and it must stop at the next check."""
+    monkeypatch.setenv(STOP_AT_ENV, stage)
     dialog = open_dialog(editor, tmp_path)
     with qtbot.waitSignal(dialog.exportCancelled, timeout=TIMEOUT):
         dialog.start()
-    assert reached[-1].startswith(stage)  # stopped at the next check, no later stage ran
+        qtbot.waitUntil(lambda: dialog.child_pid is not None
+                        and _process_state(dialog.child_pid) == "T", timeout=TIMEOUT)
+        dialog.cancel_button.click()
+        os.kill(dialog.child_pid, signal.SIGCONT)
+    reached = dict(STAGES)[stage]
+    assert dialog.progress.value() <= round(reached * 100)  # no later stage reported
     model_folder = tmp_path / "encoder"
     assert not model_folder.exists() or list(model_folder.iterdir()) == []
     assert "nothing was published" in dialog.stage.text()
