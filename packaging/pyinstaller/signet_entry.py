@@ -27,4 +27,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # the GUI exports in a spawned process (app.ui.export_process)
     raise SystemExit(main())
