@@ -170,11 +170,10 @@ class SlotView(QTreeView):
         super().dragLeaveEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
+        accepted = self._check(event)
         self._set_highlight(False)
-        if not self._check(event):
-            self._set_highlight(False)
+        if not accepted:
             return
-        self._set_highlight(False)
         data = event.mimeData()
         row, parent = self.drop_target(event.position().toPoint(), data)
         model = self.slot_model()
@@ -631,11 +630,10 @@ def install_signature_editor(window) -> SignatureEditor:
     file_menu = _menu(window, "File")
     before = getattr(window, "quit_action", None)
     if file_menu is not None:
+        # Before Quit when there is one: File's last group is Quit.
         separator = file_menu.insertSeparator(before) if before is not None else None
-        for action in (editor.presets.save_action, editor.presets.load_action,
-                       editor.export_action):
-            file_menu.insertAction(separator, action) if separator else file_menu.addAction(
-                action)
+        file_menu.insertActions(separator, [editor.presets.save_action,
+                                            editor.presets.load_action, editor.export_action])
         file_menu.setToolTipsVisible(True)
     help_menu = _menu(window, "Help")
     window.menuBar().insertMenu(help_menu.menuAction() if help_menu else None,

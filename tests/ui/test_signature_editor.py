@@ -303,3 +303,18 @@ def test_the_demo_opens_with_the_suggested_signature(window, open_and_wait):
         s.tensor for s in loaded.suggestions.outputs if s.reason == "ends the forward graph"]
     assert {tensor_name(s.tensor) for s in sig.inputs} == {"encode_ids:0", "encode_mask:0"}
     assert editor.export_action.isEnabled()
+
+
+def test_signet_demo_window_has_the_editor_with_the_suggested_signature(qtbot):
+    from app.ui import launch
+
+    win = launch.build_window(demo=True, warm_up=False)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.loaded is not None, timeout=60_000)
+    editor = win.signature_dock.widget()
+    assert editor is win.signature_editor
+    sig = editor.doc.current_signature()
+    assert sig.outputs and {s.tensor for s in sig.inputs} == {"encode_ids:0", "encode_mask:0"}
+    assert editor.export_action.isEnabled()
+    menus = [a.text().replace("&", "") for a in win.menuBar().actions()]
+    assert {"Edit", "Presets"} <= set(menus)
