@@ -175,3 +175,18 @@ def test_closing_the_window_during_an_export_asks_then_cancels(editor, window, q
     assert len(asked) == 2 and not running_tasks()
     model_folder = tmp_path / "encoder"
     assert not model_folder.exists() or list(model_folder.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_an_export_process_that_dies_is_reported_and_leaves_nothing(editor, qtbot, tmp_path,
+                                                                    monkeypatch):
+    monkeypatch.setenv(STOP_AT_ENV, "copy assets")  # variables written into staging by now
+    dialog = open_dialog(editor, tmp_path)
+    with qtbot.waitSignal(dialog.exportFailed, timeout=TIMEOUT) as blocker:
+        dialog.start()
+        qtbot.waitUntil(lambda: dialog.child_pid is not None
+                        and _process_state(dialog.child_pid) == "T", timeout=TIMEOUT)
+        assert any((tmp_path / "encoder").iterdir())  # the staging folder
+        os.kill(dialog.child_pid, signal.SIGKILL)
+    assert "stopped unexpectedly" in blocker.args[0] and "nothing was published" in blocker.args[0]
+    assert list((tmp_path / "encoder").iterdir()) == []
