@@ -68,7 +68,7 @@ class OpTreePanel(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
-        self.view.header().resizeSection(NAME, 260)
+        self.view.header().resizeSection(NAME, 220)
 
         copy = QAction("Copy name", self.view, shortcut=QKeySequence.StandardKey.Copy)
         copy.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
