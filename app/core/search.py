@@ -10,7 +10,7 @@ at 100k ops.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.core.opgraph import OpGraph
 
@@ -19,6 +19,7 @@ from app.core.opgraph import OpGraph
 class SearchResult:
     ops: list[str]  # matching op names, in graph order
     error: str | None = None  # e.g. an invalid regular expression
+    indices: list[int] = field(default_factory=list)  # positions of `ops` in graph.ops
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -77,7 +78,8 @@ class SearchIndex:
             if not selected:
                 break
         names = self._names
-        return SearchResult([names[i] for i in selected or ()])
+        selected = selected or []
+        return SearchResult([names[i] for i in selected], indices=selected)
 
     def _matching(self, word: str, regex: bool) -> list[int] | str:
         if not regex:

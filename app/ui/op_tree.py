@@ -120,7 +120,7 @@ class OpTreePanel(QWidget):
             return
         self.result = self.index.search(query, regex=self.regex.isChecked())
         self._next_match = 0
-        self.proxy.set_matches(self.result.ops)
+        self.proxy.set_matches(self.result.ops, self.result.indices)
         if self.result.error:
             self.count.setText("invalid")
             self.count.setToolTip(self.result.error)

@@ -272,12 +272,20 @@ class TreeOrder:
         self.end = {node: self.start[node] + size[node] for node in order}
         # Shifted by one for `match_counts`.
         self.op_mark = {node.op.name: i + 1 for i, node in enumerate(order) if node.op is not None}
+        # The same marks by position in graph.ops, to map search indices in one step.
+        self.op_mark_by_index = np.fromiter(map(self.op_mark.__getitem__, graph.ops),
+                                            dtype=np.int64, count=len(graph.ops))
         self.size = len(order)
 
-    def matches(self, op_names: list[str]) -> Matches:
+    def matches(self, op_names: list[str], indices: list[int] | None = None) -> Matches:
+        """The matches of a search; ``indices`` (positions in graph.ops, as `SearchResult`
+        gives them) spare a name lookup per match."""
         marks = np.zeros(self.size + 1, dtype=np.int32)
-        marks[np.fromiter(map(self.op_mark.__getitem__, op_names), dtype=np.int64,
-                          count=len(op_names))] = 1
+        if indices is not None and len(indices) == len(op_names):
+            marks[self.op_mark_by_index[np.asarray(indices, dtype=np.int64)]] = 1
+        else:
+            marks[np.fromiter(map(self.op_mark.__getitem__, op_names), dtype=np.int64,
+                              count=len(op_names))] = 1
         return Matches(self, np.cumsum(marks), op_names)
 
 
@@ -327,14 +335,17 @@ class OpFilterProxy(QSortFilterProxyModel):
         graph = self.tree().graph
         self.order = order if order is not None or graph is None else TreeOrder(graph)
 
-    def set_matches(self, op_names: list[str] | None) -> None:
-        """Show only these main-graph ops and their scopes (None: show everything)."""
+    def set_matches(self, op_names: list[str] | None,
+                    indices: list[int] | None = None) -> None:
+        """Show only these main-graph ops and their scopes (None: show everything).
+
+        ``indices`` are the ops' positions in graph.ops, when the caller has them."""
         graph = self.tree().graph
         if graph is not None and self.order is None:
             self.set_order(None)
         matches = None
         if op_names is not None and self.order is not None:
-            matches = self.order.matches(op_names)
+            matches = self.order.matches(op_names, indices)
         self.beginFilterChange()
         self.matches = matches
         self.tree().highlight = matches
