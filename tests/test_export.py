@@ -31,7 +31,7 @@ def _draft(built, base: Path, name: str, **options) -> Draft:
 
 
 def _feeds(kind: str, built) -> dict[str, np.ndarray]:
-    if kind == "skip_thoughts":
+    if kind in ("skip_thoughts", "foreign_state"):
         return {"encode_ids:0": np.array([[3, 1, 4, 1], [5, 9, 2, 6]], np.int64),
                 "encode_mask:0": np.array([[1, 1, 1, 0], [1, 1, 1, 1]], np.int8)}
     if kind == "cnn":
@@ -58,7 +58,7 @@ def _exported_files(model_folder: Path) -> list[str]:
     return sorted(p.name for p in model_folder.iterdir()) if model_folder.exists() else []
 
 
-FIXTURES = ["skip_thoughts", "cnn", "vocab_table", "gpu_pinned"]
+FIXTURES = ["skip_thoughts", "cnn", "vocab_table", "gpu_pinned", "foreign_state"]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,9 @@ def exports(request, tmp_path_factory):
     results = {}
     for kind in FIXTURES:
         built = request.getfixturevalue(kind)
-        results[kind] = (built, export_model(_draft(built, base, kind), built.latest))
+        # foreign_state: the folder, whose state file names another machine's paths
+        source = built.directory if kind == "foreign_state" else built.latest
+        results[kind] = (built, export_model(_draft(built, base, kind), source))
     return results
 
 

@@ -183,8 +183,12 @@ def import_graph(meta: Any, bound: dict[str, Any]) -> tuple[Any, Any]:
             name: tf.constant(value, name="signet_bound/" + _op(name).replace("/", "_"))
             for name, value in bound.items()
         }
-        saver = tf1.train.import_meta_graph(meta, clear_devices=True,
-                                            input_map=input_map or None)
+        try:
+            saver = tf1.train.import_meta_graph(meta, clear_devices=True,
+                                                input_map=input_map or None)
+        except (ValueError, KeyError, tf.errors.OpError) as exc:
+            raise ExportError(f"TensorFlow cannot import the graph ({_first_line(exc)}); "
+                              "it may need ops from a library this TensorFlow lacks") from exc
     return graph, saver
 
 
