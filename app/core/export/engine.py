@@ -19,11 +19,17 @@ from typing import Any
 from app.core.checkpoint import Checkpoint, check_complete, resolve
 from app.core.errors import Cancelled, ExportError, SignatureError
 from app.core.export import publish, recipe, serving
-from app.core.export.verify import VerifyReport, signature_samples, verify, vocabulary
+from app.core.export.verify import (
+    VerifyReport,
+    expected_outputs,
+    signature_samples,
+    verify,
+    vocabulary,
+)
 from app.core.loader import LoadedCheckpoint
 from app.core.metagraph import read_meta_graph
 from app.core.opgraph import OpGraph
-from app.core.signature import Draft, Level, Problem, tensor_name, validate
+from app.core.signature import Draft, Level, Problem, validate
 from app.core.variables import VariableInventory
 
 Progress = Callable[[float, str], None]
@@ -139,7 +145,7 @@ def export_model(
         report = None
         if opts.verify:
             stage("verify", "Verifying the SavedModel against the checkpoint")
-            report = _verify(staging.saved_dir, session, full_meta, bound, loaded,
+            report = _verify(staging.saved_dir, session, sig_defs, full_meta, bound, loaded,
                              opts.strip_training, cancelled)
 
         stage("publish", f"Publishing into {staging.model_folder}")
@@ -158,25 +164,32 @@ def export_model(
                         samples)
 
 
-def _verify(saved_dir: Path, session: recipe.Session, full_meta: Any, bound: dict[str, Any],
-            loaded: LoadedCheckpoint, stripped: bool, cancelled: CancelCheck | None
-            ) -> VerifyReport:
-    """Compare with the checkpoint graph (the unpruned one when the export was stripped)."""
+def _verify(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],
+            full_meta: Any, bound: dict[str, Any], loaded: LoadedCheckpoint, stripped: bool,
+            cancelled: CancelCheck | None) -> VerifyReport:
+    """Compare with the checkpoint graph (the unpruned one when the export was stripped).
+
+    The checkpoint side runs first and its sessions are closed before the SavedModel
+    is loaded, so verification never holds two copies of the weights.
+    """
+    from app.core.tf_runtime import tensorflow
+
+    tf1 = tensorflow().compat.v1
     reference = session
     if stripped:
+        session.close()
         graph, saver = recipe.import_graph(full_meta, bound)
         reference = recipe.restore(graph, saver, loaded.checkpoint.prefix)
     try:
         with reference.graph.as_default():
-            from app.core.tf_runtime import tensorflow
-
-            tables = tensorflow().compat.v1.tables_initializer()
+            tables = tf1.tables_initializer()
         reference.run([tables], {})
-        return verify(saved_dir, lambda fetches, feeds: reference.run(
-            fetches, {tensor_name(k): v for k, v in feeds.items()}), cancelled)
+        words = vocabulary(saved_dir / "assets")
+        expected = expected_outputs(sig_defs, words, reference.run)
     finally:
-        if reference is not session:
-            reference.close()
+        reference.close()
+        session.close()
+    return verify(saved_dir, expected, cancelled)
 
 
 def _guard_io(write: Callable[[], Any]) -> Any:

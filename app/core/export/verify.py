@@ -126,15 +126,47 @@ def _close(a: Any, b: Any) -> bool:
     return bool(np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True))
 
 
-def verify(saved_dir: Path, reference: Callable[[list[str], dict[str, Any]], list[Any]],
+@dataclass
+class Expected:
+    """One signature's sample inputs and what the checkpoint computes for them."""
+
+    samples: dict[str, Any]  # input key -> array
+    outputs: dict[str, Any]  # output key -> array
+
+
+def expected_outputs(signature_defs: dict[str, Any], words: list[str],
+                     run: Callable[[list[str], dict[str, Any]], list[Any]]
+                     ) -> dict[str, Expected]:
+    """Run the checkpoint graph (``run(fetches, feeds)``) on every signature's samples."""
+    from app.core.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    expected = {}
+    for key, sig in sorted(signature_defs.items()):
+        samples = signature_samples(sig, words)
+        out_keys = sorted(sig.outputs)
+        try:
+            values = run([sig.outputs[k].name for k in out_keys],
+                         {sig.inputs[k].name: v for k, v in samples.items()})
+        except tf.errors.OpError as exc:
+            raise ExportError(f"verification: the checkpoint graph fails on sample inputs for "
+                              f"signature {key!r} ({exc.message.splitlines()[0]})") from exc
+        expected[key] = Expected(samples, dict(zip(out_keys, values, strict=True)))
+    return expected
+
+
+def verify(saved_dir: Path, expected: dict[str, Expected],
            cancelled: Callable[[], bool] | None = None) -> VerifyReport:
-    """Run every signature of the SavedModel and ``reference`` (checkpoint) on samples."""
+    """Load the SavedModel in a fresh graph and compare each signature with ``expected``.
+
+    The checkpoint's outputs are computed first (`expected_outputs`) so its session
+    can be closed before the SavedModel is loaded: peak memory holds one model, not two.
+    """
     from app.core.tf_runtime import tensorflow
 
     tf = tensorflow()
     tf1 = tf.compat.v1
     report = VerifyReport()
-    words = vocabulary(saved_dir / "assets")
     graph = tf.Graph()
     with tf1.Session(graph=graph) as session:
         try:
@@ -146,14 +178,13 @@ def verify(saved_dir: Path, reference: Callable[[list[str], dict[str, Any]], lis
         for key, sig in sorted(meta.signature_def.items()):
             if cancelled is not None and cancelled():
                 raise Cancelled("export cancelled")
-            samples = signature_samples(sig, words)
+            want = expected[key]
             out_keys = sorted(sig.outputs)
             fetches = [sig.outputs[k].name for k in out_keys]
-            feeds = {sig.inputs[k].name: v for k, v in samples.items()}
+            feeds = {sig.inputs[k].name: v for k, v in want.samples.items()}
             try:
                 got = session.run(fetches, feeds)
                 again = session.run(fetches, feeds)
-                want = reference(fetches, feeds)
             except tf.errors.OpError as exc:
                 raise ExportError(f"verification: signature {key!r} failed on sample inputs "
                                   f"({exc.message.splitlines()[0]})") from exc
@@ -162,7 +193,8 @@ def verify(saved_dir: Path, reference: Callable[[list[str], dict[str, Any]], lis
                     raise ExportError(f"verification: signature {key!r} output {name!r} "
                                       f"changes between two runs on the same inputs; {HINT}")
             worst = 0.0
-            for name, a, b in zip(out_keys, got, want, strict=True):
+            for name, a in zip(out_keys, got, strict=True):
+                b = want.outputs[name]
                 diff = max_difference(a, b)
                 if not _close(a, b):
                     raise ExportError(
@@ -171,5 +203,5 @@ def verify(saved_dir: Path, reference: Callable[[list[str], dict[str, Any]], lis
                         f"checkpoint does; look for {HINT}")
                 worst = max(worst, diff)
             report.checks.append(SignatureCheck(key, worst, out_keys))
-            report.samples[key] = samples
+            report.samples[key] = want.samples
     return report
