@@ -19,8 +19,13 @@ def with_custom_ops(built, tmp_path, types: dict[str, str]):
     shutil.copytree(built.directory, target)
     meta_path = target / (built.latest.name + ".meta")
     meta = meta_graph_pb2.MetaGraphDef.FromString(meta_path.read_bytes())
+    op_defs = {op.name: op for op in meta.meta_info_def.stripped_op_list.op}
     for node in meta.graph_def.node:
         if node.name in types:
+            # The Saver records the OpDef of every op type it saw, custom ones included.
+            custom = meta.meta_info_def.stripped_op_list.op.add()
+            custom.CopyFrom(op_defs[node.op])
+            custom.name = types[node.name]
             node.op = types[node.name]
     meta_path.write_bytes(meta.SerializeToString())
     return target / built.latest.name
@@ -42,3 +47,18 @@ def test_custom_op_types_are_listed_with_their_package(gpu_pinned, tmp_path):
     assert message == ("uses op types this TensorFlow does not register: Addons>Gelu, MyFancyOp"
                        " — install tensorflow-addons in this environment")
     assert "tf.load_op_library" in unregistered_message(["MyFancyOp"])
+
+
+def test_export_of_a_graph_with_custom_ops_is_one_line_and_publishes_nothing(
+        gpu_pinned, tmp_path, capsys):
+    from app.cli import main
+
+    prefix = with_custom_ops(gpu_pinned, tmp_path, {"y": "Addons>Gelu"})
+    base = tmp_path / "models"
+    code = main(["export", str(prefix), "--out", str(base), "--name", "m",
+                 "--input", "x=x", "--output", "y=y"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (f"signet: {prefix}.meta: uses op types this TensorFlow does not register: "
+                   "Addons>Gelu — install tensorflow-addons in this environment\n")
+    assert not (base / "m").exists() or not any((base / "m").iterdir())

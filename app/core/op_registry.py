@@ -7,6 +7,8 @@ against TensorFlow's op registry first gives one clear line instead.
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.core.opgraph import OpGraph
 
 # Op-type prefixes or names of well-known extension packages.
@@ -29,15 +31,21 @@ _PROVIDERS = [
 
 def unregistered_op_types(graph: OpGraph) -> list[str]:
     """Op types used in the main graph or its functions that TensorFlow does not know."""
+    return unregistered_in_meta_graph(graph.meta_graph)
+
+
+def unregistered_in_meta_graph(meta_graph: Any) -> list[str]:
+    """The same check on a ``MetaGraphDef`` (e.g. the pruned one an export imports)."""
     from app.core.tf_runtime import tensorflow
 
     tensorflow()
     from tensorflow.python.framework import op_def_registry
 
-    functions = set(graph.functions)
-    used = {op.type for op in graph.ops.values()}
-    used |= {op.type for body in graph.functions.values() for op in body}
+    library = meta_graph.graph_def.library.function
+    used = {node.op for node in meta_graph.graph_def.node}
+    used |= {node.op for function in library for node in function.node_def}
     # A call to a function of the graph's own library is not an op type.
+    functions = {function.signature.name for function in library}
     return sorted(t for t in used - functions if op_def_registry.get(t) is None)
 
 

@@ -28,6 +28,7 @@ from app.core.export.verify import (
 )
 from app.core.loader import LoadedCheckpoint
 from app.core.metagraph import read_meta_graph
+from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
 from app.core.opgraph import OpGraph
 from app.core.signature import Draft, Level, Problem, validate
 from app.core.variables import VariableInventory
@@ -124,6 +125,9 @@ def export_model(
     full_meta = meta
     if opts.strip_training:
         meta = recipe.prune_meta_graph(meta, loaded.graph, draft)
+    missing = unregistered_in_meta_graph(meta)
+    if missing:
+        raise ExportError(f"{loaded.files.meta}: {unregistered_message(missing)}")
     bound = recipe.bound_constants(draft, loaded.graph)
     graph, saver = recipe.import_graph(meta, bound)
 
