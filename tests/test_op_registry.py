@@ -59,6 +59,7 @@ def test_export_of_a_graph_with_custom_ops_is_one_line_and_publishes_nothing(
                  "--input", "x=x", "--output", "y=y"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err == (f"signet: {prefix}.meta: uses op types this TensorFlow does not register: "
-                   "Addons>Gelu — install tensorflow-addons in this environment\n")
+    errors = [line for line in err.splitlines() if line.startswith("signet:")]
+    assert errors == [f"signet: {prefix}.meta: uses op types this TensorFlow does not register: "
+                      "Addons>Gelu — install tensorflow-addons in this environment"]
     assert not (base / "m").exists() or not any((base / "m").iterdir())
