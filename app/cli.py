@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from app import __version__
 from app.core.errors import SignetError
@@ -40,8 +41,15 @@ def _render(args: argparse.Namespace) -> int:
     return run_render(args)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (like every other error), pointing at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} — see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="signet",
         description="Turn a TensorFlow 1.x checkpoint into a servable, verified SavedModel. "
         "Without a command, `signet [PATH] [--demo]` opens the window.",
@@ -102,7 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.ui.launch import main as gui_main
 
         return gui_main(argv)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage error, --help or --version: already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -64,7 +64,10 @@ def check_target(base: str | os.PathLike[str], name: str, version: int | None,
                               "out for the next free one, or add --overwrite")
     base_path = Path(base)
     if base_path.exists() and not base_path.is_dir():
-        raise ExportError(f"--out {base}: is a file, not a folder")
+        raise ExportError(f"--out {base}: is a file, not a folder — give the folder "
+                          "TensorFlow Serving reads models from")
+    if base_path.exists() and not os.access(base_path, os.W_OK):
+        raise ExportError(f"--out {base}: permission denied — pick a folder you can write to")
 
 
 def _lock(fd: int, block: bool) -> bool:
