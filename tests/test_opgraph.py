@@ -114,3 +114,26 @@ def test_attrs_are_readable(loaded):
     attrs = loaded.graph.ops["encode_ids"].attrs()
     assert attrs["dtype"] == "int64"
     assert attrs["shape"] == "[?, ?]"
+
+
+def test_a_loaded_model_is_freed_by_reference_counting_alone(skip_thoughts):
+    """No reference cycles: the GUI freezes models out of the cyclic collector's sight,
+    so anything kept alive only by a cycle would never be freed."""
+    import gc
+    import weakref
+
+    gc.collect()
+    gc.disable()
+    try:
+        loaded = load_checkpoint(skip_thoughts.latest)
+        graph = loaded.graph
+        _ = (loaded.suggestions, loaded.search_index.search("encoder"), graph.digraph,
+             graph.ops["encode_ids"].control_consumers, loaded.summary())
+        tensor = graph.tensor("encoder/thought_vectors:0")
+        refs = [weakref.ref(x) for x in (graph, tensor.op, graph.scope_node("encoder"),
+                                         graph.function_root)]
+        assert tensor.op.graph is graph and graph.scope_node("encoder").parent is graph.root
+        del loaded, graph, tensor
+        assert [r() for r in refs] == [None] * len(refs)
+    finally:
+        gc.enable()

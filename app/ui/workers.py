@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
 
 from app.core.errors import Cancelled
@@ -22,7 +23,7 @@ _started: weakref.WeakSet[Task] = weakref.WeakSet()
 
 def running_tasks() -> list[Task]:
     """Every `Task` whose thread is still running (tests fail when one is left)."""
-    return [task for task in list(_started) if task.isRunning()]
+    return [task for task in list(_started) if shiboken6.isValid(task) and task.isRunning()]
 
 
 class TaskState:
@@ -118,3 +119,8 @@ class TaskRunner(QObject):
             self._alive.remove(task)
         if task is self.current and not task.isRunning():
             self.current = None
+        # The task's own connections (this lambda among them) live in C++, out of the
+        # garbage collector's sight: without this the task, its job and whatever the
+        # job closed over (a whole loaded checkpoint) would live forever.
+        task.job = None
+        task.deleteLater()

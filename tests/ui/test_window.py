@@ -285,3 +285,26 @@ def test_progress_shows_while_opening_and_hides_after(window, qtbot, cnn):
         assert window.progress.isVisible() and window.cancel_button.isVisible()
     qtbot.waitUntil(lambda: not window.progress.isVisible())
     assert "Opened" in window.log.toPlainText()
+
+
+def test_opening_another_checkpoint_frees_the_previous_model(qtbot, skip_thoughts, cnn):
+    """Loaded models are frozen out of the cyclic GC's sight (no stalls while opening),
+    so the whole window must let go of the old one for reference counting to free it."""
+    import gc
+    import weakref
+
+    from app.ui.launch import build_window
+
+    window = build_window(warm_up=False)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.checkpointLoaded, timeout=60_000) as first:
+        window.open_path(skip_thoughts.latest)
+    old = weakref.ref(first.args[0].graph)
+    window.select_op("encoder/thought_vectors")
+    del first
+    with qtbot.waitSignal(window.checkpointLoaded, timeout=60_000):
+        window.open_path(cnn.latest)
+    qtbot.waitUntil(lambda: not window.runner.busy(), timeout=30_000)
+    gc.collect()  # only what is not frozen; a frozen model is freed by refcounts alone
+    qtbot.waitUntil(lambda: old() is None, timeout=10_000)
