@@ -26,7 +26,8 @@ def gui_parser() -> argparse.ArgumentParser:
         description="Open the Signet window (subcommands: signet inspect|export|render …; "
         "see `signet COMMAND --help`).",
     )
-    parser.add_argument("path", nargs="?", help="checkpoint folder, prefix or file to open")
+    # The desktop entry passes every selected file (Exec=… %F); the first is opened.
+    parser.add_argument("path", nargs="*", help="checkpoint folder, prefix or file to open")
     parser.add_argument("--demo", action="store_true", help="open the bundled demo checkpoint")
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -58,7 +59,8 @@ def _application():
     app.setApplicationName("Signet")
     app.setOrganizationName("Signet")
     app.setApplicationDisplayName("Signet")
-    app.setDesktopFileName("signet")
+    # Ties the window to packaging/linux/io.github.signet.Signet.desktop (Wayland).
+    app.setDesktopFileName("io.github.signet.Signet")
     _set_icon(app)
     return app
 
@@ -81,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = gui_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     app = _application()
     exit_when = os.environ.get(EXIT_WHEN_SHOWN, "")
-    window = build_window(args.path, args.demo, warm_up=not exit_when)
+    window = build_window(args.path[0] if args.path else None, args.demo,
+                          warm_up=not exit_when)
     if exit_when == "loaded":
         _exit_when_loaded(window)
     elif exit_when:
