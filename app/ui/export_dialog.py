@@ -82,6 +82,7 @@ class ExportDialog(QDialog):
         self.task: Task | None = None
         self._cancel = cancel_flag()
         self.child_pid: int | None = None  # the export process, while one runs
+        self._outcome: tuple | None = None  # (signal, args) to emit when the thread ends
         self.result = None
         self._started = 0.0
         self._last_message = ""
@@ -226,6 +227,10 @@ class ExportDialog(QDialog):
     def _log(self, text: str) -> None:
         self.log.appendPlainText(text)
 
+    def _announce(self, signal, *args) -> None:
+        """Emit the outcome once the worker thread has ended, so listeners see it idle."""
+        self._outcome = (signal, args)
+
     def _progressed(self, fraction: float, message: str) -> None:
         self.progress.setValue(round(fraction * 100))
         if self._cancel.is_set():
@@ -247,7 +252,7 @@ class ExportDialog(QDialog):
         self.export_button.hide()
         self.result_view.show_result(result)
         self.result_view.show()
-        self.exportSucceeded.emit(result)
+        self._announce(self.exportSucceeded, result)
 
     def _failed(self, exc: BaseException) -> None:
         self._set_running(False)
@@ -256,16 +261,20 @@ class ExportDialog(QDialog):
         self.error.setText(message)
         self.error.show()
         self._log(f"Error: {message}")
-        self.exportFailed.emit(message)
+        self._announce(self.exportFailed, message)
 
     def _cancelled(self) -> None:
         self._set_running(False)
         self.stage.setText("Cancelled; nothing was published.")
         self._log("Cancelled; nothing was published")
-        self.exportCancelled.emit()
+        self._announce(self.exportCancelled)
 
     def _finished(self) -> None:
         self.propose_version()
+        if self._outcome is not None:
+            signal, args = self._outcome
+            self._outcome = None
+            signal.emit(*args)
 
     # Closing ------------------------------------------------------------------------------
 

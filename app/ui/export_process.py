@@ -14,6 +14,9 @@ error. A bundled app needs ``multiprocessing.freeze_support()`` in its entry poi
 from __future__ import annotations
 
 import multiprocessing
+import os
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,11 +26,17 @@ from app.core.signature import Draft
 from app.ui.workers import TaskState
 
 POLL_SECONDS = 0.05
+CANCEL_GRACE_SECONDS = 10.0  # then a cancelled export process is killed
 _CONTEXT = multiprocessing.get_context("spawn")  # never fork a process running TensorFlow
 
 
 def _child(draft: Draft, prefix: str, conn: Any, stop: Any) -> None:
-    """The child process: export and send progress, then the result or the error."""
+    """The child process: export and send progress, then the result or the error.
+
+    It ends with ``os._exit`` once the outcome is sent: everything it wrote is
+    already flushed (the engine fsyncs before publishing), and TensorFlow's
+    interpreter teardown would keep the supervising thread waiting for seconds.
+    """
     try:
         from app.core.export import export_model
 
@@ -41,8 +50,10 @@ def _child(draft: Draft, prefix: str, conn: Any, stop: Any) -> None:
     except BaseException as exc:  # sent as words: any exception may not pickle
         conn.send(("error", ExportError(f"the export failed unexpectedly "
                                         f"({type(exc).__name__}: {exc}); nothing was published")))
-    finally:
-        conn.close()
+    conn.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def cancel_flag() -> Any:
@@ -54,22 +65,34 @@ def run_export(draft: Draft, prefix: str | Path, state: TaskState, stop: Any,
                started: Callable[[int], None] | None = None) -> Any:
     """Export in a child process; returns its `ExportResult` (call from a worker thread).
 
-    ``stop`` is a `cancel_flag`: setting it reaches the process at once. Raises
-    `Cancelled` when it (or the task state) was set before the engine published,
-    the engine's `SignetError`, or `ExportError` if the process died.
+    ``stop`` is a `cancel_flag`: setting it reaches the process at once, and the
+    engine stops at its next stage. A stage that runs on for `CANCEL_GRACE_SECONDS`
+    after that is cut short by killing the process (publishing is atomic, and the
+    staging folder is cleaned). Raises `Cancelled`, the engine's `SignetError`, or
+    `ExportError` when the process died or was killed after it had published.
     """
-    context = _CONTEXT
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(draft, str(prefix), send, stop),
-                              name="signet-export", daemon=True)
+    receive, send = _CONTEXT.Pipe(duplex=False)
+    process = _CONTEXT.Process(target=_child, args=(draft, str(prefix), send, stop),
+                               name="signet-export", daemon=True)
     process.start()
     send.close()
     if started is not None:
         started(process.pid)
+    stop_asked: float | None = None
     try:
         while True:
             if state.is_cancelled():
                 stop.set()
+            if stop_asked is None and stop.is_set():
+                stop_asked = time.monotonic()
+            if stop_asked is not None and time.monotonic() - stop_asked > CANCEL_GRACE_SECONDS:
+                process.kill()
+                process.join()
+                _clean(draft)
+                target = _target(draft)
+                if target is not None and target.exists():
+                    raise ExportError(f"the cancel came too late: {target} was published")
+                raise Cancelled("export cancelled; nothing was published")
             if not receive.poll(POLL_SECONDS):
                 if process.is_alive():
                     continue
@@ -89,11 +112,25 @@ def run_export(draft: Draft, prefix: str | Path, state: TaskState, stop: Any,
             else:
                 raise message[1]
         process.join()
-        from app.core.export.publish import clean_leftovers
-
-        clean_leftovers(Path(draft.options.base).absolute() / draft.options.name)
+        _clean(draft)
         raise ExportError(f"the export process stopped unexpectedly (exit code "
                           f"{process.exitcode}); nothing was published")
     finally:
         receive.close()
         process.join()
+
+
+def _target(draft: Draft) -> Path | None:
+    opts = draft.options
+    return None if opts.version is None else _model_folder(draft) / str(opts.version)
+
+
+def _model_folder(draft: Draft) -> Path:
+    return Path(draft.options.base).absolute() / draft.options.name
+
+
+def _clean(draft: Draft) -> None:
+    """Remove what a killed export process left in its staging folder."""
+    from app.core.export.publish import clean_leftovers
+
+    clean_leftovers(_model_folder(draft))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -19,11 +20,19 @@ TIMEOUT = 180_000
 
 
 @pytest.fixture
-def editor(window, open_and_wait, skip_thoughts):
+def editor(window, open_and_wait, skip_thoughts, monkeypatch):
+    # A test that fails mid-export must not leave a modal question open when the window
+    # closes: answer "cancel the export" unless a test says otherwise.
+    monkeypatch.setattr(signature_editor, "ask_cancel_export", lambda parent: True)
     editor = install_signature_editor(window)
     open_and_wait(window, skip_thoughts.directory)
     editor.suggest_button.click()
-    return editor
+    yield editor
+    dialog = editor.export_dialog
+    if dialog is not None and dialog.running():  # resume a stopped process, then cancel
+        with contextlib.suppress(ProcessLookupError, TypeError):
+            os.kill(dialog.child_pid, signal.SIGCONT)
+        editor.shutdown()
 
 
 def open_dialog(editor, base, name="encoder"):
