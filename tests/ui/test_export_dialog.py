@@ -12,7 +12,7 @@ import pytest
 
 from app.core.export.engine import STAGES, STOP_AT_ENV
 from app.core.tf_runtime import tensorflow
-from app.ui import signature_editor
+from app.ui import export_process, signature_editor
 from app.ui.signature_editor import install_signature_editor
 from app.ui.workers import running_tasks
 
@@ -199,3 +199,21 @@ def test_an_export_process_that_dies_is_reported_and_leaves_nothing(editor, qtbo
         os.kill(dialog.child_pid, signal.SIGKILL)
     assert "stopped unexpectedly" in blocker.args[0] and "nothing was published" in blocker.args[0]
     assert list((tmp_path / "encoder").iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_stage_that_ignores_cancel_is_cut_short(editor, qtbot, tmp_path, monkeypatch):
+    """The process stays stopped as it enters "copy assets" (variables written): after the
+    grace period the cancel kills it, cleans the staging folder and reports a cancel."""
+    monkeypatch.setattr(export_process, "CANCEL_GRACE_SECONDS", 1.0)
+    monkeypatch.setenv(STOP_AT_ENV, "copy assets")
+    dialog = open_dialog(editor, tmp_path)
+    with qtbot.waitSignal(dialog.exportCancelled, timeout=TIMEOUT):
+        dialog.start()
+        qtbot.waitUntil(lambda: dialog.child_pid is not None
+                        and _process_state(dialog.child_pid) == "T", timeout=TIMEOUT)
+        assert any((tmp_path / "encoder").iterdir())  # the staging folder
+        dialog.cancel()
+    assert not Path(f"/proc/{dialog.child_pid}").exists()
+    model_folder = tmp_path / "encoder"
+    assert not model_folder.exists() or list(model_folder.iterdir()) == []
