@@ -266,6 +266,7 @@ class SignatureEditor(QWidget):
         self.presets.saveRequested.connect(self.save_preset)
         self.presets.loadRequested.connect(self.load_preset)
         self.export_dialog: ExportDialog | None = None
+        self.history_view: QUndoView | None = None  # set by install_signature_editor
         self.last_status = ""
         self.export_action = QAction("&Export…", self, shortcut=QKeySequence(EXPORT_SHORTCUT),
                                      triggered=self.open_export_dialog)
@@ -536,7 +537,7 @@ class SignatureEditor(QWidget):
         lines = [f"{p.level.value}: {p.message}" for p in doc.signature_problems(doc.current)]
         self.problems.setText("\n".join(lines))
         self.problems.setVisible(bool(lines))
-        self._refresh_unfed(sig)
+        self._refresh_unfed()
         reason = doc.export_blocker()
         self.export_action.setEnabled(reason is None)
         self.export_action.setToolTip(reason or "Export a SavedModel (Ctrl+E)")
@@ -549,7 +550,7 @@ class SignatureEditor(QWidget):
             return []
         return unfed_placeholders(self.doc.draft, sig, self.doc.graph)
 
-    def _refresh_unfed(self, sig: Signature | None) -> None:
+    def _refresh_unfed(self) -> None:
         names = self.unfed()
         if names == list(self.unfed_rows):
             self.unfed_box.setVisible(bool(names))
