@@ -44,7 +44,8 @@ _MACHINERY_TYPES = {
     "MergeV2Checkpoints", "StringJoin", "ScalarSummary", "HistogramSummary",
     "ImageSummary", "AudioSummary", "TensorSummary", "TensorSummaryV2", "MergeSummary",
     "WriteScalarSummary", "Print", "PrintV2", "IsVariableInitialized",
-    "VarIsInitializedOp", "AssignVariableOp", "Assign", "AssignAdd", "AssignSub",
+    "VarIsInitializedOp", "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp",
+    "Assign", "AssignAdd", "AssignSub",
     "InitializeTableV2", "InitializeTableFromTextFileV2", "InitializeTable",
     "InitializeTableFromTextFile",
 }
