@@ -44,9 +44,12 @@ def run_one(module: str, extra: list[str]) -> tuple[list[Figure], str | None]:
     except ValueError:
         return [], f"{module} printed no JSON"
     figures = []
-    for item in data.values():
-        item.pop("ratio", None)
-        figures.append(Figure(**item))
+    try:
+        for item in data.values():
+            item.pop("ratio", None)
+            figures.append(Figure(**item))
+    except (AttributeError, TypeError) as exc:
+        return [], f"{module} printed JSON of another shape ({exc})"
     return figures, None
 
 
