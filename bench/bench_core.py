@@ -80,9 +80,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     args = parser.parse_args()
+    import gc
+
     from app.core.tf_runtime import tensorflow
 
     tensorflow()
+    # As the app does after importing TensorFlow (app/ui/window.py): its ~1M
+    # long-lived objects leave the cyclic collector's sight.
+    gc.freeze()
     repeat = 3 if args.quick else 7
     figures = measure("10k (ResNet-50 + Adam)", resnet50_checkpoint(), 0.3, repeat)
     figures += measure("100k (synthetic)", synthetic_checkpoint(), 3.0, max(3, repeat // 2))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.dtypes import dtype_name, dtype_size
-from app.core.errors import CheckpointError
+from app.core.errors import CheckpointError, read_checkpoint_file
 
 _MAGIC = 0xDB4775248B80FB57
 _FOOTER = 48
@@ -121,12 +121,7 @@ def read_bundle_index(path: Path) -> BundleIndex:
     from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import tensor_bundle_pb2
 
-    try:
-        data = path.read_bytes()
-    except PermissionError as exc:
-        raise CheckpointError(f"{path}: permission denied — make it readable (chmod u+r)") from exc
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from exc
+    data = read_checkpoint_file(path)
 
     fix = "the variable index is damaged; copy the .index file again from the training machine"
     if len(data) < _FOOTER:

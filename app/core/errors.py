@@ -1,5 +1,7 @@
 """User-facing errors: one line that names the file and the fix, never a traceback."""
 
+from pathlib import Path
+
 
 class SignetError(Exception):
     """A problem the user can act on. ``str(error)`` is the whole message."""
@@ -23,3 +25,13 @@ class ExportError(SignetError):
 
 class Cancelled(SignetError):
     """The user cancelled a long-running job; nothing was published."""
+
+
+def read_checkpoint_file(path: Path) -> bytes:
+    """The bytes of a checkpoint file, or a `CheckpointError` saying why not."""
+    try:
+        return path.read_bytes()
+    except PermissionError as exc:
+        raise CheckpointError(f"{path}: permission denied — make it readable (chmod u+r)") from exc
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from exc

@@ -15,7 +15,7 @@ from functools import cached_property
 from app.core.checkpoint import Checkpoint, CheckpointFiles, check_complete, resolve
 from app.core.errors import Cancelled
 from app.core.metagraph import read_meta_graph
-from app.core.opgraph import OpGraph
+from app.core.opgraph import OpGraph, collector_paused
 from app.core.search import SearchIndex
 from app.core.suggest import Suggestions, is_machinery, suggest
 from app.core.variables import VariableInventory
@@ -95,6 +95,11 @@ def load_checkpoint(
         if progress is not None:
             progress(fraction, message)
 
+    with collector_paused():
+        return _load(path, stage)
+
+
+def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress) -> LoadedCheckpoint:
     stage(0.0, "Finding checkpoint files")
     checkpoint = path if isinstance(path, Checkpoint) else resolve(path)
     stage(0.05, "Checking the checkpoint is complete")

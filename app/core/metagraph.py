@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import CheckpointError
+from app.core.errors import CheckpointError, read_checkpoint_file
 
 
 def read_meta_graph(path: Path) -> Any:
@@ -20,12 +20,7 @@ def read_meta_graph(path: Path) -> Any:
     from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import meta_graph_pb2
 
-    try:
-        data = path.read_bytes()
-    except PermissionError as exc:
-        raise CheckpointError(f"{path}: permission denied — make it readable (chmod u+r)") from exc
-    except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from exc
+    data = read_checkpoint_file(path)
     fix = "copy the .meta file again, or re-save it with saver.export_meta_graph"
     if not data:
         raise CheckpointError(f"{path}: empty meta graph file — {fix}")

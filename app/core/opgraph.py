@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import weakref
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -21,6 +22,19 @@ import networkx as nx
 from app.core.dtypes import dtype_name
 
 Shape = tuple[int | None, ...] | None  # None: unknown rank; None dims: unknown size
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic GC while a model is built: it allocates ~10 long-lived objects per op,
+    and collection passes over them would only cost time (nothing is garbage yet)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def format_shape(shape: Shape) -> str:
@@ -188,6 +202,16 @@ class ScopeNode:
             stack.extend(reversed(node.children))
 
 
+def _scope(scopes: dict[str, ScopeNode], path: str) -> ScopeNode:
+    """The node for ``path``, created with its missing ancestors."""
+    node = scopes.get(path)
+    if node is None:
+        parent, _, leaf = path.rpartition("/")
+        node = _scope(scopes, parent).child(leaf)
+        scopes[path] = node
+    return node
+
+
 def _finish_tree(root: ScopeNode) -> None:
     """Sort children (scopes before leaves, then by name), set rows and op counts."""
     order = list(root.walk())
@@ -223,15 +247,8 @@ class OpGraph:
     """
 
     def __init__(self, meta_graph: Any) -> None:
-        # The build allocates ~10 objects per op; cyclic GC passes over them
-        # would only cost time, as nothing here is garbage yet.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             self._build(meta_graph)
-        finally:
-            if enabled:
-                gc.enable()
 
     def _build(self, meta_graph: Any) -> None:
         self.meta_graph = meta_graph
@@ -256,11 +273,15 @@ class OpGraph:
                                      for node in function.node_def]
 
         self.root = ScopeNode("", "", None)
+        scopes = {"": self.root}  # path -> node: most ops find their scope in one lookup
         for op in self.ops.values():
-            node = self.root
-            for part in op.name.split("/"):
-                node = node.child(part)
+            scope, _, leaf = op.name.rpartition("/")
+            parent = scopes.get(scope)
+            if parent is None:
+                parent = _scope(scopes, scope)
+            node = parent.child(leaf)
             node.op = op
+            scopes[op.name] = node
         _finish_tree(self.root)
 
         self.function_root = ScopeNode("", "", None)
@@ -373,14 +394,25 @@ def _make_op(node: Any, op_defs: dict[str, tuple[Any, int | None]], graph: OpGra
         name=node.name,
         type=op_type,
         device=node.device,
-        # A comprehension, not a call per input: the count can be in the 100ks.
-        inputs=[t if ":" in t else t + ":0" for t in node.input if t[:1] != "^"],
+        inputs=_data_inputs(node),
         node=node,
         op_def=op_def,
         fixed_output_count=fixed_count,
         _graph=weakref.ref(graph) if graph is not None else None,
         function=function,
     )
+
+
+def _data_inputs(node: Any) -> list[str]:
+    """Data inputs as ``op:N``. TensorFlow keeps control inputs (``^op``) after all data
+    inputs, so the scan stops at the first one: training graphs can carry hundreds of
+    thousands of control inputs, and each one read would become a Python string."""
+    inputs = []
+    for text in node.input:
+        if text[:1] == "^":
+            break
+        inputs.append(text if ":" in text else text + ":0")
+    return inputs
 
 
 def _outputs_of(op: Op) -> list[Tensor]:

@@ -38,11 +38,14 @@ def fold_pattern(pattern: str) -> str:
 class SearchIndex:
     def __init__(self, graph: OpGraph) -> None:
         self._names = list(graph.ops)
-        self._lines = [
-            # One name per line, so ^ and $ anchor to a name (MULTILINE).
-            "\n".join([name, *(f"{name}:{i}" for i in range(op.output_count))]).lower()
-            for name, op in graph.ops.items()
+        # One name per line, so ^ and $ anchor to a name (MULTILINE); lower-cased in
+        # one pass over all of them.
+        raw = [
+            f"{name}\n{name}:0" if count == 1
+            else "\n".join([name, *(f"{name}:{i}" for i in range(count))])
+            for name, count in ((name, op.output_count) for name, op in graph.ops.items())
         ]
+        self._lines = "\0".join(raw).lower().split("\0")
         by_type: dict[str, list[int]] = {}
         for i, op in enumerate(graph.ops.values()):
             by_type.setdefault(op.type.lower(), []).append(i)
