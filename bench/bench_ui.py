@@ -17,6 +17,7 @@ Side by side in one run:
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import os
 import statistics
@@ -130,6 +131,10 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
     from app.ui.tree_model import OpFilterProxy
 
     loaded = load_checkpoint(prefix)
+    # The window's loading job freezes each model out of the cyclic GC's sight
+    # (app/ui/window.py); without that, a full collection pass over a 100k-op
+    # model would land in some keystroke.
+    gc.freeze()
     panel = OpTreePanel()
     panel.resize(600, 800)
     panel.show()
