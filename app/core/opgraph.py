@@ -223,14 +223,12 @@ def _finish_tree(root: ScopeNode) -> None:
         node.op_count = (1 if node.op else 0) + sum(c.op_count for c in node.children)
 
 
-def _split_input(text: str) -> tuple[str, int, bool]:
-    """``'^a' -> ('a', -1, True)``, ``'a:2' -> ('a', 2, False)``, ``'a' -> ('a', 0, False)``."""
-    if text.startswith("^"):
-        return text[1:], -1, True
+def _split_tensor_name(text: str) -> tuple[str, int]:
+    """``'a:2' -> ('a', 2)``, ``'a' -> ('a', 0)``."""
     name, sep, index = text.rpartition(":")
     if sep and index.isdigit():
-        return name, int(index), False
-    return text, 0, False
+        return name, int(index)
+    return text, 0
 
 
 class OpGraph:
@@ -318,7 +316,7 @@ class OpGraph:
 
     def tensor(self, name: str) -> Tensor | None:
         """Look up ``op:N`` (``op`` alone means ``op:0``) in the main graph."""
-        op_name, index, _ = _split_input(name)
+        op_name, index = _split_tensor_name(name)
         op = self.ops.get(op_name)
         if op is None or not 0 <= index < len(op.outputs):
             return None
