@@ -149,13 +149,17 @@ class Staging:
         self._created_model_folder = not self.model_folder.exists()
         try:
             self.model_folder.mkdir(parents=True, exist_ok=True)
-            self.cleaned = clean_leftovers(self.model_folder)
-            self.folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.model_folder))
+            # Under the model folder's lock, so another export's cleanup can never see
+            # this staging folder between its creation and its own lock.
+            with _folder_lock(self.model_folder):
+                self.cleaned = clean_leftovers(self.model_folder)
+                self.folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX,
+                                                    dir=self.model_folder))
+                self._fd: int | None = os.open(self.folder, os.O_RDONLY)
+                _lock(self._fd, block=True)
         except OSError as exc:
             raise ExportError(f"{self.model_folder}: cannot write here "
                               f"({exc.strerror or exc})") from exc
-        self._fd: int | None = os.open(self.folder, os.O_RDONLY)
-        _lock(self._fd, block=True)
         self.saved_dir = self.folder / SAVED
         self.published: Path | None = None
 
