@@ -25,6 +25,16 @@ def _tf():
     return tf, tf.compat.v1
 
 
+def _cached(directory: Path) -> bool:
+    """True when a finished build is there; otherwise clear the folder for a new one
+    (the state file is written last, so a half-built cache is rebuilt)."""
+    if (directory / "checkpoint").exists():
+        return True
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return False
+
+
 def _conv_bn(tf, tf1, x, filters: int, kernel: int, stride: int, training, relu: bool = True):
     channels = x.shape[-1]
     w = tf1.get_variable("kernel", [kernel, kernel, channels, filters],
@@ -65,10 +75,8 @@ def resnet50_checkpoint(cache: Path = CACHE) -> Path:
     """Prefix of the cached ResNet-50-sized Adam checkpoint (built on first use, ~1 min)."""
     directory = cache / "resnet50"
     prefix = directory / "model.ckpt-1"
-    if (directory / "checkpoint").exists():
+    if _cached(directory):
         return prefix
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
     tf, tf1 = _tf()
     graph = tf.Graph()
     with graph.as_default():
@@ -110,10 +118,8 @@ def synthetic_checkpoint(n: int = 100_000, cache: Path = CACHE) -> Path:
     """Prefix of a cached checkpoint whose graph has about ``n`` ops in nested scopes."""
     directory = cache / f"synthetic{n}"
     prefix = directory / "model.ckpt-1"
-    if (directory / "checkpoint").exists():
+    if _cached(directory):
         return prefix
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
     tf, tf1 = _tf()
     graph = tf.Graph()
     with graph.as_default():

@@ -86,8 +86,13 @@ def load_checkpoint(
     path: str | os.PathLike[str] | Checkpoint,
     progress: Progress | None = None,
     cancelled: CancelCheck | None = None,
+    index_names: bool = True,
 ) -> LoadedCheckpoint:
-    """Resolve, check and parse a checkpoint; raise `CheckpointError` on bad input."""
+    """Resolve, check and parse a checkpoint; raise `CheckpointError` on bad input.
+
+    ``index_names=False`` leaves the search index to be built on first use (an
+    export never searches).
+    """
 
     def stage(fraction: float, message: str) -> None:
         if cancelled is not None and cancelled():
@@ -96,10 +101,11 @@ def load_checkpoint(
             progress(fraction, message)
 
     with collector_paused():
-        return _load(path, stage)
+        return _load(path, stage, index_names)
 
 
-def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress) -> LoadedCheckpoint:
+def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress,
+          index_names: bool) -> LoadedCheckpoint:
     stage(0.0, "Finding checkpoint files")
     checkpoint = path if isinstance(path, Checkpoint) else resolve(path)
     stage(0.05, "Checking the checkpoint is complete")
@@ -111,8 +117,9 @@ def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress) -> LoadedC
     stage(0.8, "Classifying variables")
     trainable = set(graph.collection_names("trainable_variables"))
     variables = VariableInventory.from_index(files.bundle, trainable)
-    stage(0.9, "Indexing names for search")
     loaded = LoadedCheckpoint(checkpoint, files, graph, variables)
-    _ = loaded.search_index
+    if index_names:
+        stage(0.9, "Indexing names for search")
+        _ = loaded.search_index
     stage(1.0, "Done")
     return loaded

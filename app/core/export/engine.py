@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.checkpoint import Checkpoint, check_complete, resolve
+from app.core.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError
 from app.core.export import publish, recipe, serving
 from app.core.export.verify import (
@@ -26,12 +26,9 @@ from app.core.export.verify import (
     verify,
     vocabulary,
 )
-from app.core.loader import LoadedCheckpoint
-from app.core.metagraph import read_meta_graph
+from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
-from app.core.opgraph import OpGraph
 from app.core.signature import Draft, Level, Problem, validate
-from app.core.variables import VariableInventory
 
 Progress = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]
@@ -77,12 +74,7 @@ class ExportResult:
 
 def open_checkpoint(path: str | os.PathLike[str] | Checkpoint) -> LoadedCheckpoint:
     """What an export needs of a checkpoint: files, op graph, variables (no search index)."""
-    checkpoint = path if isinstance(path, Checkpoint) else resolve(path)
-    files = check_complete(checkpoint.prefix)
-    graph = OpGraph(read_meta_graph(files.meta))
-    trainable = set(graph.collection_names("trainable_variables"))
-    return LoadedCheckpoint(checkpoint, files, graph,
-                            VariableInventory.from_index(files.bundle, trainable))
+    return load_checkpoint(path, index_names=False)
 
 
 def check_draft(draft: Draft, loaded: LoadedCheckpoint) -> list[Problem]:
