@@ -166,7 +166,7 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
         def filterAcceptsRow(self, source_row, source_parent) -> bool:
             if self.matches is None:
                 return True
-            obj = self.tree().child_object(source_parent, source_row)
+            obj = self.tree().index(source_row, 0, source_parent).internalPointer()
             return getattr(obj, "op", None) is not None and self.matches.is_match(obj)
 
     recursive = RecursiveProxy()
@@ -176,7 +176,7 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
     qt_times = []
     for text in ("tower3/block7", "type:MatMul", "layer1"):
         start = time.perf_counter()
-        recursive.set_matches(loaded.search_index.search(text).ops)
+        recursive.set_matches(loaded.search_index.search(text).indices)
         app.processEvents()
         qt_times.append(time.perf_counter() - start)
     panel.close()

@@ -8,6 +8,7 @@ as `app.ui.mime` payloads.
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -42,7 +43,8 @@ class OpTreePanel(QWidget):
         self.proxy = OpFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.index: SearchIndex | None = None
-        self.result = SearchResult([])
+        self.result = SearchResult()
+        self._filtered: np.ndarray | None = None  # the matches the proxy shows (None: all)
         self._next_match = 0
 
         self.search = QLineEdit(placeholderText="Search ops: name, type:MatMul …")
@@ -96,6 +98,7 @@ class OpTreePanel(QWidget):
         """
         self.model.set_graph(loaded.graph if loaded is not None else None)
         self.proxy.set_order(order)
+        self._filtered = None
         self.index = loaded.search_index if loaded is not None else None
         self.apply_search()
 
@@ -114,13 +117,13 @@ class OpTreePanel(QWidget):
         self._timer.stop()
         query = self.search.text().strip()
         if not query or self.index is None:
-            self.result = SearchResult([])
-            self.proxy.set_matches(None)
+            self.result = SearchResult()
+            self._show(None)
             self.count.setText("")
             return
         self.result = self.index.search(query, regex=self.regex.isChecked())
         self._next_match = 0
-        self.proxy.set_matches(self.result.ops, self.result.indices)
+        self._show(self.result.indices)
         if self.result.error:
             self.count.setText("invalid")
             self.count.setToolTip(self.result.error)
@@ -130,19 +133,30 @@ class OpTreePanel(QWidget):
         self.count.setText(f"{n} match" if n == 1 else f"{n} matches")
         # Open the scopes of a few matches (of the first one only when there are many:
         # every row the view lays out costs a filter pass over its children).
-        for name in self.result.ops[:EXPAND_LIMIT if n <= EXPAND_LIMIT else 1]:
+        for name in self.result.head(EXPAND_LIMIT if n <= EXPAND_LIMIT else 1):
             parent = self._proxy_index(name).parent()
             while parent.isValid() and not self.view.isExpanded(parent):
                 self.view.expand(parent)
                 parent = parent.parent()
 
+    def _show(self, indices: np.ndarray | None) -> None:
+        """Filter the tree to these matches, unless it already shows exactly them (typing
+        on often keeps the same set, and a filter pass costs a relayout and repaint)."""
+        shown = self._filtered
+        if indices is None and shown is None and self.proxy.matches is None:
+            return
+        if indices is not None and shown is not None and np.array_equal(indices, shown):
+            return
+        self._filtered = indices
+        self.proxy.set_matches(indices)
+
     def next_match(self) -> None:
         """Select the next match (Enter in the search box), wrapping around."""
         if self._timer.isActive():
             self.apply_search()
-        if not self.result.ops:
+        if not len(self.result):
             return
-        name = self.result.ops[self._next_match % len(self.result.ops)]
+        name = self.result.ops[self._next_match % len(self.result)]
         self._next_match += 1
         self.select_op(name)
 

@@ -95,21 +95,6 @@ class OpTreeModel(QAbstractItemModel):
     def object_at(self, index: _Index) -> ScopeNode | Tensor | None:
         return index.internalPointer() if index.isValid() else None
 
-    def child_object(self, parent: _Index, row: int) -> ScopeNode | Tensor:
-        """The object at ``row`` under ``parent`` (used by the filter without making indexes)."""
-        obj = self.object_at(parent)
-        graph = self.graph
-        assert graph is not None
-        if obj is None:
-            top = graph.root.children
-            return top[row] if row < len(top) else graph.function_root
-        assert isinstance(obj, ScopeNode)
-        count = len(obj.children)
-        if row < count:
-            return obj.children[row]
-        assert obj.op is not None
-        return obj.op.outputs[row - count]
-
     def _row_of(self, node: ScopeNode) -> int:
         assert self.graph is not None
         if node is self.graph.function_root:
@@ -140,9 +125,26 @@ class OpTreeModel(QAbstractItemModel):
     # QAbstractItemModel -------------------------------------------------------------------
 
     def index(self, row: int, column: int, parent: _Index = _ROOT) -> QModelIndex:
-        if row < 0 or not 0 <= column < len(HEADERS) or row >= self.rowCount(parent):
+        # Lean on purpose: the filter proxy maps every cell it paints through here.
+        graph = self.graph
+        if graph is None or row < 0 or not 0 <= column < len(HEADERS):
             return QModelIndex()
-        return self.createIndex(row, column, self.child_object(parent, row))
+        if not parent.isValid():
+            top = graph.root.children
+            if row < len(top):
+                return self.createIndex(row, column, top[row])
+            if row == len(top) and graph.function_root.children:
+                return self.createIndex(row, column, graph.function_root)
+            return QModelIndex()
+        obj = parent.internalPointer()
+        if parent.column() > 0 or isinstance(obj, Tensor):
+            return QModelIndex()
+        children = obj.children
+        if row < len(children):
+            return self.createIndex(row, column, children[row])
+        if obj.op is not None and row - len(children) < len(obj.op.outputs):
+            return self.createIndex(row, column, obj.op.outputs[row - len(children)])
+        return QModelIndex()
 
     def parent(self, index: _Index | None = None) -> QModelIndex | QObject:  # type: ignore[override]
         if index is None:  # QObject.parent()
@@ -190,11 +192,24 @@ class OpTreeModel(QAbstractItemModel):
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
         obj = self.object_at(index)
-        if obj is None:
-            return None
+        return None if obj is None else self._value(obj, index.column(), role)
+
+    def multiData(self, index: _Index, roleDataSpan) -> None:
+        """All the roles a delegate paints a cell with, in one call from C++ instead of one
+        call per role (Qt's default)."""
+        obj = self.object_at(index)
+        column = index.column()
+        for item in roleDataSpan:
+            value = None if obj is None else self._value(obj, column, item.role())
+            if value is None:
+                item.clearData()
+            else:
+                item.setData(value)
+
+    def _value(self, obj: ScopeNode | Tensor, column: int, role: int):
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(obj, index.column())
-        if role == Qt.ItemDataRole.DecorationRole and index.column() == NAME:
+            return self._text(obj, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == NAME:
             return icons.icon(kind_of(obj))
         if role in (NameRole, Qt.ItemDataRole.ToolTipRole):
             return self.name_of(obj)
@@ -259,11 +274,13 @@ class TreeOrder:
     """Pre-order positions of the main graph's tree nodes, computed once per checkpoint.
 
     A scope's subtree is the position range ``[start, end)``, so "does this scope
-    hold a match" becomes two array lookups instead of a walk over its ops.
+    hold a match" becomes two array lookups instead of a walk over its ops, and
+    the same question for all children of a node is one numpy expression.
     Built in the loading thread (about 0.2 s at 100k ops).
     """
 
     def __init__(self, graph: OpGraph) -> None:
+        self.root = graph.root
         order = list(graph.root.walk())
         self.start: dict[ScopeNode, int] = {node: i for i, node in enumerate(order)}
         size: dict[ScopeNode, int] = {}
@@ -276,26 +293,34 @@ class TreeOrder:
         self.op_mark_by_index = np.fromiter(map(self.op_mark.__getitem__, graph.ops),
                                             dtype=np.int64, count=len(graph.ops))
         self.size = len(order)
+        self._bounds: dict[ScopeNode, tuple[np.ndarray, np.ndarray]] = {}
 
-    def matches(self, op_names: list[str], indices: list[int] | None = None) -> Matches:
-        """The matches of a search; ``indices`` (positions in graph.ops, as `SearchResult`
-        gives them) spare a name lookup per match."""
+    def child_bounds(self, node: ScopeNode) -> tuple[np.ndarray, np.ndarray]:
+        """The ``[start, end)`` ranges of ``node``'s children (cached: the view asks
+        for the same expanded scopes on every keystroke)."""
+        bounds = self._bounds.get(node)
+        if bounds is None:
+            starts = np.fromiter(map(self.start.__getitem__, node.children), dtype=np.int64,
+                                 count=len(node.children))
+            # Children's subtrees are contiguous: each ends where the next one starts.
+            ends = np.append(starts[1:], self.end[node])
+            bounds = self._bounds[node] = (starts, ends)
+        return bounds
+
+    def matches(self, indices: np.ndarray) -> Matches:
+        """The matches of a search, given as positions in graph.ops (`SearchResult.indices`)."""
         marks = np.zeros(self.size + 1, dtype=np.int32)
-        if indices is not None and len(indices) == len(op_names):
-            marks[self.op_mark_by_index[np.asarray(indices, dtype=np.int64)]] = 1
-        else:
-            marks[np.fromiter(map(self.op_mark.__getitem__, op_names), dtype=np.int64,
-                              count=len(op_names))] = 1
-        return Matches(self, np.cumsum(marks), op_names)
+        marks[self.op_mark_by_index[indices]] = 1
+        return Matches(self, np.cumsum(marks))
 
 
 class Matches:
     """A search's matching ops, answering per tree node in constant time."""
 
-    def __init__(self, order: TreeOrder, counts: np.ndarray, ops: list[str]) -> None:
+    def __init__(self, order: TreeOrder, counts: np.ndarray) -> None:
         self.order = order
         self.counts = counts  # counts[k]: matches at positions before k
-        self.ops = ops
+        self._shown: dict[ScopeNode, list[bool]] = {}
 
     def holds(self, node: ScopeNode) -> bool:
         """The node is a match or has one below it."""
@@ -307,6 +332,22 @@ class Matches:
     def is_match(self, node: ScopeNode) -> bool:
         start = self.order.start.get(node)
         return start is not None and bool(self.counts[start + 1] > self.counts[start])
+
+    def shown_rows(self, node: ScopeNode) -> list[bool]:
+        """For each child row of ``node`` in the model (child nodes, then the op's output
+        tensors): whether it stays shown. Computed once per node for the whole row set,
+        since Qt's proxy asks row by row."""
+        shown = self._shown.get(node)
+        if shown is None:
+            if node in self.order.start:
+                starts, ends = self.order.child_bounds(node)
+                shown = (self.counts[ends] > self.counts[starts]).tolist()
+            else:  # function bodies are not searched
+                shown = [False] * len(node.children)
+            if node.op is not None:  # tensors show under a matching op
+                shown += [self.is_match(node)] * len(node.op.outputs)
+            self._shown[node] = shown
+        return shown
 
 
 class OpFilterProxy(QSortFilterProxyModel):
@@ -335,29 +376,29 @@ class OpFilterProxy(QSortFilterProxyModel):
         graph = self.tree().graph
         self.order = order if order is not None or graph is None else TreeOrder(graph)
 
-    def set_matches(self, op_names: list[str] | None,
-                    indices: list[int] | None = None) -> None:
-        """Show only these main-graph ops and their scopes (None: show everything).
-
-        ``indices`` are the ops' positions in graph.ops, when the caller has them."""
+    def set_matches(self, indices: np.ndarray | None) -> None:
+        """Show only these main-graph ops (positions in graph.ops, as `SearchResult.indices`
+        gives them) and their scopes; None shows everything."""
         graph = self.tree().graph
         if graph is not None and self.order is None:
             self.set_order(None)
         matches = None
-        if op_names is not None and self.order is not None:
-            matches = self.order.matches(op_names, indices)
+        if indices is not None and self.order is not None:
+            matches = self.order.matches(indices)
         self.beginFilterChange()
         self.matches = matches
         self.tree().highlight = matches
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def multiData(self, index: _Index, roleDataSpan) -> None:
+        """Map the cell once for all its roles (Qt's proxy maps it again for each role)."""
+        self.tree().multiData(self.mapToSource(index), roleDataSpan)
+
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
         matches = self.matches
         if matches is None:
             return True
-        tree = self.tree()
-        obj = tree.child_object(source_parent, source_row)
-        if isinstance(obj, Tensor):  # shown under a matching op
-            holder = tree.object_at(source_parent)
-            return isinstance(holder, ScopeNode) and matches.is_match(holder)
-        return matches.holds(obj)
+        node = source_parent.internalPointer() if source_parent.isValid() else matches.order.root
+        shown = matches.shown_rows(node)
+        # Rows past the main graph's top level: the Functions branch, which is not searched.
+        return source_row < len(shown) and shown[source_row]

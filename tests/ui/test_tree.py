@@ -46,7 +46,7 @@ def test_filtered_proxy_passes_qtmodeltester(qtmodeltester, loaded):
     model.set_graph(loaded.graph)
     proxy = OpFilterProxy()
     proxy.setSourceModel(model)
-    proxy.set_matches(loaded.search_index.search("encoder").ops)
+    proxy.set_matches(loaded.search_index.search("encoder").indices)
     qtmodeltester.check(proxy)
 
 
