@@ -95,8 +95,10 @@ class SearchIndex:
 
         selected: np.ndarray | None = None
         if types:
-            selected = np.unique(np.concatenate(
-                [self._by_type.get(t, _NONE) for t in types]))
+            of_types = np.zeros(len(self._names), dtype=bool)
+            for name in types:
+                of_types[self._by_type.get(name, _NONE)] = True
+            selected = np.flatnonzero(of_types)
         for word in words:
             hits = self._matching(word, regex, selected)
             if isinstance(hits, str):
@@ -121,8 +123,9 @@ class SearchIndex:
         word = word.lower()
         full = among is None
         last = self._last
-        if full and last is not None and last[0] in word:
-            # Typing on: a word holding the previous one matches a subset of its hits.
+        if full and last is not None and last[0] in word and len(last[1]) < len(self._lines) // 2:
+            # Typing on: a word holding the previous one matches a subset of its hits
+            # (worth it when that subset is small; the full scan is on a plain list).
             among = last[1]
         lines = self._lines if among is None else self._line_array[among]
         # map keeps the per-line loop in C: a one-letter query at 100k ops matches

@@ -1,7 +1,7 @@
 """The op tree panel: a search box over a filtered `QTreeView` of the checkpoint's ops.
 
 Typing runs the core's `SearchIndex` after a short pause (debounced) and hands
-the matching set to `OpFilterProxy`. Enter jumps to the next match, Esc clears
+the matches to the `OpTreeModel`, which filters itself. Enter jumps to the next match, Esc clears
 the search (the window's Find action, Ctrl+F, focuses it). Tensor rows drag out
 as `app.ui.mime` payloads.
 """
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.core.opgraph import ScopeNode, Tensor
 from app.core.search import SearchIndex, SearchResult
-from app.ui.tree_model import NAME, OpFilterProxy, OpTreeModel, TreeOrder
+from app.ui.tree_model import NAME, OpTreeModel, TreeOrder
 
 SEARCH_DELAY_MS = 150
 EXPAND_LIMIT = 20  # the scopes of the first matches open; Enter walks to the rest
@@ -40,11 +40,9 @@ class OpTreePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = OpTreeModel(self)
-        self.proxy = OpFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
         self.index: SearchIndex | None = None
         self.result = SearchResult()
-        self._filtered: np.ndarray | None = None  # the matches the proxy shows (None: all)
+        self._filtered: np.ndarray | None = None  # the matches the tree shows (None: all)
         self._next_match = 0
 
         self.search = QLineEdit(placeholderText="Search ops: name, type:MatMul …")
@@ -61,7 +59,7 @@ class OpTreePanel(QWidget):
 
         self.view = QTreeView()
         self.view.setObjectName("opTreeView")
-        self.view.setModel(self.proxy)
+        self.view.setModel(self.model)
         self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
         self.view.setDragEnabled(True)
@@ -96,8 +94,7 @@ class OpTreePanel(QWidget):
 
         ``order`` is the graph's `TreeOrder` if already computed off the UI thread.
         """
-        self.model.set_graph(loaded.graph if loaded is not None else None)
-        self.proxy.set_order(order)
+        self.model.set_graph(loaded.graph if loaded is not None else None, order)
         self._filtered = None
         self.index = loaded.search_index if loaded is not None else None
         self.apply_search()
@@ -134,7 +131,7 @@ class OpTreePanel(QWidget):
         # Open the scopes of a few matches (of the first one only when there are many:
         # every row the view lays out costs a filter pass over its children).
         for name in self.result.head(EXPAND_LIMIT if n <= EXPAND_LIMIT else 1):
-            parent = self._proxy_index(name).parent()
+            parent = self.model.index_of_name(name).parent()
             while parent.isValid() and not self.view.isExpanded(parent):
                 self.view.expand(parent)
                 parent = parent.parent()
@@ -143,12 +140,12 @@ class OpTreePanel(QWidget):
         """Filter the tree to these matches, unless it already shows exactly them (typing
         on often keeps the same set, and a filter pass costs a relayout and repaint)."""
         shown = self._filtered
-        if indices is None and shown is None and self.proxy.matches is None:
+        if indices is None and shown is None and self.model.matches is None:
             return
         if indices is not None and shown is not None and np.array_equal(indices, shown):
             return
         self._filtered = indices
-        self.proxy.set_matches(indices)
+        self.model.set_matches(indices)
 
     def next_match(self) -> None:
         """Select the next match (Enter in the search box), wrapping around."""
@@ -162,24 +159,21 @@ class OpTreePanel(QWidget):
 
     # Selection ----------------------------------------------------------------------------
 
-    def _proxy_index(self, name: str) -> QModelIndex:
-        return self.proxy.mapFromSource(self.model.index_of_name(name))
-
     def select_op(self, name: str) -> bool:
         """Select an op or tensor by name, expanding its scopes and scrolling to it.
 
         A row hidden by the current search clears the search first.
         """
-        source = self.model.index_of_name(name)
-        if not source.isValid():
+        obj = self.model.object_named(name)
+        if obj is None:
             return False
-        index = self.proxy.mapFromSource(source)
+        index = self.model.index_of(obj)
         if not index.isValid():
             self.search.blockSignals(True)
             self.search.clear()
             self.search.blockSignals(False)
             self.apply_search()
-            index = self.proxy.mapFromSource(source)
+            index = self.model.index_of(obj)
         parent = index.parent()
         while parent.isValid():
             self.view.expand(parent)
@@ -193,15 +187,15 @@ class OpTreePanel(QWidget):
         return True
 
     def current_object(self) -> ScopeNode | Tensor | None:
-        return self.model.object_at(self.proxy.mapToSource(self.view.currentIndex()))
+        return self.model.object_at(self.view.currentIndex())
 
     def selected_names(self) -> list[str]:
         rows = self.view.selectionModel().selectedRows(NAME)
-        objs = [self.model.object_at(self.proxy.mapToSource(i)) for i in rows]
+        objs = [self.model.object_at(i) for i in rows]
         return [self.model.name_of(o) for o in objs if o is not None]
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        obj = self.model.object_at(self.proxy.mapToSource(current))
+        obj = self.model.object_at(current)
         op = obj.op if isinstance(obj, (Tensor, ScopeNode)) else None
         if op is not None:
             self.opSelected.emit(op.name)
@@ -213,7 +207,7 @@ class OpTreePanel(QWidget):
 
     def _context_menu(self, pos: QPoint) -> None:
         index = self.view.indexAt(pos)
-        obj = self.model.object_at(self.proxy.mapToSource(index))
+        obj = self.model.object_at(index)
         if obj is None:
             return
         menu = self.context_menu(obj)

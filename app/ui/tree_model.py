@@ -5,13 +5,15 @@
 children), and parents come from ``node.parent`` and ``node.row``. Ops inside
 function bodies sit under one top-level "Functions" row.
 
-`OpFilterProxy` never runs a query itself: the core's `SearchIndex` finds the
-matching ops, and the proxy is handed that set; with the tree's pre-order
-positions (`TreeOrder`) each shown row costs two array lookups per keystroke.
+The model never runs a query itself: the core's `SearchIndex` finds the
+matching ops and the model is handed their positions; with the tree's pre-order
+positions (`TreeOrder`), which children of a node stay shown is one numpy
+expression (`Matches`).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 
 import numpy as np
@@ -21,7 +23,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import QColor, QFont
@@ -41,11 +42,19 @@ VARIABLE_TYPES = frozenset({"Variable", "VariableV2", "VarHandleOp", "TemporaryV
 
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the invisible root, as a default argument
-_HIGHLIGHT_ROLES = {
-    Qt.ItemDataRole.FontRole: None,  # bold, set per model
-    Qt.ItemDataRole.BackgroundRole: QColor("#fff1a8"),
-    Qt.ItemDataRole.ForegroundRole: QColor("#000000"),
+# Roles and flags as plain ints and ready-made values: the view asks for them per
+# painted cell, and comparing or or-ing Qt's enums in Python costs ~1 µs each.
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_DECORATION = Qt.ItemDataRole.DecorationRole.value
+_TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
+_FONT = Qt.ItemDataRole.FontRole.value
+_HIGHLIGHT_COLOURS = {
+    Qt.ItemDataRole.BackgroundRole.value: QColor("#fff1a8"),
+    Qt.ItemDataRole.ForegroundRole.value: QColor("#000000"),
 }
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_LEAF_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
+_TENSOR_FLAGS = _LEAF_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
 
 
 def kind_of(obj: ScopeNode | Tensor) -> str:
@@ -73,102 +82,166 @@ def op_node(graph: OpGraph, op: Op) -> ScopeNode | None:
 
 
 class OpTreeModel(QAbstractItemModel):
-    """Scopes, ops and output tensors of one `OpGraph`; empty when no graph is set."""
+    """Scopes, ops and output tensors of one `OpGraph`, optionally filtered to a search's
+    matches and their scopes; empty when no graph is set.
+
+    The filter lives here, not in a `QSortFilterProxyModel`: a proxy maps every cell,
+    flag and parent it is asked for through a second call into Python, and on each
+    keystroke asks again for every row of every parent it has seen. At 100k ops that
+    alone took the keystroke past its 50 ms budget (bench/bench_ui.py measures Qt's
+    proxy recipe beside this model). Here a search is one numpy pass (`Matches`), and
+    a row's position among the shown rows is a bisection in the parent's shown rows.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.graph: OpGraph | None = None
-        self.highlight: Matches | None = None  # ops shown bold on a light background
+        self.order: TreeOrder | None = None
+        self.matches: Matches | None = None  # None: no search, every row shown
         self._bold = QFont()
         self._bold.setBold(True)
 
-    def set_graph(self, graph: OpGraph | None) -> None:
+    def set_graph(self, graph: OpGraph | None, order: TreeOrder | None = None) -> None:
+        """Show ``graph``, unfiltered; ``order`` is its `TreeOrder` if already computed
+        off the UI thread (otherwise it is made at the first search)."""
         self.beginResetModel()
         self.graph = graph
+        self.order = order
+        self.matches = None
         self.endResetModel()
 
-    # Tree navigation ----------------------------------------------------------------------
+    def set_matches(self, indices: np.ndarray | None) -> None:
+        """Show only these main-graph ops (positions in graph.ops, as `SearchResult.indices`
+        gives them) and their scopes, highlighting the ops; None shows everything.
 
-    def _has_functions(self) -> bool:
-        return self.graph is not None and bool(self.graph.function_root.children)
+        A layout change, so expanded scopes and the selection that stay shown are kept."""
+        if self.graph is None:
+            return
+        if indices is not None and self.order is None:
+            self.order = TreeOrder(self.graph)
+        matches = self.order.matches(indices) if indices is not None and self.order else None
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        held = [(index.internalPointer(), index.column()) for index in old]
+        self.matches = matches
+        self.changePersistentIndexList(old, [self.index_of(obj, col) for obj, col in held])
+        self.layoutChanged.emit()
+
+    # Tree navigation ----------------------------------------------------------------------
+    # A node's "full rows" are its children, then its op's output tensors (and, under the
+    # root, the Functions branch); the model's rows are the shown subset of those.
 
     def object_at(self, index: _Index) -> ScopeNode | Tensor | None:
         return index.internalPointer() if index.isValid() else None
 
-    def _row_of(self, node: ScopeNode) -> int:
-        assert self.graph is not None
-        if node is self.graph.function_root:
-            return len(self.graph.root.children)
-        return node.row
+    def _full_child(self, node: ScopeNode, row: int) -> ScopeNode | Tensor | None:
+        children = node.children
+        if row < len(children):
+            return children[row]
+        graph = self.graph
+        assert graph is not None
+        if node is graph.root:
+            return graph.function_root if row == len(children) and self._has_functions() \
+                else None
+        if node.op is not None and row - len(children) < len(node.op.outputs):
+            return node.op.outputs[row - len(children)]
+        return None
+
+    def _has_functions(self) -> bool:
+        return self.graph is not None and bool(self.graph.function_root.children)
+
+    def _shown_row(self, node: ScopeNode, full_row: int) -> int | None:
+        """The model row of ``node``'s child at ``full_row``; None when filtered out."""
+        if self.matches is None:
+            return full_row
+        shown = self.matches.shown_rows(node)
+        row = bisect_left(shown, full_row)
+        return row if row < len(shown) and shown[row] == full_row else None
 
     def index_of(self, obj: ScopeNode | Tensor, column: int = 0) -> QModelIndex:
+        """The index of a node or tensor; invalid when it is not shown."""
+        graph = self.graph
+        if graph is None or obj is graph.root:
+            return QModelIndex()
         if isinstance(obj, Tensor):
-            holder = op_node(self.graph, obj.op) if self.graph is not None else None
+            holder = op_node(graph, obj.op)
             if holder is None:
                 return QModelIndex()
-            return self.createIndex(len(holder.children) + obj.index, column, obj)
-        if self.graph is None or obj is self.graph.root:
-            return QModelIndex()
-        return self.createIndex(self._row_of(obj), column, obj)
+            parent, full_row = holder, len(holder.children) + obj.index
+        elif obj is graph.function_root:
+            parent, full_row = graph.root, len(graph.root.children)
+        else:
+            parent, full_row = obj.parent or graph.root, obj.row
+        row = self._shown_row(parent, full_row)
+        return QModelIndex() if row is None else self.createIndex(row, column, obj)
 
-    def index_of_name(self, name: str) -> QModelIndex:
-        """The row of a main-graph op (``name``) or tensor (``name:N``); invalid if unknown."""
+    def object_named(self, name: str) -> ScopeNode | Tensor | None:
+        """The tree node of a main-graph op (``name``) or its tensor (``name:N``)."""
         if self.graph is None:
-            return QModelIndex()
+            return None
         op = self.graph.ops.get(name)
         if op is not None:
-            node = op_node(self.graph, op)
-            return self.index_of(node) if node is not None else QModelIndex()
-        tensor = self.graph.tensor(name) if ":" in name else None
-        return self.index_of(tensor) if tensor is not None else QModelIndex()
+            return op_node(self.graph, op)
+        return self.graph.tensor(name) if ":" in name else None
+
+    def index_of_name(self, name: str) -> QModelIndex:
+        """The row of a main-graph op or tensor; invalid if unknown or not shown."""
+        obj = self.object_named(name)
+        return self.index_of(obj) if obj is not None else QModelIndex()
 
     # QAbstractItemModel -------------------------------------------------------------------
+    # Lean on purpose: the view calls these for every row it lays out and paints.
 
     def index(self, row: int, column: int, parent: _Index = _ROOT) -> QModelIndex:
-        # Lean on purpose: the filter proxy maps every cell it paints through here.
         graph = self.graph
         if graph is None or row < 0 or not 0 <= column < len(HEADERS):
             return QModelIndex()
-        if not parent.isValid():
-            top = graph.root.children
-            if row < len(top):
-                return self.createIndex(row, column, top[row])
-            if row == len(top) and graph.function_root.children:
-                return self.createIndex(row, column, graph.function_root)
-            return QModelIndex()
-        obj = parent.internalPointer()
-        if parent.column() > 0 or isinstance(obj, Tensor):
-            return QModelIndex()
-        children = obj.children
-        if row < len(children):
-            return self.createIndex(row, column, children[row])
-        if obj.op is not None and row - len(children) < len(obj.op.outputs):
-            return self.createIndex(row, column, obj.op.outputs[row - len(children)])
-        return QModelIndex()
+        if parent.isValid():
+            node = parent.internalPointer()
+            if parent.column() > 0 or isinstance(node, Tensor):
+                return QModelIndex()
+        else:
+            node = graph.root
+        full_row = row
+        if self.matches is not None:
+            shown = self.matches.shown_rows(node)
+            if row >= len(shown):
+                return QModelIndex()
+            full_row = shown[row]
+        obj = self._full_child(node, full_row)
+        return QModelIndex() if obj is None else self.createIndex(row, column, obj)
 
     def parent(self, index: _Index | None = None) -> QModelIndex | QObject:  # type: ignore[override]
         if index is None:  # QObject.parent()
             return super().parent()
         obj = self.object_at(index)
-        if obj is None or self.graph is None:
+        graph = self.graph
+        if obj is None or graph is None:
             return QModelIndex()
         if isinstance(obj, Tensor):
-            holder = op_node(self.graph, obj.op)
+            holder = op_node(graph, obj.op)
             return self.index_of(holder) if holder is not None else QModelIndex()
         up = obj.parent
-        if up is None or up is self.graph.root:
+        if up is None or up is graph.root:
             return QModelIndex()
-        return self.createIndex(self._row_of(up), 0, up)
+        grand = up.parent
+        if grand is None:  # the Functions branch
+            return self.index_of(up)
+        row = self._shown_row(grand, up.row)
+        return QModelIndex() if row is None else self.createIndex(row, 0, up)
 
     def rowCount(self, parent: _Index = _ROOT) -> int:
-        if self.graph is None or parent.column() > 0:
+        graph = self.graph
+        if graph is None or parent.column() > 0:
             return 0
-        obj = self.object_at(parent)
-        if obj is None:
-            return len(self.graph.root.children) + (1 if self._has_functions() else 0)
-        if isinstance(obj, Tensor):
+        node = parent.internalPointer() if parent.isValid() else graph.root
+        if isinstance(node, Tensor):
             return 0
-        return len(obj.children) + (len(obj.op.outputs) if obj.op is not None else 0)
+        if self.matches is not None:
+            return len(self.matches.shown_rows(node))
+        if node is graph.root:
+            return len(node.children) + (1 if self._has_functions() else 0)
+        return len(node.children) + (len(node.op.outputs) if node.op is not None else 0)
 
     def columnCount(self, parent: _Index = _ROOT) -> int:
         return len(HEADERS)
@@ -182,44 +255,32 @@ class OpTreeModel(QAbstractItemModel):
     def flags(self, index: _Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        obj = self.object_at(index)
+        obj = index.internalPointer()
         if isinstance(obj, Tensor):
-            return flags | Qt.ItemFlag.ItemIsDragEnabled | Qt.ItemFlag.ItemNeverHasChildren
-        if obj is not None and not obj.children and (obj.op is None or not obj.op.outputs):
-            flags |= Qt.ItemFlag.ItemNeverHasChildren
-        return flags
+            return _TENSOR_FLAGS
+        if not obj.children and (obj.op is None or not obj.op.outputs):
+            return _LEAF_FLAGS
+        return _ROW_FLAGS
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
         obj = self.object_at(index)
         return None if obj is None else self._value(obj, index.column(), role)
 
-    def multiData(self, index: _Index, roleDataSpan) -> None:
-        """All the roles a delegate paints a cell with, in one call from C++ instead of one
-        call per role (Qt's default)."""
-        obj = self.object_at(index)
-        column = index.column()
-        for item in roleDataSpan:
-            value = None if obj is None else self._value(obj, column, item.role())
-            if value is None:
-                item.clearData()
-            else:
-                item.setData(value)
+    def _is_highlighted(self, obj: ScopeNode | Tensor) -> bool:
+        return self.matches is not None and isinstance(obj, ScopeNode) \
+            and self.matches.is_match(obj)
 
     def _value(self, obj: ScopeNode | Tensor, column: int, role: int):
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             return self._text(obj, column)
-        if role == Qt.ItemDataRole.DecorationRole and column == NAME:
-            return icons.icon(kind_of(obj))
-        if role in (NameRole, Qt.ItemDataRole.ToolTipRole):
+        if role == _DECORATION:
+            return icons.icon(kind_of(obj)) if column == NAME else None
+        if role in (NameRole, _TOOLTIP):
             return self.name_of(obj)
         if role == NodeRole:
             return obj
-        if role in _HIGHLIGHT_ROLES and self.highlight is not None \
-                and isinstance(obj, ScopeNode) and self.highlight.is_match(obj):
-            if role == Qt.ItemDataRole.FontRole:
-                return self._bold
-            return _HIGHLIGHT_ROLES[role]
+        if (role == _FONT or role in _HIGHLIGHT_COLOURS) and self._is_highlighted(obj):
+            return self._bold if role == _FONT else _HIGHLIGHT_COLOURS[role]
         return None
 
     def name_of(self, obj: ScopeNode | Tensor) -> str:
@@ -280,18 +341,16 @@ class TreeOrder:
     """
 
     def __init__(self, graph: OpGraph) -> None:
-        self.root = graph.root
         order = list(graph.root.walk())
         self.start: dict[ScopeNode, int] = {node: i for i, node in enumerate(order)}
         size: dict[ScopeNode, int] = {}
         for node in reversed(order):
             size[node] = 1 + sum(size[c] for c in node.children)
         self.end = {node: self.start[node] + size[node] for node in order}
-        # Shifted by one for `match_counts`.
-        self.op_mark = {node.op.name: i + 1 for i, node in enumerate(order) if node.op is not None}
-        # The same marks by position in graph.ops, to map search indices in one step.
-        self.op_mark_by_index = np.fromiter(map(self.op_mark.__getitem__, graph.ops),
-                                            dtype=np.int64, count=len(graph.ops))
+        # Each op's position, by its position in graph.ops (as search results give them).
+        position = {node.op.name: i for i, node in enumerate(order) if node.op is not None}
+        self.op_position = np.fromiter(map(position.__getitem__, graph.ops),
+                                       dtype=np.int64, count=len(graph.ops))
         self.size = len(order)
         self._bounds: dict[ScopeNode, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -310,95 +369,34 @@ class TreeOrder:
     def matches(self, indices: np.ndarray) -> Matches:
         """The matches of a search, given as positions in graph.ops (`SearchResult.indices`)."""
         marks = np.zeros(self.size + 1, dtype=np.int32)
-        marks[self.op_mark_by_index[indices]] = 1
+        marks[self.op_position[indices] + 1] = 1
         return Matches(self, np.cumsum(marks))
 
 
 class Matches:
-    """A search's matching ops, answering per tree node in constant time."""
+    """A search's matching ops, answering per tree node in constant time (and for all
+    children of a node in one numpy expression)."""
 
     def __init__(self, order: TreeOrder, counts: np.ndarray) -> None:
         self.order = order
         self.counts = counts  # counts[k]: matches at positions before k
-        self._shown: dict[ScopeNode, list[bool]] = {}
-
-    def holds(self, node: ScopeNode) -> bool:
-        """The node is a match or has one below it."""
-        start = self.order.start.get(node)
-        if start is None:  # function bodies are not searched
-            return False
-        return bool(self.counts[self.order.end[node]] > self.counts[start])
+        self._shown: dict[ScopeNode, list[int]] = {}
 
     def is_match(self, node: ScopeNode) -> bool:
         start = self.order.start.get(node)
         return start is not None and bool(self.counts[start + 1] > self.counts[start])
 
-    def shown_rows(self, node: ScopeNode) -> list[bool]:
-        """For each child row of ``node`` in the model (child nodes, then the op's output
-        tensors): whether it stays shown. Computed once per node for the whole row set,
-        since Qt's proxy asks row by row."""
+    def shown_rows(self, node: ScopeNode) -> list[int]:
+        """The full rows of ``node``'s children (child nodes, then its op's output tensors)
+        that stay shown, ascending; computed once per node for all its children."""
         shown = self._shown.get(node)
         if shown is None:
-            if node in self.order.start:
+            shown = []
+            if node in self.order.start:  # function bodies are not searched
                 starts, ends = self.order.child_bounds(node)
-                shown = (self.counts[ends] > self.counts[starts]).tolist()
-            else:  # function bodies are not searched
-                shown = [False] * len(node.children)
-            if node.op is not None:  # tensors show under a matching op
-                shown += [self.is_match(node)] * len(node.op.outputs)
+                shown = np.flatnonzero(self.counts[ends] > self.counts[starts]).tolist()
+            if node.op is not None and self.is_match(node):  # a match shows its tensors
+                first = len(node.children)
+                shown.extend(range(first, first + len(node.op.outputs)))
             self._shown[node] = shown
         return shown
-
-
-class OpFilterProxy(QSortFilterProxyModel):
-    """Keeps the rows of the current search's matches and their scopes (and has the model
-    highlight the matches).
-
-    A row is kept when its subtree (a `TreeOrder` range) holds a match, which
-    also keeps every ancestor of a match. So Qt's own recursive filtering, which
-    calls back into Python for every row of every rejected subtree (~1 s per
-    keystroke at 100k ops, see bench/bench_ui.py), is not needed and left off.
-    """
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.setRecursiveFilteringEnabled(False)
-        self.order: TreeOrder | None = None
-        self.matches: Matches | None = None  # None: no search, every row shown
-
-    def tree(self) -> OpTreeModel:
-        model = self.sourceModel()
-        assert isinstance(model, OpTreeModel)
-        return model
-
-    def set_order(self, order: TreeOrder | None) -> None:
-        """The positions for the source model's current graph (computed here when None)."""
-        graph = self.tree().graph
-        self.order = order if order is not None or graph is None else TreeOrder(graph)
-
-    def set_matches(self, indices: np.ndarray | None) -> None:
-        """Show only these main-graph ops (positions in graph.ops, as `SearchResult.indices`
-        gives them) and their scopes; None shows everything."""
-        graph = self.tree().graph
-        if graph is not None and self.order is None:
-            self.set_order(None)
-        matches = None
-        if indices is not None and self.order is not None:
-            matches = self.order.matches(indices)
-        self.beginFilterChange()
-        self.matches = matches
-        self.tree().highlight = matches
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def multiData(self, index: _Index, roleDataSpan) -> None:
-        """Map the cell once for all its roles (Qt's proxy maps it again for each role)."""
-        self.tree().multiData(self.mapToSource(index), roleDataSpan)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
-        matches = self.matches
-        if matches is None:
-            return True
-        node = source_parent.internalPointer() if source_parent.isValid() else matches.order.root
-        shown = matches.shown_rows(node)
-        # Rows past the main graph's top level: the Functions branch, which is not searched.
-        return source_row < len(shown) and shown[source_row]

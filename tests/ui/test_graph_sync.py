@@ -19,11 +19,10 @@ def synced(window, qtbot, skip_thoughts, open_and_wait):
 
 
 def _tree_current(window) -> str | None:
-    index = window.tree.view.currentIndex()
-    source = window.tree.proxy.mapToSource(index)
+    current = window.tree.view.currentIndex()
     target = window.tree.model.index_of_name
     for name in ("encode_ids", "encoder/thought_vectors"):
-        if target(name) == source:
+        if target(name) == current:
             return name
     return None
 

@@ -10,7 +10,7 @@ from app.core.loader import load_checkpoint
 from app.core.opgraph import ScopeNode, Tensor
 from app.ui.mime import TENSOR_MIME, tensors_from_mime
 from app.ui.op_tree import OpTreePanel
-from app.ui.tree_model import FUNCTIONS_LABEL, NodeRole, OpFilterProxy, OpTreeModel
+from app.ui.tree_model import FUNCTIONS_LABEL, NodeRole, OpTreeModel
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +41,33 @@ def test_model_passes_qtmodeltester(qtmodeltester, loaded):
     qtmodeltester.check(model)
 
 
-def test_filtered_proxy_passes_qtmodeltester(qtmodeltester, loaded):
+def test_filtered_model_passes_qtmodeltester(qtmodeltester, loaded):
     model = OpTreeModel()
     model.set_graph(loaded.graph)
-    proxy = OpFilterProxy()
-    proxy.setSourceModel(model)
-    proxy.set_matches(loaded.search_index.search("encoder").indices)
-    qtmodeltester.check(proxy)
+    qtmodeltester.check(model)  # the tester stays attached and checks each layout change
+    for query in ("encoder", "type:Placeholder", "gates", "no such op"):
+        model.set_matches(loaded.search_index.search(query).indices)
+    model.set_matches(loaded.search_index.search("encoder").indices)
+    qtmodeltester.check(model)
+    model.set_matches(None)
+
+
+def test_a_search_keeps_shown_expansions_and_selection(panel, loaded):
+    view, model = panel.view, panel.model
+    kernel = model.index_of_name("encoder/gru/gates/kernel")
+    view.expand(kernel.parent())
+    view.setCurrentIndex(kernel)
+    panel.search.setText("gates")
+    panel.apply_search()
+    kept = view.currentIndex()
+    assert kept.data(NodeRole).op.name == "encoder/gru/gates/kernel"
+    assert kept.row() == model.index_of_name("encoder/gru/gates/kernel").row()
+    assert view.isExpanded(kept.parent())
+    panel.search.setText("type:Placeholder")
+    panel.apply_search()
+    assert not view.currentIndex().isValid()  # the selected row is filtered out
+    panel.clear_search()
+    assert model.rowCount() == len(loaded.graph.root.children) + 1
 
 
 def test_model_is_an_adapter_over_the_scope_tree(loaded):
@@ -108,9 +128,9 @@ def test_search_filters_to_the_core_result_and_counts_it(panel, loaded, query, r
     assert expected
     count = len(expected)
     assert panel.count.text() == (f"{count} match" if count == 1 else f"{count} matches")
-    shown = [panel.proxy.mapToSource(i).data(NodeRole) for i in _walk(panel.proxy)]
+    shown = [i.data(NodeRole) for i in _walk(panel.model)]
     shown_ops = {n.op.name for n in shown if isinstance(n, ScopeNode) and n.op is not None
-                 and panel.proxy.matches.is_match(n)}
+                 and panel.model.matches.is_match(n)}
     assert shown_ops == set(expected)
     ancestors = set()
     for name in expected:
@@ -121,7 +141,7 @@ def test_search_filters_to_the_core_result_and_counts_it(panel, loaded, query, r
             assert node.op.name in expected
         else:
             assert node.path in expected or node.path in ancestors
-    bold = [i for i in _walk(panel.proxy) if i.data(Qt.ItemDataRole.FontRole) is not None]
+    bold = [i for i in _walk(panel.model) if i.data(Qt.ItemDataRole.FontRole) is not None]
     assert len(bold) == count
 
 
@@ -143,7 +163,8 @@ def test_typing_is_debounced_enter_walks_matches_escape_clears(panel, qtbot, loa
     assert panel.current_object().op.name == expected[1 % len(expected)]
     qtbot.keyClick(panel.search, Qt.Key.Key_Escape)
     assert panel.search.text() == "" and panel.count.text() == ""
-    assert panel.proxy.rowCount() == panel.model.rowCount()
+    assert panel.model.matches is None
+    assert panel.model.rowCount() == len(loaded.graph.root.children) + 1
 
 
 def test_select_op_expands_scrolls_and_clears_a_hiding_search(panel, qtbot):
@@ -154,7 +175,7 @@ def test_select_op_expands_scrolls_and_clears_a_hiding_search(panel, qtbot):
     assert blocker.args == ["encoder/gru/gates/kernel"]
     assert panel.search.text() == ""
     index = panel.view.currentIndex()
-    assert panel.proxy.mapToSource(index).data(NodeRole).op.name == "encoder/gru/gates/kernel"
+    assert index.data(NodeRole).op.name == "encoder/gru/gates/kernel"
     parent = index.parent()
     while parent.isValid():
         assert panel.view.isExpanded(parent)
