@@ -37,6 +37,7 @@ from bench.graphs import resnet50_checkpoint, synthetic_checkpoint
 ROOT = Path(__file__).resolve().parents[1]
 HEARTBEAT_MS = 10
 TYPED = ["layer1", "tower3/block7", "type:MatMul", "relu"]
+PASSES = 3
 FRAME_WAIT_S = 0.05  # Qt repaints at its next frame, after the keystroke's own events
 
 
@@ -166,7 +167,10 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
         panel.search.setText(text)
         panel.apply_search()
 
-    ours = [_busy(app, keystroke, t) for t in strokes]
+    # The typed sequence PASSES times; each keystroke's figure is its median over the
+    # passes, so one scheduling hiccup of a shared machine does not stand for a keystroke.
+    passes = [[_busy(app, keystroke, t) for t in strokes] for _ in range(1 if quick else PASSES)]
+    ours = [statistics.median(times) for times in zip(*passes, strict=True)]
     core = []
     for text in strokes:
         start = time.perf_counter()
@@ -206,9 +210,10 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
     return [
         Figure(f"search per keystroke, median ({n_ops} ops)", median * 1000, "ms", "<= 50 ms",
                statistics.median(core) * 1000, "core SearchIndex.search alone", met=median <= 0.05),
-        Figure(f"search per keystroke, worst of {len(strokes)}", worst * 1000, "ms", "<= 50 ms",
-               statistics.median(qt_times) * 1000,
-               "Qt setRecursiveFilteringEnabled(True), 3 queries", met=worst <= 0.05),
+        Figure(f"search per keystroke, worst of {len(strokes)} (median of {len(passes)} passes)",
+               worst * 1000, "ms", "<= 50 ms", max(qt_times) * 1000,
+               "worst of 3 queries, Qt's QSortFilterProxyModel recursive filtering",
+               met=worst <= 0.05),
     ]
 
 

@@ -129,7 +129,7 @@ class OpTreePanel(QWidget):
         n = len(self.result)
         self.count.setText(f"{n} match" if n == 1 else f"{n} matches")
         # Open the scopes of a few matches (of the first one only when there are many:
-        # every row the view lays out costs a filter pass over its children).
+        # every row the view lays out and paints costs calls into the model).
         for name in self.result.head(EXPAND_LIMIT if n <= EXPAND_LIMIT else 1):
             parent = self.model.index_of_name(name).parent()
             while parent.isValid() and not self.view.isExpanded(parent):
@@ -139,9 +139,9 @@ class OpTreePanel(QWidget):
     def _show(self, indices: np.ndarray | None) -> None:
         """Filter the tree to these matches, unless it already shows exactly them (typing
         on often keeps the same set, and a filter pass costs a relayout and repaint)."""
-        shown = self._filtered
-        if indices is None and shown is None and self.model.matches is None:
+        if indices is None and self.model.matches is None:
             return
+        shown = self._filtered
         if indices is not None and shown is not None and np.array_equal(indices, shown):
             return
         self._filtered = indices

@@ -30,9 +30,9 @@ def drag_and_drop(view, data, pos: QPoint | None = None) -> dict[str, bool]:
     viewport = view.viewport()
     if pos is None:  # below the last row: append
         pos = QPoint(10, viewport.height() - 4)
-    enter = QDragEnterEvent(QPointF(pos), ACTIONS, data, LEFT, NONE)
+    enter = QDragEnterEvent(pos, ACTIONS, data, LEFT, NONE)
     QApplication.sendEvent(viewport, enter)
-    move = QDragMoveEvent(QPointF(pos), ACTIONS, data, LEFT, NONE)
+    move = QDragMoveEvent(pos, ACTIONS, data, LEFT, NONE)
     QApplication.sendEvent(viewport, move)
     highlighted = bool(view.property("dropTarget"))
     drop = QDropEvent(QPointF(pos), ACTIONS, data, LEFT, NONE)

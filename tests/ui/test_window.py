@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import PySide6
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl, qVersion
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl, qVersion
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -106,7 +106,7 @@ def test_window_is_shown_before_tensorflow_is_imported(tmp_path):
 def _drop(window, path: Path) -> bool:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    enter = QDragEnterEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime,
                             Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(window, enter)
     if not enter.isAccepted():
@@ -126,7 +126,7 @@ def test_dropping_a_folder_opens_it(window, qtbot, cnn):
 def test_dropping_text_is_refused(window):
     mime = QMimeData()
     mime.setText("not a file")
-    enter = QDragEnterEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime,
+    enter = QDragEnterEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime,
                             Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     enter.setAccepted(False)
     QApplication.sendEvent(window, enter)
