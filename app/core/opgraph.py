@@ -216,11 +216,18 @@ def _finish_tree(root: ScopeNode) -> None:
     """Sort children (scopes before leaves, then by name), set rows and op counts."""
     order = list(root.walk())
     for node in order:
-        node.children.sort(key=lambda c: (not c.children, c.name.lower()))
-        for row, child in enumerate(node.children):
+        children = node.children
+        if len(children) > 1:  # most nodes are leaves; skip their sort and sum
+            children.sort(key=_child_order)
+        for row, child in enumerate(children):
             child.row = row
     for node in reversed(order):
-        node.op_count = (1 if node.op else 0) + sum(c.op_count for c in node.children)
+        own = 1 if node.op else 0
+        node.op_count = own + sum(c.op_count for c in node.children) if node.children else own
+
+
+def _child_order(node: ScopeNode) -> tuple[bool, str]:
+    return not node.children, node.name.lower()
 
 
 def _split_tensor_name(text: str) -> tuple[str, int]:
