@@ -137,7 +137,7 @@ def _busy(app, action, *args) -> float:
     busy = time.perf_counter() - start
     settle = time.perf_counter() + FRAME_WAIT_S
     while time.perf_counter() < settle:
-        time.sleep(0.002)
+        time.sleep(0.005)  # polling, not work: only the processEvents calls count
         start = time.perf_counter()
         app.processEvents()
         busy += time.perf_counter() - start

@@ -2,9 +2,9 @@
 
 Each op has one lower-cased text holding its name and its tensor names, and a
 query is one pass in C (``map`` into ``numpy.fromiter``) over those plain
-strings. Case-insensitivity comes from the lower-cased text (and a lower-cased pattern), not
-``re.IGNORECASE``, whose slow path alone would cost more than the 50 ms budget
-at 100k ops.
+strings. Case-insensitivity comes from the lower-cased text (and a lower-cased
+pattern), not ``re.IGNORECASE``, whose slow path alone would cost more than the
+50 ms budget at 100k ops.
 """
 
 from __future__ import annotations
