@@ -7,6 +7,7 @@ import re
 import pytest
 
 from app.core.loader import load_checkpoint
+from app.core.search import SearchIndex
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,18 @@ def test_regex_mode(encoder):
     bad = encoder.search_index.search("(", regex=True)
     assert bad.ops == [] and "invalid regular expression" in bad.error
     assert encoder.search_index.search("  ").ops == []
+
+
+def test_typing_on_finds_what_a_fresh_search_finds(encoder):
+    """Each query below holding the one before rescans only that one's hits."""
+    index = encoder.search_index
+    typed = ["g", "gr", "gru", "gru/g", "GRU/Gates", "gru/gates/kernel", "gates", "x",
+             "gru/c", "encoder gru", "type:MatMul gru", "gru"]
+    for query in typed:
+        fresh = SearchIndex(encoder.graph).search(query)
+        result = index.search(query)
+        assert result.ops == fresh.ops, query
+        assert list(result.indices) == sorted(result.indices)
 
 
 def _rank(items, name):
