@@ -152,14 +152,15 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
     from app.ui.tree_model import OpTreeModel, TreeOrder
 
     loaded = load_checkpoint(prefix)
-    # The window's loading job freezes each model out of the cyclic GC's sight
-    # (app/ui/window.py); without that, a full collection pass over a 100k-op
-    # model would land in some keystroke.
+    order = TreeOrder(loaded.graph)  # the window makes it while loading
+    # The window's loading job freezes each model and its tree order out of the cyclic
+    # GC's sight (app/ui/window.py); without that, a full collection pass over a
+    # 100k-op model would land in some keystroke.
     gc.freeze()
     panel = OpTreePanel()
     panel.resize(600, 800)
     panel.show()
-    panel.set_checkpoint(loaded, TreeOrder(loaded.graph))  # the window makes it while loading
+    panel.set_checkpoint(loaded, order)
     app.processEvents()
     strokes = _keystrokes(TYPED[:2] if quick else TYPED)
 

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.core.opgraph import ScopeNode, Tensor
 from app.core.search import SearchIndex, SearchResult
+from app.ui.tree_delegate import OpTreeDelegate
 from app.ui.tree_model import NAME, OpTreeModel, TreeOrder
 
 SEARCH_DELAY_MS = 150
@@ -60,6 +61,7 @@ class OpTreePanel(QWidget):
         self.view = QTreeView()
         self.view.setObjectName("opTreeView")
         self.view.setModel(self.model)
+        self.view.setItemDelegate(OpTreeDelegate(self.view))
         self.view.setUniformRowHeights(True)
         self.view.setAlternatingRowColors(True)
         self.view.setDragEnabled(True)

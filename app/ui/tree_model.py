@@ -25,7 +25,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QIcon
 
 from app.core.opgraph import Op, OpGraph, ScopeNode, Tensor
 from app.ui import icons
@@ -48,9 +48,11 @@ _DISPLAY = Qt.ItemDataRole.DisplayRole.value
 _DECORATION = Qt.ItemDataRole.DecorationRole.value
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole.value
 _FONT = Qt.ItemDataRole.FontRole.value
+HIGHLIGHT_BACKGROUND = QColor("#fff1a8")  # behind a search match, drawn in bold black
+HIGHLIGHT_TEXT = QColor("#000000")
 _HIGHLIGHT_COLOURS = {
-    Qt.ItemDataRole.BackgroundRole.value: QColor("#fff1a8"),
-    Qt.ItemDataRole.ForegroundRole.value: QColor("#000000"),
+    Qt.ItemDataRole.BackgroundRole.value: HIGHLIGHT_BACKGROUND,
+    Qt.ItemDataRole.ForegroundRole.value: HIGHLIGHT_TEXT,
 }
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _LEAF_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
@@ -114,18 +116,38 @@ class OpTreeModel(QAbstractItemModel):
         """Show only these main-graph ops (positions in graph.ops, as `SearchResult.indices`
         gives them) and their scopes, highlighting the ops; None shows everything.
 
-        A layout change, so expanded scopes and the selection that stay shown are kept."""
+        When every row anyone has asked about stays as it was (typing on often only
+        drops ops in collapsed scopes), only the changed highlights are reported.
+        Otherwise it is a layout change, which keeps the expanded scopes and the
+        selection that stay shown."""
         if self.graph is None:
             return
         if indices is not None and self.order is None:
             self.order = TreeOrder(self.graph)
         matches = self.order.matches(indices) if indices is not None and self.order else None
+        before = self.matches
+        if before is not None and matches is not None and before.same_rows(matches):
+            self.matches = matches
+            self._highlights_changed(before, matches)
+            return
         self.layoutAboutToBeChanged.emit()
         old = self.persistentIndexList()
         held = [(index.internalPointer(), index.column()) for index in old]
         self.matches = matches
         self.changePersistentIndexList(old, [self.index_of(obj, col) for obj, col in held])
         self.layoutChanged.emit()
+
+    def _highlights_changed(self, before: Matches, after: Matches) -> None:
+        """One dataChanged per asked-about node, over its rows whose highlight flipped."""
+        roles = [Qt.ItemDataRole.FontRole, Qt.ItemDataRole.BackgroundRole,
+                 Qt.ItemDataRole.ForegroundRole]
+        for node in before.asked():
+            flipped = before.flipped_rows(after, node)
+            if len(flipped):
+                parent = QModelIndex() if node is self.graph.root else self.index_of(node)
+                self.dataChanged.emit(self.index(int(flipped[0]), 0, parent),
+                                      self.index(int(flipped[-1]), len(HEADERS) - 1, parent),
+                                      roles)
 
     # Tree navigation ----------------------------------------------------------------------
     # A node's "full rows" are its children, then its op's output tensors (and, under the
@@ -266,20 +288,21 @@ class OpTreeModel(QAbstractItemModel):
         obj = self.object_at(index)
         return None if obj is None else self._value(obj, index.column(), role)
 
-    def _is_highlighted(self, obj: ScopeNode | Tensor) -> bool:
+    def is_highlighted(self, obj: ScopeNode | Tensor) -> bool:
+        """A search match (drawn bold on a light background)."""
         return self.matches is not None and isinstance(obj, ScopeNode) \
             and self.matches.is_match(obj)
 
     def _value(self, obj: ScopeNode | Tensor, column: int, role: int):
         if role == _DISPLAY:
-            return self._text(obj, column)
+            return self.text(obj, column)
         if role == _DECORATION:
-            return icons.icon(kind_of(obj)) if column == NAME else None
+            return self.decoration(obj, column)
         if role in (NameRole, _TOOLTIP):
             return self.name_of(obj)
         if role == NodeRole:
             return obj
-        if (role == _FONT or role in _HIGHLIGHT_COLOURS) and self._is_highlighted(obj):
+        if (role == _FONT or role in _HIGHLIGHT_COLOURS) and self.is_highlighted(obj):
             return self._bold if role == _FONT else _HIGHLIGHT_COLOURS[role]
         return None
 
@@ -290,7 +313,12 @@ class OpTreeModel(QAbstractItemModel):
             return FUNCTIONS_LABEL
         return obj.op.name if obj.op is not None else obj.path
 
-    def _text(self, obj: ScopeNode | Tensor, column: int) -> str:
+    def decoration(self, obj: ScopeNode | Tensor, column: int) -> QIcon | None:
+        """A cell's icon (its DecorationRole): the row's kind, in the name column."""
+        return icons.icon(kind_of(obj)) if column == NAME else None
+
+    def text(self, obj: ScopeNode | Tensor, column: int) -> str:
+        """A cell's text (its DisplayRole)."""
         if isinstance(obj, Tensor):
             if column == NAME:
                 return f"{obj.op.name.rsplit('/', 1)[-1]}:{obj.index}"
@@ -385,6 +413,27 @@ class Matches:
     def is_match(self, node: ScopeNode) -> bool:
         start = self.order.start.get(node)
         return start is not None and bool(self.counts[start + 1] > self.counts[start])
+
+    def asked(self) -> list[ScopeNode]:
+        """The nodes whose shown rows have been asked for."""
+        return list(self._shown)
+
+    def same_rows(self, other: Matches) -> bool:
+        """``other`` shows the same rows under every node this one has been asked about
+        (the only rows a view or a persistent index can know of)."""
+        return all(other.shown_rows(node) == rows for node, rows in self._shown.items())
+
+    def flipped_rows(self, other: Matches, node: ScopeNode) -> np.ndarray:
+        """The rows under ``node``, as shown here, of child nodes that are a match here
+        and not in ``other`` or the other way round."""
+        rows = self._shown.get(node, [])
+        nodes = bisect_left(rows, len(node.children))  # rows of child nodes come first
+        if not nodes or node not in self.order.start:
+            return np.empty(0, dtype=np.intp)
+        starts = self.order.child_bounds(node)[0][rows[:nodes]]
+        mine = self.counts[starts + 1] > self.counts[starts]
+        theirs = other.counts[starts + 1] > other.counts[starts]
+        return np.flatnonzero(mine != theirs)
 
     def shown_rows(self, node: ScopeNode) -> list[int]:
         """The full rows of ``node``'s children (child nodes, then its op's output tensors)

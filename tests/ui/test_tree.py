@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QModelIndex, Qt, QUrl
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.loader import load_checkpoint
 from app.core.opgraph import ScopeNode, Tensor
 from app.ui.mime import TENSOR_MIME, tensors_from_mime
 from app.ui.op_tree import OpTreePanel
+from app.ui.tree_delegate import OpTreeDelegate
 from app.ui.tree_model import FUNCTIONS_LABEL, NodeRole, OpTreeModel
 
 
@@ -45,11 +48,33 @@ def test_filtered_model_passes_qtmodeltester(qtmodeltester, loaded):
     model = OpTreeModel()
     model.set_graph(loaded.graph)
     qtmodeltester.check(model)  # the tester stays attached and checks each layout change
-    for query in ("encoder", "type:Placeholder", "gates", "no such op"):
+    for query in ("encoder", "encode", "type:Placeholder", "gates", "gate", "no such op"):
         model.set_matches(loaded.search_index.search(query).indices)
     model.set_matches(loaded.search_index.search("encoder").indices)
     qtmodeltester.check(model)
     model.set_matches(None)
+
+
+def test_a_search_that_keeps_every_known_row_only_repaints_highlights(qtbot, loaded):
+    model = OpTreeModel()
+    model.set_graph(loaded.graph)
+    position = {name: i for i, name in enumerate(loaded.graph.ops)}
+    kernel, read = "encoder/gru/gates/kernel", "encoder/gru/gates/kernel/Assign"
+    both = np.array([position[kernel], position[read]])
+    model.set_matches(both)
+    row = model.index_of_name(kernel)  # its parent's rows are known; its own are not yet
+    assert row.data(Qt.ItemDataRole.FontRole) is not None
+    with qtbot.assertNotEmitted(model.layoutChanged), \
+            qtbot.waitSignal(model.dataChanged, timeout=1000) as changed:
+        model.set_matches(np.array([position[read]]))  # the kernel row stays: it holds Assign
+    top_left, bottom_right = changed.args[:2]
+    assert top_left.parent() == row.parent()
+    assert top_left.row() <= row.row() <= bottom_right.row()
+    assert model.index_of_name(kernel).data(Qt.ItemDataRole.FontRole) is None
+    assert model.rowCount(row) == 1  # now its rows are known: just Assign
+    with qtbot.waitSignal(model.layoutChanged, timeout=1000):
+        model.set_matches(both)  # kernel's tensors come back under it
+    assert model.rowCount(model.index_of_name(kernel)) > 1
 
 
 def test_a_search_keeps_shown_expansions_and_selection(panel, loaded):
@@ -143,6 +168,30 @@ def test_search_filters_to_the_core_result_and_counts_it(panel, loaded, query, r
             assert node.path in expected or node.path in ancestors
     bold = [i for i in _walk(panel.model) if i.data(Qt.ItemDataRole.FontRole) is not None]
     assert len(bold) == count
+
+
+def test_the_delegate_paints_what_the_model_reports(panel):
+    panel.search.setText("gates")
+    panel.apply_search()
+    ours = panel.view.itemDelegate()
+    assert isinstance(ours, OpTreeDelegate)
+    qt_own = QStyledItemDelegate()  # fills the option from data(), role by role
+
+    def painted(delegate, index):
+        option = QStyleOptionViewItem()
+        delegate.initStyleOption(option, index)
+        size = option.decorationSize
+        return (option.text, option.features, option.icon.cacheKey(), size.width(),
+                size.height(), option.font.bold(),
+                option.palette.color(QPalette.ColorRole.Text).name(),
+                option.backgroundBrush.color().name(), option.backgroundBrush.style())
+
+    rows = list(_walk(panel.model))
+    assert any(panel.model.is_highlighted(i.data(NodeRole)) for i in rows)
+    for index in rows:
+        for column in range(panel.model.columnCount()):
+            cell = index.siblingAtColumn(column)
+            assert painted(ours, cell) == painted(qt_own, cell)
 
 
 def test_invalid_regex_is_reported(panel):
