@@ -54,6 +54,9 @@ _HIGHLIGHT_COLOURS = {
     Qt.ItemDataRole.BackgroundRole.value: HIGHLIGHT_BACKGROUND,
     Qt.ItemDataRole.ForegroundRole.value: HIGHLIGHT_TEXT,
 }
+# Comparing a new search's rows with every node asked about under the last one costs
+# ~10 µs a node; past this many (a long scroll), a layout change is cheaper and resets.
+_QUIET_CHECK_LIMIT = 2000
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _LEAF_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 _TENSOR_FLAGS = _LEAF_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
@@ -126,7 +129,8 @@ class OpTreeModel(QAbstractItemModel):
             self.order = TreeOrder(self.graph)
         matches = self.order.matches(indices) if indices is not None and self.order else None
         before = self.matches
-        if before is not None and matches is not None and before.same_rows(matches):
+        if before is not None and matches is not None \
+                and len(before.asked()) <= _QUIET_CHECK_LIMIT and before.same_rows(matches):
             self.matches = matches
             self._highlights_changed(before, matches)
             return
