@@ -9,12 +9,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 
+from app.core.loader import load_checkpoint
 from tests import builders
 
 
 @pytest.fixture(scope="session")
 def skip_thoughts(tmp_path_factory):
     return builders.skip_thoughts(tmp_path_factory.mktemp("ckpt") / "skip_thoughts")
+
+
+@pytest.fixture(scope="module")
+def loaded(skip_thoughts):
+    """The skip-thoughts checkpoint's newest step, opened once per test module."""
+    return load_checkpoint(skip_thoughts.directory)
 
 
 @pytest.fixture(scope="session")

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from app.core.loader import load_checkpoint
 from app.core.tf_runtime import tensorflow
 from app.core.variables import Role
-
-
-@pytest.fixture(scope="module")
-def loaded(skip_thoughts):
-    return load_checkpoint(skip_thoughts.directory)
 
 
 def _tf_graph(prefix):

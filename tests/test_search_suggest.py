@@ -4,51 +4,44 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from app.core.loader import load_checkpoint
 from app.core.search import SearchIndex
 
 
-@pytest.fixture(scope="module")
-def encoder(skip_thoughts):
-    return load_checkpoint(skip_thoughts.directory)
-
-
-def test_substring_is_case_insensitive_and_covers_tensor_names(encoder):
-    ops = encoder.graph.ops
-    result = encoder.search_index.search("THOUGHT_vectors")
+def test_substring_is_case_insensitive_and_covers_tensor_names(loaded):
+    ops = loaded.graph.ops
+    result = loaded.search_index.search("THOUGHT_vectors")
     assert result.ops == [n for n in ops if "thought_vectors" in n.lower()]
     assert set(result.ops) == {"encoder/thought_vectors", "encoder_out/thought_vectors"}
-    assert encoder.search_index.search("encode_ids:0").ops == ["encode_ids"]
+    assert loaded.search_index.search("encode_ids:0").ops == ["encode_ids"]
 
 
-def test_type_filter_and_combined_terms(encoder):
-    ops = encoder.graph.ops
-    placeholders = encoder.search_index.search("type:placeholder").ops
+def test_type_filter_and_combined_terms(loaded):
+    ops = loaded.graph.ops
+    placeholders = loaded.search_index.search("type:placeholder").ops
     assert placeholders == [n for n, op in ops.items() if op.type == "Placeholder"]
     assert len(placeholders) == 4
-    both = encoder.search_index.search("type:Placeholder decode").ops
+    both = loaded.search_index.search("type:Placeholder decode").ops
     assert both == ["decode_post_ids", "decode_post_mask"]
 
 
-def test_regex_mode(encoder):
-    ops = encoder.graph.ops
-    result = encoder.search_index.search(r"^encoder/gru/gates", regex=True)
+def test_regex_mode(loaded):
+    ops = loaded.graph.ops
+    result = loaded.search_index.search(r"^encoder/gru/gates", regex=True)
     assert result.ops == [n for n in ops if re.search(r"^encoder/gru/gates", n, re.I)]
     assert result.ops
-    bad = encoder.search_index.search("(", regex=True)
+    bad = loaded.search_index.search("(", regex=True)
     assert bad.ops == [] and "invalid regular expression" in bad.error
-    assert encoder.search_index.search("  ").ops == []
+    assert loaded.search_index.search("  ").ops == []
 
 
-def test_typing_on_finds_what_a_fresh_search_finds(encoder):
+def test_typing_on_finds_what_a_fresh_search_finds(loaded):
     """Each query below holding the one before rescans only that one's hits."""
-    index = encoder.search_index
+    index = loaded.search_index
     typed = ["g", "gr", "gru", "gru/g", "GRU/Gates", "gru/gates/kernel", "gates", "x",
              "gru/c", "encoder gru", "type:MatMul gru", "gru"]
     for query in typed:
-        fresh = SearchIndex(encoder.graph).search(query)
+        fresh = SearchIndex(loaded.graph).search(query)
         result = index.search(query)
         assert result.ops == fresh.ops, query
         assert list(result.indices) == sorted(result.indices)
@@ -58,8 +51,8 @@ def _rank(items, name):
     return [s.tensor for s in items].index(name)
 
 
-def test_skip_thoughts_suggestions(encoder, skip_thoughts):
-    sugg = encoder.suggestions
+def test_skip_thoughts_suggestions(loaded, skip_thoughts):
+    sugg = loaded.suggestions
     assert [s.tensor for s in sugg.inputs[:2]] == ["encode_ids:0", "encode_mask:0"]
     outputs = [s.tensor for s in sugg.outputs[:5]]
     for true_output in skip_thoughts.outputs:
@@ -88,8 +81,8 @@ def test_vocab_and_gpu_suggestions(vocab_table, gpu_pinned):
     assert [s.tensor for s in gpu.outputs[:1]] == ["y:0"]
 
 
-def test_regex_is_case_insensitive_and_keeps_escapes(encoder):
-    upper = encoder.search_index.search(r"^ENCODE_\w+$", regex=True).ops
+def test_regex_is_case_insensitive_and_keeps_escapes(loaded):
+    upper = loaded.search_index.search(r"^ENCODE_\w+$", regex=True).ops
     assert upper == ["encode_ids", "encode_mask"]
     # \D is "not a digit": folding must not turn it into \d.
-    assert "encode_ids" in encoder.search_index.search(r"encode_\D", regex=True).ops
+    assert "encode_ids" in loaded.search_index.search(r"encode_\D", regex=True).ops

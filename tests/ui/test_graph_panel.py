@@ -10,7 +10,6 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
 from app.core.graph_view_model import ScopedGraph
-from app.core.loader import load_checkpoint
 from app.ui.graph_items import NodeItem, ScopeBoxItem
 from app.ui.graph_panel import MAX_ZOOM, MIN_ZOOM, GraphPanel
 from app.ui.graph_scene import write_image
@@ -18,10 +17,6 @@ from app.ui.mime import TENSOR_MIME, tensors_from_mime
 
 SVG = "{http://www.w3.org/2000/svg}"
 
-
-@pytest.fixture(scope="module")
-def loaded(skip_thoughts):
-    return load_checkpoint(skip_thoughts.latest)
 
 
 @pytest.fixture

@@ -8,17 +8,11 @@ from PySide6.QtCore import QModelIndex, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
-from app.core.loader import load_checkpoint
 from app.core.opgraph import ScopeNode, Tensor
 from app.ui.mime import TENSOR_MIME, tensors_from_mime
 from app.ui.op_tree import OpTreePanel
 from app.ui.tree_delegate import OpTreeDelegate
 from app.ui.tree_model import FUNCTIONS_LABEL, NodeRole, OpTreeModel
-
-
-@pytest.fixture(scope="module")
-def loaded(skip_thoughts):
-    return load_checkpoint(skip_thoughts.directory)
 
 
 @pytest.fixture
