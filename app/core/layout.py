@@ -252,7 +252,10 @@ class GraphLayouter:
                                structure.order_hint)
 
     def _container(self, path: str, state: ViewState) -> _Placed:
-        key = (path, state.show_training, self._inside.get(path, frozenset()))
+        inside_of = path
+        if self.scoped.series_at(path, state.show_training) is not None:
+            inside_of = path.rpartition("/")[0]  # members keep their names' parent
+        key = (path, state.show_training, self._inside.get(inside_of, frozenset()))
         found = self._placed.get(key)
         if found is not None:
             return found
