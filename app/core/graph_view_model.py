@@ -98,6 +98,7 @@ class Edge:
     count: int  # underlying op edges
     control: bool  # only control dependencies (drawn dashed)
     back: bool = False  # closes a cycle (a loop, or scopes feeding each other): drawn upward
+    fanout: bool = False  # from a source feeding many nodes: drawn as markers, not a line
 
 
 @dataclass
