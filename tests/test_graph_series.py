@@ -12,7 +12,7 @@ from itertools import pairwise
 import pytest
 
 from app.core.graph_view_model import ROOT, ViewState
-from app.core.layout import FANOUT_MIN, GraphLayouter
+from app.core.layout import FANOUT_MIN, GraphLayouter, fanout_sources
 from app.core.loader import load_checkpoint
 from app.core.series import Sibling, find_series
 from tests.isolated_build import build
@@ -116,3 +116,17 @@ def test_long_chain_collapses_to_a_few_boxes(tmp_path):
     assert len(layer_names()) > 160 and len(top) < 16
     assert layout.fanout == {"keras_learning_phase/": 5}
     assert layout.height < 1200  # a readable column, not 160 boxes tall
+
+
+def test_fanout_sources_are_inputs_or_read_only_inputs():
+    targets = [f"bn{i}/" for i in range(FANOUT_MIN)]
+    chain = {("images", "bn0/", False): 1, **{(a, b, False): 1 for a, b in pairwise(targets)}}
+    phase = {("phase/", t, False): 1 for t in targets}
+    assert fanout_sources({**chain, **phase}) == {"phase/": FANOUT_MIN}
+    cast = {("phase/", "Cast", False): 1, **{("Cast", t, False): 1 for t in targets}}
+    assert fanout_sources({**chain, **cast}) == {"Cast": FANOUT_MIN}
+    # a node in the middle of the data flow is never a fan-out source
+    hub = {("bn0/", f"out{i}", False): 1 for i in range(FANOUT_MIN)}
+    assert fanout_sources({**chain, **hub}) == {}
+    fewer = {("phase/", t, False): 1 for t in targets[:-1]}
+    assert fanout_sources({**chain, **fewer}) == {}

@@ -305,20 +305,28 @@ class GraphLayouter:
 
 
 def fanout_sources(edges: dict[tuple[str, str, bool], int]) -> dict[str, int]:
-    """Sources (no visible input) feeding ``FANOUT_MIN`` or more nodes, with that count.
+    """Sources feeding ``FANOUT_MIN`` or more nodes, with that count.
 
     The Keras learning phase feeds every batch norm; as lines it is a fan of dozens
     of parallel edges across the picture, so the view draws it once with a marker on
-    each node it feeds. Positions are unchanged: the source still sits above its
-    first reader.
+    each node it feeds. A source has no visible input, or is a single op reading
+    only nodes that have none (``Cast(keras_learning_phase)``). Positions are
+    unchanged: the source still sits above its first reader.
     """
     targets: dict[str, set[str]] = {}
-    fed: set[str] = set()
+    inputs: dict[str, set[str]] = {}
     for a, b, _control in edges:
         targets.setdefault(a, set()).add(b)
-        fed.add(b)
+        inputs.setdefault(b, set()).add(a)
+
+    def source(node: str) -> bool:
+        if node not in inputs:
+            return True
+        is_op = not node.endswith(("/", "*"))  # a box is a layer of the model, not a source
+        return is_op and all(a not in inputs for a in inputs[node])
+
     return {a: len(found) for a, found in targets.items()
-            if len(found) >= FANOUT_MIN and a not in fed}
+            if len(found) >= FANOUT_MIN and source(a)}
 
 
 def _expanded_inside(expanded: frozenset[str]) -> dict[str, frozenset[str]]:
