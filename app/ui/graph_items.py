@@ -212,7 +212,8 @@ class ScopeBoxItem(QGraphicsItem):
         self.setData(NODE_ROLE, node.id)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(depth)
-        self.setToolTip(f"{node.id} — {count_text(node.op_count)}\nDouble-click to collapse")
+        name = f"{node.id[:-1]} series" if node.is_series else node.id
+        self.setToolTip(f"{name} — {count_text(node.op_count)}\nDouble-click to collapse")
 
     def boundingRect(self) -> QRectF:
         return self._rect.adjusted(-1, -1, 1, 1)

@@ -460,7 +460,7 @@ class GraphPanel(QWidget):
             near.triggered.connect(lambda _=False, n=op.name: self.show_neighbourhood(n))
         elif node is not None and node.is_scope:
             text = "Collapse" if node.expanded else "Expand"
-            act = menu.addAction(f"{text} {node.id}")
+            act = menu.addAction(f"{text} {node.id[:-1]}" + (" series" if node.is_series else "/"))
             act.triggered.connect(lambda _=False, p=node.id[:-1]: self.toggle_scope(p))
         if self.state.focus is not None:
             back = menu.addAction("Back to the whole graph")

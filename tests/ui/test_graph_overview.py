@@ -108,3 +108,17 @@ def test_overview_map_shows_and_moves_the_view(qtbot, panel):
     QTest.mouseRelease(nav, Qt.MouseButton.LeftButton, pos=QPoint(nav.width() // 2,
                                                                   nav.height() // 2))
     assert nav.visible_rect().center().y() < after.center().y()
+
+
+def test_selecting_an_op_inside_a_series_opens_the_series(qtbot, panel, chain):
+    op = next(n for n in chain.graph.ops if n.startswith("conv3_block2_1_bn/"))
+    with qtbot.assertNotEmitted(panel.opSelected), \
+            qtbot.waitSignal(panel.layoutShown, timeout=30_000):
+        assert panel.select_op(op)
+    item = panel.scene.item_for(op)
+    assert item is not None and item.isSelected() and _on_screen(panel, item)
+    assert panel.layout_data.nodes["conv3_block[1-4]*"].expanded
+    series = panel.scene.item_for("conv3_block[1-4]*")
+    assert isinstance(series, ScopeBoxItem) and "conv3_block[1-4] series" in series.toolTip()
+    menu = panel.context_menu(series.sceneBoundingRect().topLeft() + QPointF(20, 10))
+    assert "Collapse conv3_block[1-4] series" in [a.text() for a in menu.actions()]
