@@ -37,9 +37,13 @@ MIN_SERIES = 3  # consecutive numbers before siblings become a series
 # by 0.85 (block 1 adds a projection shortcut); stages of 3, 4 and 6 blocks by 0.68 to
 # 0.76, and must stay apart, or one conv[2-5] box would swallow the whole body.
 SIMILAR = 0.8
+ROUNDS = 3  # choose-and-check rounds before cyclic runs are simply dropped
 SERIES_MARK = "*"  # a series node id is its path plus this mark (scopes end with "/")
 
 _NUMBER = re.compile(r"\d+")
+
+
+_Run = tuple[str, tuple[int, ...]]  # (prefix, consecutive numbers)
 
 
 @dataclass(frozen=True)
@@ -82,22 +86,21 @@ def find_series(container: str, siblings: list[Sibling],
     if not candidates:
         return []
     edge_list = list(edges)
-    banned: set[tuple[str, tuple[int, ...]]] = set()
-    while True:
+    banned: set[_Run] = set()
+    for _round in range(ROUNDS):  # a banned run may leave room for another grouping
         chosen = _choose(candidates, banned, len(siblings))
         cyclic = _closing_cycles(chosen, edge_list)
         if not cyclic:
             break
         banned |= cyclic
+    else:  # dropping every run on a cycle at once leaves none on a cycle
+        chosen = {run: found for run, found in chosen.items() if run not in cyclic}
     parent = container + "/" if container else ""
     found = []
     for (prefix, numbers), (members, rest) in chosen.items():
         label = f"{prefix}[{numbers[0]}-{numbers[-1]}]{rest}"
         found.append(Series(parent + label, label, members, numbers))
     return found
-
-
-_Run = tuple[str, tuple[int, ...]]  # (prefix, consecutive numbers)
 
 
 def _candidate_runs(siblings: list[Sibling]) -> dict[_Run, tuple[tuple[str, ...], str]]:
