@@ -83,6 +83,7 @@ class ExportOptions:
     overwrite: bool = False
     strip_training: bool = False
     verify: bool = True
+    warmup: bool = True  # write and replay assets.extra/tf_serving_warmup_requests
 
 
 @dataclass
