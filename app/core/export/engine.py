@@ -70,7 +70,7 @@ class ExportResult:
 
     def rest_body(self, key: str | None = None) -> dict[str, Any]:
         key = key or next(iter(sorted(self.signature_defs)))
-        return serving.rest_body(key, self.rest_samples.get(key, {}))
+        return serving.rest_body(key, self.rest_samples.get(key, {}), self.signature_defs[key])
 
 
 def open_checkpoint(path: str | os.PathLike[str] | Checkpoint) -> LoadedCheckpoint:
