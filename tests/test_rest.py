@@ -1,4 +1,4 @@
-"""TF Serving's REST JSON rules (tensorflow_serving/util/json_tensor.cc): bodies, answers, errors."""
+"""TF Serving's REST JSON rules (tensorflow_serving/util/json_tensor.cc): bodies, answers."""
 
 from __future__ import annotations
 
