@@ -12,6 +12,8 @@ needed. A model folder (integer-named versions inside) means its newest version.
 - ``signatures_json(meta_graph) -> dict``: each signature's method, inputs and outputs
   with tensor, dtype and shape (``signet inspect --json``'s ``signatures``);
   ``signature_lines`` prints them; ``is_saved_model(loaded)``.
+- ``draft_from_signatures(loaded) -> Draft | None``: what the window edits when a
+  SavedModel opens (its signatures, exporting as the model folder's next version).
 
 Parsing protobufs only: no session, no op kernels, nothing imported into a graph.
 """
@@ -154,3 +156,27 @@ def signature_lines(signatures: dict[str, Any]) -> list[str]:
                 lines.append(f"    {side[:-1]:<6} {name:<20} {info['tensor']:<32} "
                              f"{info['dtype']:<8} {info['shape']}")
     return lines
+
+
+def draft_from_signatures(loaded: Any) -> Any:
+    """The SavedModel's own signatures as a draft that re-exports as its next version.
+
+    None for a checkpoint. Base and name point at the model folder the version sits
+    in, so the export lands next to it (TensorFlow Serving picks up the new version).
+    """
+    from app.core.signature import METHOD_NAMES, Draft, Signature, Slot
+
+    if not is_saved_model(loaded):
+        return None
+    methods = {name: short for short, name in METHOD_NAMES.items()}
+    signatures = []
+    for key, sig in signatures_json(loaded.graph.meta_graph).items():
+        sides = [[Slot(name, info["tensor"], info["dtype"], info["shape"])
+                  for name, info in sig[side].items()] for side in ("inputs", "outputs")]
+        signatures.append(Signature(key, methods.get(sig["method"], "predict"), *sides))
+    if not signatures:
+        return None
+    draft = Draft(signatures)
+    version = loaded.files.prefix.parent.parent
+    draft.options.base, draft.options.name = str(version.parent.parent), version.parent.name
+    return draft

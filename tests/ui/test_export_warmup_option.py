@@ -18,7 +18,9 @@ def editor(window, open_and_wait, skip_thoughts, monkeypatch):
     open_and_wait(window, skip_thoughts.directory)
     editor.suggest_button.click()
     yield editor
-    editor.shutdown()
+    dialog = editor.export_dialog
+    if dialog is not None and dialog.running():
+        editor.shutdown()
 
 
 def test_warmup_checkbox_is_on_by_default_and_off_exports_without_the_file(editor, qtbot,
