@@ -11,7 +11,7 @@ loader, so `signet run` and the warmup replay see what the server would.
   ``.input_dtypes(key)``, ``.run(key, inputs) -> {alias: array}``
   (raises `RestError` in the server's words), ``.close()``; a context manager.
 - ``answer(model, body) -> (text, ok)``: a REST ``:predict`` body in, the server's
-  response text out (``{"error": …}`` when not ok).
+  response text out (``{"error": …}`` when not ok); ``respond`` also gives the arrays.
 """
 
 from __future__ import annotations
@@ -114,12 +114,18 @@ def op_error_text(message: str) -> str:
     return "\n".join(line for line in lines if line.strip()) or message.strip()
 
 
-def answer(model: ServingModel, body: str | bytes) -> tuple[str, bool]:
-    """The text TF Serving's REST API answers for ``body``; False when it is an error."""
+def respond(model: ServingModel, body: str | bytes) -> tuple[str, bool, dict[str, Any]]:
+    """The server's answer text for ``body``, whether it is not an error, and the outputs."""
     try:
         signatures = {k: model.input_dtypes(k) for k in model.signatures}
         request = parse_predict_body(body, signatures)
         outputs = model.run(request.signature, request.inputs)
-        return predict_response(outputs, request.columnar), True
+        return predict_response(outputs, request.columnar), True, outputs
     except RestError as exc:
-        return error_response(str(exc)), False
+        return error_response(str(exc)), False, {}
+
+
+def answer(model: ServingModel, body: str | bytes) -> tuple[str, bool]:
+    """The text TF Serving's REST API answers for ``body``; False when it is an error."""
+    text, ok, _ = respond(model, body)
+    return text, ok
