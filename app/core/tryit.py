@@ -9,8 +9,8 @@ is kept until the draft changes.
 - ``load_input(path, dtype, shape, scaling) -> array``: ``.npy``/``.npz``, an image for
   an ``[N,H,W,C]`` input (resized to H×W, scaled by ``SCALINGS``), a text file (one
   string per line) for a string input.
-- ``body_from_arrays(key, arrays, row_ok)``; ``top_k(values, k, labels)``;
-  ``read_labels(path)``.
+- ``body_from_arrays(key, arrays, row_ok)``; ``draft_shapes(draft, graph, key)``;
+  ``top_k(values, k, labels)``; ``read_labels(path)``.
 - ``TryRunner().respond(loaded, draft, body) -> Answer`` (in a worker thread),
   ``.close()``.
 """
@@ -35,7 +35,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 SCALINGS = {"0..1": (1 / 255.0, 0.0), "-1..1": (2 / 255.0, -1.0), "0..255": (1.0, 0.0)}
 
 
-def _shapes(draft: Draft, graph: OpGraph, key: str) -> dict[str, Any]:
+def draft_shapes(draft: Draft, graph: OpGraph, key: str) -> dict[str, Any]:
+    """``{"inputs:key"/"outputs:key": shape}`` of signature ``key`` (for the row rule)."""
     sig = draft.signature(key)
     shapes: dict[str, Any] = {}
     if sig is None:
@@ -62,7 +63,7 @@ def sample_request(draft: Draft, graph: OpGraph, key: str | None = None) -> str:
             continue
         shape = None if t.shape is None else [-1 if d is None else d for d in t.shape]
         samples[slot.key] = sample_value(t.dtype, shape, [], seed=i + 1, batch=1)
-    row_ok = not row_format_offenders(_shapes(draft, graph, key))
+    row_ok = not row_format_offenders(draft_shapes(draft, graph, key))
     return json.dumps(request_body(key, samples, row_ok), indent=2)
 
 
