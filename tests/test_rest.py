@@ -87,6 +87,11 @@ def test_bad_bodies_get_tf_servings_words(body, words):
     assert words in str(caught.value)
 
 
+def test_types_json_cannot_carry_are_refused_in_the_servers_words():
+    with pytest.raises(RestError, match=r"Conversion of JSON Value: 1\.5 to type: half"):
+        parse_predict_body('{"inputs": [1.5]}', {"serving_default": {"x": "float16"}})
+
+
 def test_row_answers_need_a_shared_batch_dimension():
     with pytest.raises(RestError, match="Tensor name: y has inconsistent batch size: 2 "
                                         "expecting: 3"):

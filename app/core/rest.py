@@ -98,7 +98,7 @@ def _scalar(value: Any, dtype: str) -> Any:
         except (binascii.Error, ValueError) as exc:
             raise RestError("Unable to base64 decode") from exc
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if dtype in ("float32", "float64", "float16", "bfloat16"):
+    if dtype in ("float32", "float64"):
         if not is_number:
             raise _type_error(value, dtype)
         return float(value)
@@ -162,8 +162,7 @@ def _array(shape: list[int], flat: list[Any], dtype: str) -> Any:
         array = np.empty(len(flat), dtype=object)
         array[:] = flat
         return array.reshape(shape)
-    np_dtype = "float32" if dtype == "bfloat16" else dtype
-    return np.array(flat, dtype=np_dtype).reshape(shape)
+    return np.array(flat, dtype=dtype).reshape(shape)
 
 
 def _shape_text(shape: list[int]) -> str:
