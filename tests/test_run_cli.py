@@ -207,3 +207,20 @@ def test_unreadable_request_file_is_one_line(cnn_export, tmp_path, capsys):
     assert code == 2 and out == ""
     assert err.strip() == (f"signet: --request {tmp_path / 'none.json'}: no such file; give "
                            "the JSON body of a TF Serving :predict request")
+
+
+def test_body_from_standard_input_and_a_conflicting_signature(cnn_export, capsys,
+                                                              monkeypatch):
+    import io
+
+    body = json.dumps({"signature_name": "logits", "inputs": {"images": [[[[0.0]] * 8] * 8]}})
+    monkeypatch.setattr("sys.stdin", io.StringIO(body))
+    code, answer, err = _run(capsys, "run", cnn_export, "--request", "-")
+    assert code == 0, err
+    assert np.array(json.loads(answer)["outputs"]).shape == (1, 3)
+    monkeypatch.setattr("sys.stdin", io.StringIO(body))
+    code, answer, err = _run(capsys, "run", cnn_export, "--request", "-",
+                             "--signature", "serving_default")
+    assert code == 2 and answer == ""
+    assert err.strip() == ("signet: --signature serving_default: the body asks for signature "
+                           "'logits'; drop one of the two")
