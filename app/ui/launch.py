@@ -38,11 +38,13 @@ def build_window(path: str | None = None, demo: bool = False, warm_up: bool = Tr
     the demo (needs a QApplication)."""
     from app.ui.graph_panel import install_graph_panel
     from app.ui.signature_editor import install_signature_editor
+    from app.ui.try_panel import install_try_panel
     from app.ui.window import MainWindow
 
     window = MainWindow(warm_up=warm_up)
     install_graph_panel(window)
     install_signature_editor(window)
+    install_try_panel(window)
     window.restore_layout()  # again, now that the panels' docks exist
     window.show()
     if demo:

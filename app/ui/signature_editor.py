@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import PresetError
+from app.core.saved_model_source import draft_from_signatures
 from app.core.signature import (
     METHODS,
     Draft,
@@ -368,6 +369,8 @@ class SignatureEditor(QWidget):
         draft = self.autosave.attach(loaded.checkpoint)
         if _is_empty(draft) and _is_demo(loaded):
             draft = draft_from_suggestions(loaded)
+        if _is_empty(draft):  # a SavedModel: edit its own signatures
+            draft = draft_from_signatures(loaded) or draft
         self.doc.open(loaded, draft)
         self.setEnabled(True)
         if draft is not None and not _is_empty(draft):
