@@ -1,0 +1,75 @@
+"""GraphDef edits the idiom appliers share: copy, rewire consumers, add a variable read.
+
+Every edit works on a copy made with ``type(meta)()``, so it serves TensorFlow's and
+TensorBoard's protobuf classes alike and never touches the caller's MetaGraphDef.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def copy_meta(meta: Any) -> Any:
+    new = type(meta)()
+    new.CopyFrom(meta)
+    return new
+
+
+def canonical(tensor: str) -> str:
+    """``'op' -> 'op:0'``; other names unchanged."""
+    return tensor if ":" in tensor else tensor + ":0"
+
+
+def node_input(tensor: str) -> str:
+    """How a GraphDef input names ``tensor``: output 0 without its index."""
+    return tensor[:-2] if tensor.endswith(":0") else tensor
+
+
+def resolve(mapping: dict[str, str]) -> dict[str, str]:
+    """Follow chains (a dropout whose input is another dropout's output) to their end."""
+    resolved = {}
+    for old in mapping:
+        new = mapping[old]
+        seen = {old}
+        while new in mapping and new not in seen:
+            seen.add(new)
+            new = mapping[new]
+        resolved[old] = new
+    return resolved
+
+
+def rewire(graph_def: Any, mapping: dict[str, str], keep: frozenset[str] = frozenset()) -> int:
+    """Make every data input reading a tensor in ``mapping`` read its replacement instead.
+
+    Nodes named in ``keep`` are left alone (a moving-average update must go on reading
+    the batch statistic). Control inputs are kept: they order execution, not values.
+    Returns how many inputs changed.
+    """
+    mapping = {canonical(k): canonical(v) for k, v in resolve(mapping).items()}
+    changed = 0
+    for node in graph_def.node:
+        if node.name in keep:
+            continue
+        for i, text in enumerate(node.input):
+            if text[:1] == "^":
+                break
+            new = mapping.get(canonical(text))
+            if new is not None:
+                node.input[i] = node_input(new)
+                changed += 1
+    return changed
+
+
+def add_variable_read(graph_def: Any, handle_op: str, dtype: int, name: str) -> str:
+    """Add ``ReadVariableOp(handle_op)`` named ``name`` (once); return its tensor."""
+    if not any(node.name == name for node in graph_def.node):
+        node = graph_def.node.add()
+        node.name = name
+        node.op = "ReadVariableOp"
+        node.input.append(handle_op)
+        node.attr["dtype"].type = dtype
+    return name + ":0"
+
+
+def nodes_by_name(graph_def: Any) -> dict[str, Any]:
+    return {node.name: node for node in graph_def.node}
