@@ -110,11 +110,9 @@ def _finding(graph: OpGraph, random: Op, mask: set[str], join: Op, data: str) ->
     output = join.name + ":0"
     ops = {*mask, join.name}
     source = producer(graph, data)
-    after = consumers_of(graph, output)
-    if (source is not None and source.type in _SWITCH and len(after) == 1
-            and after[0].type in ("Merge", "RefMerge")):
+    merge = _bypassed_cond(graph, output, source)
+    if merge is not None and source is not None:
         # layers.dropout(training=flag): the dropout runs in a cond; bypass the whole cond.
-        merge = after[0]
         data = source.inputs[0]
         output = merge.name + ":0"
         ops.add(merge.name)
@@ -124,6 +122,23 @@ def _finding(graph: OpGraph, random: Op, mask: set[str], join: Op, data: str) ->
         summary=f"{key}: serves its input {data} unchanged (no random mask)",
         data={"output": output, "input": data},
     )
+
+
+def _bypassed_cond(graph: OpGraph, output: str, source: Op | None) -> Op | None:
+    """The cond's ``Merge`` when the dropout is its true branch and the false branch
+    passes the same input through (``Identity(Switch(x))``), else None."""
+    if source is None or source.type not in _SWITCH or not source.inputs:
+        return None
+    merges = [op for op in consumers_of(graph, output) if op.type in ("Merge", "RefMerge")]
+    if len(merges) != 1 or len(merges[0].inputs) != 2:
+        return None
+    merge = merges[0]
+    other = producer(graph, next((t for t in merge.inputs if t != output), ""))
+    switch = producer(graph, other.inputs[0]) if other is not None and other.inputs else None
+    if (other is None or other.type != "Identity" or switch is None
+            or switch.type not in _SWITCH or switch.inputs[:1] != source.inputs[:1]):
+        return None
+    return merge
 
 
 def _scope(name: str) -> str:
