@@ -201,6 +201,11 @@ def build(directory: Path, model: str, steps: int = 3) -> dict[str, Any]:
             "expected": expected.tolist(), "raw": raw}
 
 
-def build_many(directory: Path, models: list[str], steps: int = 3) -> dict[str, Any]:
-    """`build` for several models in one process (one TensorFlow start for all)."""
-    return {model: build(directory / model, model, steps) for model in models}
+def build_many(directory: Path, models: list[str], untrained: tuple[str, ...] = ()
+               ) -> dict[str, Any]:
+    """`build` for several models in one process (one TensorFlow start for all); the
+    ``untrained`` ones are saved before any step, under ``"<model>@0"``."""
+    built = {model: build(directory / model, model) for model in models}
+    for model in untrained:
+        built[f"{model}@0"] = build(directory / f"{model}@0", model, steps=0)
+    return built

@@ -32,7 +32,13 @@ from typing import Any
 
 from app.core.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
-from app.core.rewrite.graph_edit import add_variable_read, copy_meta, node_input, rewire
+from app.core.rewrite.graph_edit import (
+    add_variable_read,
+    copy_meta,
+    node_input,
+    nodes_by_name,
+    rewire,
+)
 from app.core.rewrite.graph_walk import (
     consumers_of,
     op_of,
@@ -177,12 +183,13 @@ def apply(meta: Any, findings: list[Finding]) -> Applied:
     mapping: dict[str, str] = {}
     keep: set[str] = set()
     sites = [f for f in findings if f.rewrite == ID and f.blocked is None and f.data]
+    nodes = nodes_by_name(graph_def) if sites else {}
     for finding in sites:
         data = finding.data
-        mean = _read(graph_def, data, "mean")
-        variance = _read(graph_def, data, "variance")
+        mean = _read(graph_def, nodes, data, "mean")
+        variance = _read(graph_def, nodes, data, "variance")
         if data["form"] == "fused":
-            node = next(n for n in graph_def.node if n.name == data["op"])
+            node = nodes[data["op"]]
             node.attr["is_training"].b = False
             node.input[3] = node_input(mean)
             node.input[4] = node_input(variance)
@@ -195,12 +202,13 @@ def apply(meta: Any, findings: list[Finding]) -> Applied:
     return Applied(new)
 
 
-def _read(graph_def: Any, data: dict[str, Any], role: str) -> str:
+def _read(graph_def: Any, nodes: dict[str, Any], data: dict[str, Any], role: str) -> str:
     read = data[f"{role}_read"]
     if read is not None:
         return read
     variable = data[f"moving_{role}"]
-    return add_variable_read(graph_def, variable, data[f"{role}_dtype"], variable + "/signet_read")
+    return add_variable_read(graph_def, nodes, variable, data[f"{role}_dtype"],
+                             variable + "/signet_read")
 
 
 def warn_initial_statistics(findings: list[Finding], prefix: Path) -> list[Finding]:

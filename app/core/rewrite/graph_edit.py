@@ -60,10 +60,13 @@ def rewire(graph_def: Any, mapping: dict[str, str], keep: frozenset[str] = froze
     return changed
 
 
-def add_variable_read(graph_def: Any, handle_op: str, dtype: int, name: str) -> str:
-    """Add ``ReadVariableOp(handle_op)`` named ``name`` (once); return its tensor."""
-    if not any(node.name == name for node in graph_def.node):
+def add_variable_read(graph_def: Any, nodes: dict[str, Any], handle_op: str, dtype: int,
+                      name: str) -> str:
+    """Add ``ReadVariableOp(handle_op)`` named ``name`` unless ``nodes`` (name -> node,
+    kept up to date) has it; return its tensor."""
+    if name not in nodes:
         node = graph_def.node.add()
+        nodes[name] = node
         node.name = name
         node.op = "ReadVariableOp"
         node.input.append(handle_op)
