@@ -102,9 +102,11 @@ def keras(x, training: bool, updates: list) -> Any:
     return L.Dense(3, name="logits")(h)
 
 
-def _batch_norm(tf, tf1, x, training: bool, fused: bool, updates: list, name: str):
+def _batch_norm(tf, tf1, x, training: bool, fused: bool, updates: list, name: str,
+                inline: bool = False):
     """Batch norm by hand, as slim and hand-written models do it: ``tf.nn.moments`` +
-    ``tf.nn.batch_normalization`` or ``fused_batch_norm``, moving averages by assign_sub."""
+    ``tf.nn.batch_normalization`` or ``fused_batch_norm``, moving averages by assign_sub;
+    ``inline`` hangs the updates on the output, as ``updates_collections=None`` does."""
     channels = int(x.shape[-1])
     with tf1.variable_scope(name):
         gamma = tf1.get_variable("gamma", [channels], initializer=tf1.ones_initializer())
@@ -124,10 +126,14 @@ def _batch_norm(tf, tf1, x, training: bool, fused: bool, updates: list, name: st
         else:
             mean, var = tf.nn.moments(x, list(range(len(x.shape) - 1)))
             y = tf.nn.batch_normalization(x, mean, var, beta, gamma, 1e-3)
-        for variable, value in ((moving_mean, mean), (moving_var, var)):
-            updates.append(tf1.assign_sub(variable, (variable - value) * (1 - MOMENTUM),
-                                          name="AssignMovingAvg"))
-        return y
+        assigns = [tf1.assign_sub(variable, (variable - value) * (1 - MOMENTUM),
+                                  name="AssignMovingAvg")
+                   for variable, value in ((moving_mean, mean), (moving_var, var))]
+        if not inline:
+            updates.extend(assigns)
+            return y
+        with tf1.control_dependencies(assigns):
+            return tf.identity(y)
 
 
 def handwritten(x, training: bool, updates: list) -> Any:
@@ -141,13 +147,66 @@ def handwritten(x, training: bool, updates: list) -> Any:
     return _dense(tf1, h, 3, "out")
 
 
+def inline_updates(x, training: bool, updates: list) -> Any:
+    tf, tf1 = _tf()
+    h = _dense(tf1, _flat(tf, x), 16, "dense")
+    h = tf.nn.relu(_batch_norm(tf, tf1, h, training, False, updates, "bn", inline=True))
+    return _dense(tf1, h, 3, "out")
+
+
+def ema_cond_bn(x, training: bool, updates: list) -> Any:
+    """The classic hand-written TF1 batch norm: ``tf.cond`` on a phase flag between
+    ``ema.apply([batch_mean, batch_var])`` (zero-debiased averages of tensors, updated
+    inside the cond) and ``ema.average``. Needs TF1 behaviour (a v1 cond)."""
+    tf, tf1 = _tf()
+    h = _dense(tf1, _flat(tf, x), 16, "dense")
+    with tf1.variable_scope("bn"):
+        beta = tf1.get_variable("beta", [16], initializer=tf1.zeros_initializer())
+        gamma = tf1.get_variable("gamma", [16], initializer=tf1.ones_initializer())
+        batch_mean, batch_var = tf.nn.moments(h, [0], name="moments")
+        average = tf1.train.ExponentialMovingAverage(decay=MOMENTUM)
+        phase = tf1.placeholder_with_default(training, [], name="phase_train")
+
+        def with_update():
+            with tf1.control_dependencies([average.apply([batch_mean, batch_var])]):
+                return tf.identity(batch_mean), tf.identity(batch_var)
+
+        mean, var = tf1.cond(phase, with_update, lambda: (average.average(batch_mean),
+                                                          average.average(batch_var)))
+        h = tf.nn.batch_normalization(h, mean, var, beta, gamma, 1e-3)
+    return _dense(tf1, tf.nn.relu(h), 3, "out")
+
+
+def _tf20_dropout(tf, tf1, x, rate: float):
+    """``tf.nn.dropout`` as TF 2.0-2.3 wrote it: ``x * scale * cast(mask)``."""
+    with tf1.name_scope("dropout"):
+        keep = tf1.random_uniform(tf.shape(x), dtype=x.dtype) >= rate
+        return x * (1 / (1 - rate)) * tf.cast(keep, x.dtype)
+
+
+def dropout_variants(x, training: bool, updates: list) -> Any:
+    """Cast/Mul dropout, a broadcast ``noise_shape`` and a stateless dropout; the twin
+    skips them, as Keras does with ``training=False``."""
+    tf, tf1 = _tf()
+    h = tf.nn.relu(_dense(tf1, _flat(tf, x), 16, "hidden"))
+    if training:
+        with tf1.variable_scope("cast"):
+            h = _tf20_dropout(tf, tf1, h, 0.4)
+        with tf1.variable_scope("noise"):
+            h = tf.nn.dropout(h, rate=0.3, noise_shape=[1, 16])
+        with tf1.variable_scope("stateless"):
+            h = tf.nn.experimental.stateless_dropout(h, rate=0.2, seed=[3, 4])
+    return _dense(tf1, h, 3, "out")
+
+
 def ema(x, training: bool, updates: list) -> Any:
     tf, tf1 = _tf()
     h = tf.nn.relu(_dense(tf1, _flat(tf, x), 16, "hidden"))
     return _dense(tf1, h, 3, "out")
 
 
-MODELS = {f.__name__: f for f in (legacy_dropout, nn_dropout, layers, keras, handwritten, ema)}
+MODELS = {f.__name__: f for f in (legacy_dropout, nn_dropout, dropout_variants, layers, keras,
+                                  handwritten, inline_updates, ema_cond_bn, ema)}
 
 
 def build(directory: Path, model: str, steps: int = 3) -> dict[str, Any]:

@@ -24,17 +24,23 @@ from app.core.metagraph import read_meta_graph
 from app.core.opgraph import OpGraph
 from app.core.rewrite import batch_norm, dropout, moving_average
 from app.core.rewrite.base import Applied, Finding, Rewrite
+from app.core.rewrite.graph_walk import ASSIGN_OPS
 from app.core.signature import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests import graphs_training, isolated_build
 
 ROOT = Path(__file__).resolve().parents[1]
-V1_MODELS = ["legacy_dropout", "nn_dropout", "layers", "keras", "handwritten", "ema"]
-V2_MODELS = ["legacy_dropout", "nn_dropout", "keras", "handwritten", "ema"]
+V1_MODELS = ["legacy_dropout", "nn_dropout", "dropout_variants", "layers", "keras",
+             "handwritten", "inline_updates", "ema_cond_bn", "ema"]
+V2_MODELS = ["legacy_dropout", "nn_dropout", "dropout_variants", "keras", "handwritten",
+             "inline_updates", "ema"]
 # model -> (dropouts, batch norms, moving-average variables) the finders must report
 EXPECTED = {
     "legacy_dropout": (1, 0, 0),
     "nn_dropout": (2, 0, 0),
+    "dropout_variants": (3, 0, 0),
+    "inline_updates": (0, 1, 0),
+    "ema_cond_bn": (0, 1, 0),
     "layers": (2, 2, 0),
     "keras": (1, 2, 0),
     "handwritten": (0, 2, 0),
@@ -107,15 +113,21 @@ def _check_serves_twin(built: dict, model: str) -> None:
     assert not [n for n in needed if served.ops[n].type in _RANDOM]
     assert not [n for n in needed if served.ops[n].type.startswith("FusedBatchNorm")
                 and served.ops[n].node.attr["is_training"].b]
+    # Serving never writes a variable (no moving-average update hangs on the answer).
+    run = _ancestors(served, output, control=True)
+    assert not [n for n in run if served.ops[n].type in ASSIGN_OPS]
 
 
-def _ancestors(graph: OpGraph, tensor: str) -> set[str]:
+def _ancestors(graph: OpGraph, tensor: str, control: bool = False) -> set[str]:
     stack, seen = [tensor.rpartition(":")[0]], set()
     while stack:
         name = stack.pop()
         if name not in seen and name in graph.ops:
             seen.add(name)
-            stack.extend(t.rpartition(":")[0] for t in graph.ops[name].inputs)
+            op = graph.ops[name]
+            stack.extend(t.rpartition(":")[0] for t in op.inputs)
+            if control:
+                stack.extend(op.control_inputs)
     return seen
 
 
@@ -146,6 +158,16 @@ def test_tf2_training_graph_serves_its_inference_twin(v2, model):
     _check_findings(v2[model], model)
     _check_serves_twin(v2[model], model)
     _check_training_graph_differs(v2[model], model)
+
+
+def test_zero_debiased_tensor_averages_serve_the_average_not_the_accumulator(v1):
+    """``ema.apply([batch_mean, ...])`` first updates ``.../biased``; the average the
+    inference branch reads is the shadow variable the debiased value goes to."""
+    _, _, found = _found(v1["ema_cond_bn"])
+    (finding,) = found["batch_norm"]
+    assert finding.data["moving_mean"].endswith("moments/Squeeze/ExponentialMovingAverage")
+    assert finding.data["moving_variance"].endswith(
+        "moments/Squeeze_1/ExponentialMovingAverage")
 
 
 def test_tf1_forms_are_the_ones_named(v1):
@@ -195,7 +217,7 @@ def test_moving_average_weights_serve_the_shadows(v1, v2):
 
 
 def test_batch_norm_updates_are_not_taken_for_weight_averages(v1, v2):
-    for built in (v1["layers"], v1["keras"], v2["handwritten"]):
+    for built in (v1["layers"], v1["keras"], v1["ema_cond_bn"], v2["handwritten"]):
         _, graph, _ = _found(built)
         assert moving_average.find(graph, _draft(built)) == []
 
@@ -227,7 +249,9 @@ def test_batch_norm_without_moving_statistics_is_blocked():
         x = tf1.placeholder(tf.float32, [None, 2, 2, 3], name="x")
         scale = tf1.get_variable("scale", [3])
         offset = tf1.get_variable("offset", [3])
-        y, _, _ = tf1.nn.fused_batch_norm(x, scale, offset, is_training=True, name="bn")
+        with tf1.name_scope("block"):  # two sites in one scope
+            y = tf1.nn.fused_batch_norm(x, scale, offset, is_training=True)[0]
+            y = tf1.nn.fused_batch_norm(y, scale, offset, is_training=True)[0]
         flat = tf.reshape(x, [-1, 12])
         mean, var = tf.nn.moments(flat, [0], name="batch_moments")
         tf.identity(y, name="y")
@@ -237,7 +261,7 @@ def test_batch_norm_without_moving_statistics_is_blocked():
         tf.nn.batch_normalization(flat, lmean, lvar, None, None, 1e-3, name="layer_norm")
 
     found = batch_norm.find(_meta_of(build), Draft())
-    assert sorted(f.key for f in found) == ["batch_moments", "bn"]
+    assert sorted(f.key for f in found) == ["batch_moments", "block", "block#2"]
     for finding in found:
         assert finding.blocked and "no moving-average update" in finding.blocked
         assert any(op in finding.blocked for op in finding.ops)

@@ -9,8 +9,11 @@ mode uses the moving mean and variance the training loop kept. Two forms:
   statistics;
 - the moments form (``tf.nn.moments`` then ``batch_normalization`` or hand-written
   arithmetic, as in non-fused layers, Keras on 2-D input and hand-written code): every
-  reader of the batch mean and variance, except their moving-average updates, reads the
-  moving statistics instead.
+  reader of the batch mean and variance reads the moving statistics instead.
+
+Either way the control edges on the updates are dropped (``updates_collections=None``
+and ``ema.apply`` inside a ``cond`` hang them on the forward path), so serving never
+writes the moving statistics.
 
 The moving statistics are found through the update ops (``AssignMovingAvg``: an
 ``AssignSub`` or ``AssignSubVariableOp`` fed by the batch statistic that also reads the
@@ -35,11 +38,13 @@ from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_edit import (
     add_variable_read,
     copy_meta,
+    drop_control_inputs,
     node_input,
     nodes_by_name,
     rewire,
 )
 from app.core.rewrite.graph_walk import (
+    ASSIGN_OPS,
     consumers_of,
     op_of,
     producer,
@@ -48,6 +53,7 @@ from app.core.rewrite.graph_walk import (
     variable_of,
 )
 from app.core.rewrite.restore_map import restore_map
+from app.core.rewrite.site_keys import unique_keys
 
 ID = "batch_norm"
 _FUSED = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
@@ -73,7 +79,7 @@ def find(graph: OpGraph, draft: Any) -> list[Finding]:
             data["mean_key"] = keys.get(data["moving_mean"], data["moving_mean"])
             data["variance_key"] = keys.get(data["moving_variance"], data["moving_variance"])
         findings.append(finding)
-    return findings
+    return unique_keys(findings)
 
 
 def _training(op: Op) -> bool:
@@ -153,7 +159,7 @@ def _over_batch(graph: OpGraph, mean: Op) -> bool:
 def _moving(graph: OpGraph, mean_t: str, variance_t: str) -> dict[str, Any] | str:
     """The moving mean and variance updated from these batch statistics, or why not."""
     found = {}
-    keep: list[str] = []
+    updates: set[str] = set()
     for role, tensor in (("mean", mean_t), ("variance", variance_t)):
         update = updates_from(graph, tensor)
         if update is None:
@@ -162,11 +168,11 @@ def _moving(graph: OpGraph, mean_t: str, variance_t: str) -> dict[str, Any] | st
         variable = variable_of(graph, assign.inputs[0])
         if variable is None:
             return f"the update {assign.name} writes no variable Signet can read"
-        keep.extend(path)
+        updates.update(p for p in path if graph.ops[p].type in ASSIGN_OPS)
         found[f"moving_{role}"] = variable.name
         found[f"{role}_read"] = value_read(graph, variable)
         found[f"{role}_dtype"] = variable.node.attr["dtype"].type
-    found["keep"] = sorted(set(keep))
+    found["updates"] = sorted(updates)
     return found
 
 
@@ -181,7 +187,7 @@ def apply(meta: Any, findings: list[Finding]) -> Applied:
     new = copy_meta(meta)
     graph_def = new.graph_def
     mapping: dict[str, str] = {}
-    keep: set[str] = set()
+    updates: set[str] = set()
     sites = [f for f in findings if f.rewrite == ID and f.blocked is None and f.data]
     nodes = nodes_by_name(graph_def) if sites else {}
     for finding in sites:
@@ -196,9 +202,11 @@ def apply(meta: Any, findings: list[Finding]) -> Applied:
         else:
             mapping[data["mean"]] = mean
             mapping[data["variance"]] = variance
-            keep.update(data["keep"])
+        updates.update(data["updates"])
     if mapping:
-        rewire(graph_def, mapping, frozenset(keep))
+        rewire(graph_def, mapping)
+    if updates:
+        drop_control_inputs(graph_def, updates)
     return Applied(new)
 
 

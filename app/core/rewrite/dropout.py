@@ -25,6 +25,7 @@ from app.core.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_edit import copy_meta, resolve, rewire
 from app.core.rewrite.graph_walk import ancestors, consumers_of, op_of, producer
+from app.core.rewrite.site_keys import unique_keys
 
 ID = "dropout"
 _RANDOM = frozenset({"RandomUniform", "StatelessRandomUniform", "StatelessRandomUniformV2"})
@@ -48,7 +49,7 @@ def find(graph: OpGraph, draft: Any) -> list[Finding]:
             finding = _site(graph, op)
             if finding is not None:
                 findings.append(finding)
-    return findings
+    return unique_keys(findings)
 
 
 def _site(graph: OpGraph, random: Op) -> Finding | None:

@@ -38,18 +38,15 @@ def resolve(mapping: dict[str, str]) -> dict[str, str]:
     return resolved
 
 
-def rewire(graph_def: Any, mapping: dict[str, str], keep: frozenset[str] = frozenset()) -> int:
+def rewire(graph_def: Any, mapping: dict[str, str]) -> int:
     """Make every data input reading a tensor in ``mapping`` read its replacement instead.
 
-    Nodes named in ``keep`` are left alone (a moving-average update must go on reading
-    the batch statistic). Control inputs are kept: they order execution, not values.
-    Returns how many inputs changed.
+    Control inputs are kept: they order execution, not values. Returns how many inputs
+    changed.
     """
     mapping = {canonical(k): canonical(v) for k, v in resolve(mapping).items()}
     changed = 0
     for node in graph_def.node:
-        if node.name in keep:
-            continue
         for i, text in enumerate(node.input):
             if text[:1] == "^":
                 break
@@ -58,6 +55,22 @@ def rewire(graph_def: Any, mapping: dict[str, str], keep: frozenset[str] = froze
                 node.input[i] = node_input(new)
                 changed += 1
     return changed
+
+
+def drop_control_inputs(graph_def: Any, ops: set[str]) -> int:
+    """Remove every control input on ``ops`` (e.g. the moving-average updates that
+    ``tf.contrib.layers.batch_norm(updates_collections=None)`` or an ``ema.apply`` inside
+    a ``cond`` hang on the forward path), so serving never runs them. Returns how many."""
+    dropped = 0
+    for node in graph_def.node:
+        controls = [t for t in node.input if t[:1] == "^"]
+        if not any(t[1:] in ops for t in controls):
+            continue
+        kept = [t for t in node.input if t[:1] != "^" or t[1:] not in ops]
+        dropped += len(node.input) - len(kept)
+        del node.input[:]
+        node.input.extend(kept)
+    return dropped
 
 
 def add_variable_read(graph_def: Any, nodes: dict[str, Any], handle_op: str, dtype: int,

@@ -17,6 +17,7 @@ VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
 _PASS_THROUGH = frozenset({"Identity", "ReadVariableOp", "Enter", "RefEnter", "Switch",
                            "RefSwitch"})
 # Updates that write a new value into a variable: input 0 is the variable.
+_DEBIAS_DEPTH = 3  # biased accumulator -> truediv -> sub -> assign_sub on the average
 ASSIGN_OPS = frozenset({"Assign", "AssignSub", "AssignAdd", "AssignVariableOp",
                         "AssignSubVariableOp", "AssignAddVariableOp"})
 
@@ -102,7 +103,11 @@ def updates_from(graph: OpGraph, tensor: str, depth: int = 4) -> tuple[Op, list[
                 path = _path(parents, op.name)
                 if _reads(graph, [producer(graph, tensor), *(graph.ops[p] for p in path)],
                           variable.name):
-                    return op, path
+                    # A zero-debiased average (ExponentialMovingAverage of a tensor) first
+                    # updates a biased accumulator, whose new value then updates the
+                    # average: follow the chain to the variable that holds the answer.
+                    further = updates_from(graph, op.name + ":0", _DEBIAS_DEPTH)
+                    return (further[0], path + further[1]) if further else (op, path)
                 continue
             for name in op.consumers:
                 if name not in parents and name in graph.ops:
