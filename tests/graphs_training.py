@@ -102,6 +102,24 @@ def keras(x, training: bool, updates: list) -> Any:
     return L.Dense(3, name="logits")(h)
 
 
+def keras_learning_phase(x, training: bool, updates: list) -> Any:
+    """tf-keras layers left to the learning phase (a v1 ``cond`` on the
+    ``keras_learning_phase`` placeholder, fed True while training, False by default)."""
+    import tf_keras
+
+    L = tf_keras.layers
+    arg = {} if training else {"training": False}
+    bn_conv = L.BatchNormalization(momentum=MOMENTUM, name="bn_conv")
+    bn_dense = L.BatchNormalization(momentum=MOMENTUM, name="bn_dense")
+    h = L.Conv2D(4, 3, padding="same", name="conv")(x)
+    h = L.ReLU()(bn_conv(h, **arg))
+    h = L.Dense(16, name="dense")(L.Flatten()(h))
+    h = L.ReLU()(bn_dense(h, **arg))
+    h = L.Dropout(0.5, name="drop")(h, **arg)
+    updates.extend([*bn_conv.updates, *bn_dense.updates])
+    return L.Dense(3, name="logits")(h)
+
+
 def _batch_norm(tf, tf1, x, training: bool, fused: bool, updates: list, name: str,
                 inline: bool = False):
     """Batch norm by hand, as slim and hand-written models do it: ``tf.nn.moments`` +
@@ -206,7 +224,8 @@ def ema(x, training: bool, updates: list) -> Any:
 
 
 MODELS = {f.__name__: f for f in (legacy_dropout, nn_dropout, dropout_variants, layers, keras,
-                                  handwritten, inline_updates, ema_cond_bn, ema)}
+                                  keras_learning_phase, handwritten, inline_updates,
+                                  ema_cond_bn, ema)}
 
 
 def build(directory: Path, model: str, steps: int = 3) -> dict[str, Any]:
@@ -234,10 +253,15 @@ def build(directory: Path, model: str, steps: int = 3) -> dict[str, Any]:
             with tf1.control_dependencies([train]):
                 train = average.apply(tf1.trainable_variables())
         saver = tf1.train.Saver()
+        feed = {}
+        if model == "keras_learning_phase":
+            import tf_keras
+
+            feed[tf_keras.backend.learning_phase()] = True
         with tf1.Session(graph=graph) as sess:
             sess.run(tf1.global_variables_initializer())
             for step in range(steps):
-                sess.run(train, {x: batches[step], target: targets[step]})
+                sess.run(train, {x: batches[step], target: targets[step], **feed})
             prefix = saver.save(sess, str(directory / f"{model}.ckpt"), global_step=steps)
 
     twin = tf.Graph()

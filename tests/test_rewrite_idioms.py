@@ -31,7 +31,7 @@ from tests import graphs_training, isolated_build
 
 ROOT = Path(__file__).resolve().parents[1]
 V1_MODELS = ["legacy_dropout", "nn_dropout", "dropout_variants", "layers", "keras",
-             "handwritten", "inline_updates", "ema_cond_bn", "ema"]
+             "keras_learning_phase", "handwritten", "inline_updates", "ema_cond_bn", "ema"]
 V2_MODELS = ["legacy_dropout", "nn_dropout", "dropout_variants", "keras", "handwritten",
              "inline_updates", "ema"]
 # model -> (dropouts, batch norms, moving-average variables) the finders must report
@@ -43,6 +43,7 @@ EXPECTED = {
     "ema_cond_bn": (0, 1, 0),
     "layers": (2, 2, 0),
     "keras": (1, 2, 0),
+    "keras_learning_phase": (1, 2, 0),
     "handwritten": (0, 2, 0),
     "ema": (0, 0, 4),
 }
@@ -85,8 +86,8 @@ def _rewritten(built: dict, rewrites: tuple[Rewrite, ...] = REWRITES) -> tuple[o
     return meta, output
 
 
-def _run(meta, prefix: str, fed: str, output: str, batches: list[np.ndarray]
-         ) -> list[np.ndarray]:
+def _run(meta, prefix: str, fed: str, output: str, batches: list[np.ndarray],
+         extra: dict | None = None) -> list[np.ndarray]:
     """Import ``meta`` as the export does, restore ``prefix``, answer each batch."""
     tf = tensorflow()
     tf1 = tf.compat.v1
@@ -95,7 +96,7 @@ def _run(meta, prefix: str, fed: str, output: str, batches: list[np.ndarray]
         saver = tf1.train.import_meta_graph(meta, clear_devices=True)
     with tf1.Session(graph=graph) as session:
         saver.restore(session, prefix)
-        return [session.run(output, {fed: batch}) for batch in batches]
+        return [session.run(output, {fed: batch, **(extra or {})}) for batch in batches]
 
 
 def _check_serves_twin(built: dict, model: str) -> None:
@@ -150,7 +151,8 @@ def _check_training_graph_differs(built: dict, model: str) -> None:
 def test_tf1_training_graph_serves_its_inference_twin(v1, model):
     _check_findings(v1[model], model)
     _check_serves_twin(v1[model], model)
-    _check_training_graph_differs(v1[model], model)
+    if model != "keras_learning_phase":  # its learning phase defaults to inference
+        _check_training_graph_differs(v1[model], model)
 
 
 @pytest.mark.parametrize("model", V2_MODELS)
@@ -168,6 +170,22 @@ def test_zero_debiased_tensor_averages_serve_the_average_not_the_accumulator(v1)
     assert finding.data["moving_mean"].endswith("moments/Squeeze/ExponentialMovingAverage")
     assert finding.data["moving_variance"].endswith(
         "moments/Squeeze_1/ExponentialMovingAverage")
+
+
+def test_keras_learning_phase_fed_true_still_serves_the_twin(v1):
+    """Keras's learning-phase conds: with the phase fed True (as training fed it) the
+    rewritten graph still answers as the twin, where the raw graph does not."""
+    built = v1["keras_learning_phase"]
+    _, _, found = _found(built)
+    assert sorted(f.key for fs in found.values() for f in fs) == ["bn_conv", "bn_dense", "drop"]
+    meta, output = _rewritten(built)
+    sample = np.asarray(built["sample"], np.float32)
+    phase = {"keras_learning_phase:0": True}
+    (served,) = _run(meta, built["prefix"], built["input"], output, [sample], phase)
+    np.testing.assert_allclose(served, built["expected"], atol=1e-5, rtol=0)
+    raw_meta = read_meta_graph(Path(built["prefix"] + ".meta"))
+    (raw,) = _run(raw_meta, built["prefix"], built["input"], built["output"], [sample], phase)
+    assert not np.allclose(raw, built["expected"], atol=1e-3)
 
 
 def test_tf1_forms_are_the_ones_named(v1):

@@ -177,8 +177,10 @@ def _moving(graph: OpGraph, mean_t: str, variance_t: str) -> dict[str, Any] | st
 
 
 def _scope(name: str) -> str:
+    """``bn/moments/mean -> bn``, ``bn/cond/FusedBatchNormV3 -> bn`` (Keras's learning-phase
+    cond)."""
     parts = name.split("/")[:-1] or [name]
-    if len(parts) > 1 and parts[-1] == "moments":
+    while len(parts) > 1 and (parts[-1] == "moments" or parts[-1].startswith("cond")):
         parts.pop()
     return "/".join(parts)
 

@@ -8,6 +8,7 @@ update) is a handful of ops, and a walk that goes further has left it.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 
 from app.core.opgraph import Op, OpGraph
@@ -17,6 +18,7 @@ VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
 _PASS_THROUGH = frozenset({"Identity", "ReadVariableOp", "Enter", "RefEnter", "Switch",
                            "RefSwitch"})
 # Updates that write a new value into a variable: input 0 is the variable.
+_ROUTING = frozenset({"Switch", "RefSwitch", "Merge", "RefMerge", "Identity"})
 _DEBIAS_DEPTH = 3  # biased accumulator -> truediv -> sub -> assign_sub on the average
 ASSIGN_OPS = frozenset({"Assign", "AssignSub", "AssignAdd", "AssignVariableOp",
                         "AssignSubVariableOp", "AssignAddVariableOp"})
@@ -87,34 +89,55 @@ def updates_from(graph: OpGraph, tensor: str, depth: int = 4) -> tuple[Op, list[
     ``AssignMovingAvg/sub`` and ``mul`` into an ``AssignSub`` on ``moving_mean``. The
     update must also read the variable it writes (the moving average's ``sub``), so an
     assign further downstream that merely depends on the tensor does not count.
+    ``Switch``, ``Merge`` and ``Identity`` do not count towards ``depth``: Keras routes
+    the statistics through a ``cond`` on the learning phase on their way to the update.
     """
     parents: dict[str, str | None] = {}
-    frontier = []
+    queue: deque[tuple[Op, int]] = deque()
     for op in consumers_of(graph, tensor):
-        parents.setdefault(op.name, None)
-        frontier.append(op)
-    for _ in range(depth):
-        following: list[Op] = []
-        for op in frontier:
-            if op.type in ASSIGN_OPS and op.inputs and op_of(op.inputs[0]) not in parents:
-                variable = variable_of(graph, op.inputs[0])
-                if variable is None:
-                    continue
-                path = _path(parents, op.name)
-                if _reads(graph, [producer(graph, tensor), *(graph.ops[p] for p in path)],
-                          variable.name):
-                    # A zero-debiased average (ExponentialMovingAverage of a tensor) first
-                    # updates a biased accumulator, whose new value then updates the
-                    # average: follow the chain to the variable that holds the answer.
-                    further = updates_from(graph, op.name + ":0", _DEBIAS_DEPTH)
-                    return (further[0], path + further[1]) if further else (op, path)
+        if op.name not in parents:
+            parents[op.name] = None
+            queue.append((op, _cost(op)))
+    while queue:
+        op, cost = queue.popleft()
+        if op.type in ASSIGN_OPS and op.inputs:
+            found = _update(graph, tensor, op, parents)
+            if found is not None:
+                return found
+            continue
+        for name in op.consumers:
+            following = graph.ops.get(name)
+            if following is None or name in parents:
                 continue
-            for name in op.consumers:
-                if name not in parents and name in graph.ops:
-                    parents[name] = op.name
-                    following.append(graph.ops[name])
-        frontier = following
+            step = _cost(following)
+            if cost + step <= depth:
+                parents[name] = op.name
+                if step:
+                    queue.append((following, cost + step))
+                else:
+                    queue.appendleft((following, cost))
     return None
+
+
+def _cost(op: Op) -> int:
+    return 0 if op.type in _ROUTING else 1
+
+
+def _update(graph: OpGraph, tensor: str, assign: Op, parents: dict[str, str | None]
+            ) -> tuple[Op, list[str]] | None:
+    """``assign`` and the path to it, if it writes a variable the path also reads."""
+    variable = variable_of(graph, assign.inputs[0])
+    if variable is None:
+        return None
+    path = _path(parents, assign.name)
+    if not _reads(graph, [producer(graph, tensor), *(graph.ops[p] for p in path)],
+                  variable.name):
+        return None
+    # A zero-debiased average (ExponentialMovingAverage of a tensor) first updates a
+    # biased accumulator, whose new value then updates the average: follow the chain to
+    # the variable that holds the answer.
+    further = updates_from(graph, assign.name + ":0", _DEBIAS_DEPTH)
+    return (further[0], path + further[1]) if further else (assign, path)
 
 
 def _path(parents: dict[str, str | None], last: str) -> list[str]:
