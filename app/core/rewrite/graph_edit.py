@@ -44,15 +44,23 @@ def rewire(graph_def: Any, mapping: dict[str, str]) -> int:
     Control inputs are kept: they order execution, not values. Returns how many inputs
     changed.
     """
-    mapping = {canonical(k): canonical(v) for k, v in resolve(mapping).items()}
+    lookup: dict[str, str] = {}
+    for old, new in resolve(mapping).items():
+        old, new = canonical(old), node_input(canonical(new))
+        lookup[old] = new
+        if old.endswith(":0"):
+            lookup[old[:-2]] = new  # GraphDefs name output 0 without its index
     changed = 0
+    if not lookup:
+        return changed
     for node in graph_def.node:
-        for i, text in enumerate(node.input):
+        inputs = node.input
+        for i, text in enumerate(inputs):
             if text[:1] == "^":
                 break
-            new = mapping.get(canonical(text))
+            new = lookup.get(text)
             if new is not None:
-                node.input[i] = node_input(new)
+                inputs[i] = new
                 changed += 1
     return changed
 
@@ -62,15 +70,28 @@ def drop_control_inputs(graph_def: Any, ops: set[str]) -> int:
     ``tf.contrib.layers.batch_norm(updates_collections=None)`` or an ``ema.apply`` inside
     a ``cond`` hang on the forward path), so serving never runs them. Returns how many."""
     dropped = 0
+    if not ops:
+        return dropped
     for node in graph_def.node:
-        controls = [t for t in node.input if t[:1] == "^"]
-        if not any(t[1:] in ops for t in controls):
+        inputs = node.input
+        if not inputs or inputs[-1][:1] != "^":  # control inputs come last
+            continue
+        if not _controls_any(inputs, ops):
             continue
         kept = [t for t in node.input if t[:1] != "^" or t[1:] not in ops]
         dropped += len(node.input) - len(kept)
         del node.input[:]
         node.input.extend(kept)
     return dropped
+
+
+def _controls_any(inputs: Any, ops: set[str]) -> bool:
+    for text in reversed(inputs):
+        if text[:1] != "^":
+            return False
+        if text[1:] in ops:
+            return True
+    return False
 
 
 def add_variable_read(graph_def: Any, nodes: dict[str, Any], handle_op: str, dtype: int,
