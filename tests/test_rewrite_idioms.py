@@ -11,6 +11,7 @@ tf-keras) is built in a child process; TF2 behaviour (resource variables) here.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -137,6 +138,7 @@ def _check_findings(built: dict, model: str) -> None:
     counts = tuple(len(found[r.id]) for r in REWRITES)
     assert counts == EXPECTED[model]
     assert all(f.blocked is None and f.ops for fs in found.values() for f in fs)
+    json.dumps([f.data for fs in found.values() for f in fs])  # presets and inspect --json
 
 
 def _check_training_graph_differs(built: dict, model: str) -> None:

@@ -57,7 +57,6 @@ from app.core.rewrite.site_keys import unique_keys
 
 ID = "batch_norm"
 _FUSED = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
-_SQUEEZE = frozenset({"Squeeze", "Reshape"})
 
 
 def find(graph: OpGraph, draft: Any) -> list[Finding]:
@@ -138,7 +137,7 @@ def _moments(graph: OpGraph, diff: Op) -> Finding | None:
 def _statistic(graph: OpGraph, mean: Op) -> str:
     """The moments output: the squeezed mean when ``keep_dims=False``, else the mean."""
     out = mean.name + ":0"
-    squeeze = next((c for c in consumers_of(graph, out) if c.type in _SQUEEZE), None)
+    squeeze = next((c for c in consumers_of(graph, out) if c.type == "Squeeze"), None)
     return squeeze.name + ":0" if squeeze is not None else out
 
 

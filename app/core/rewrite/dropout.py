@@ -67,7 +67,7 @@ def _site(graph: OpGraph, random: Op) -> Finding | None:
                     continue
                 data = _joined_input(graph, op, mask, drawn_for)
                 if data is not None:
-                    return _finding(graph, random, mask, op, data)
+                    return _finding(graph, mask, op, data)
                 if op.type in _MASK:
                     mask.add(op.name)
                     tested = tested or op.type in _MASK_TEST
@@ -107,7 +107,7 @@ def _joined_input(graph: OpGraph, op: Op, mask: set[str], drawn_for: str | None)
     return candidates[1] if len(candidates) > 1 else None
 
 
-def _finding(graph: OpGraph, random: Op, mask: set[str], join: Op, data: str) -> Finding:
+def _finding(graph: OpGraph, mask: set[str], join: Op, data: str) -> Finding:
     output = join.name + ":0"
     ops = {*mask, join.name}
     source = producer(graph, data)
