@@ -11,7 +11,7 @@ mode uses the moving mean and variance the training loop kept. Two forms:
   arithmetic, as in non-fused layers, Keras on 2-D input and hand-written code): every
   reader of the batch mean and variance reads the moving statistics instead.
 
-Either way the control edges on the updates are dropped (``updates_collections=None``
+Either way the updates become plain reads of their variable (``updates_collections=None``
 and ``ema.apply`` inside a ``cond`` hang them on the forward path), so serving never
 writes the moving statistics.
 
@@ -38,10 +38,10 @@ from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_edit import (
     add_variable_read,
     copy_meta,
-    drop_control_inputs,
+    disarm_update,
     node_input,
     nodes_by_name,
-    rewire,
+    rewire_readers,
 )
 from app.core.rewrite.graph_walk import (
     ASSIGN_OPS,
@@ -127,10 +127,12 @@ def _moments(graph: OpGraph, diff: Op) -> Finding | None:
             blocked=(f"{mean.name} normalises over the batch and {stats}; serve a graph "
                      "built with training=False, or keep it on purpose"),
         )
+    readers = {op.name for t in (mean_t, variance_t) for op in consumers_of(graph, t)}
     return Finding(
         rewrite=ID, key=key, ops=ops,
         summary=f"{key}: normalises with the moving mean and variance",
-        data={"form": "moments", "mean": mean_t, "variance": variance_t, **stats},
+        data={"form": "moments", "mean": mean_t, "variance": variance_t,
+              "readers": sorted(readers), **stats},
     )
 
 
@@ -187,8 +189,6 @@ def _scope(name: str) -> str:
 def apply(meta: Any, findings: list[Finding]) -> Applied:
     new = copy_meta(meta)
     graph_def = new.graph_def
-    mapping: dict[str, str] = {}
-    updates: set[str] = set()
     sites = [f for f in findings if f.rewrite == ID and f.blocked is None and f.data]
     nodes = nodes_by_name(graph_def) if sites else {}
     for finding in sites:
@@ -201,13 +201,11 @@ def apply(meta: Any, findings: list[Finding]) -> Applied:
             node.input[3] = node_input(mean)
             node.input[4] = node_input(variance)
         else:
-            mapping[data["mean"]] = mean
-            mapping[data["variance"]] = variance
-        updates.update(data["updates"])
-    if mapping:
-        rewire(graph_def, mapping)
-    if updates:
-        drop_control_inputs(graph_def, updates)
+            rewire_readers(graph_def, nodes, {data["mean"]: mean, data["variance"]: variance},
+                           data["readers"])
+        for update in data["updates"]:
+            if update in nodes:
+                disarm_update(nodes[update])
     return Applied(new)
 
 

@@ -38,18 +38,24 @@ def resolve(mapping: dict[str, str]) -> dict[str, str]:
     return resolved
 
 
-def rewire(graph_def: Any, mapping: dict[str, str]) -> int:
-    """Make every data input reading a tensor in ``mapping`` read its replacement instead.
-
-    Control inputs are kept: they order execution, not values. Returns how many inputs
-    changed.
-    """
+def _lookup(mapping: dict[str, str]) -> dict[str, str]:
+    """GraphDef input text -> replacement input text, chains resolved."""
     lookup: dict[str, str] = {}
     for old, new in resolve(mapping).items():
         old, new = canonical(old), node_input(canonical(new))
         lookup[old] = new
         if old.endswith(":0"):
             lookup[old[:-2]] = new  # GraphDefs name output 0 without its index
+    return lookup
+
+
+def rewire(graph_def: Any, mapping: dict[str, str]) -> int:
+    """Make every data input reading a tensor in ``mapping`` read its replacement instead.
+
+    Control inputs are kept: they order execution, not values. Returns how many inputs
+    changed.
+    """
+    lookup = _lookup(mapping)
     changed = 0
     if not lookup:
         return changed
@@ -65,33 +71,48 @@ def rewire(graph_def: Any, mapping: dict[str, str]) -> int:
     return changed
 
 
-def drop_control_inputs(graph_def: Any, ops: set[str]) -> int:
-    """Remove every control input on ``ops`` (e.g. the moving-average updates that
-    ``tf.contrib.layers.batch_norm(updates_collections=None)`` or an ``ema.apply`` inside
-    a ``cond`` hang on the forward path), so serving never runs them. Returns how many."""
-    dropped = 0
-    if not ops:
-        return dropped
-    for node in graph_def.node:
-        inputs = node.input
-        if not inputs or inputs[-1][:1] != "^":  # control inputs come last
-            continue
-        if not _controls_any(inputs, ops):
-            continue
-        kept = [t for t in node.input if t[:1] != "^" or t[1:] not in ops]
-        dropped += len(node.input) - len(kept)
-        del node.input[:]
-        node.input.extend(kept)
-    return dropped
+def rewire_readers(graph_def: Any, nodes: dict[str, Any], mapping: dict[str, str],
+                   readers: list[str]) -> int:
+    """`rewire`, editing only ``readers`` (the ops the finder saw reading the tensors):
+    a 13k-op graph is then not walked input by input. Falls back to the full walk when
+    a reader is gone (an earlier rewrite renamed it)."""
+    if any(name not in nodes for name in readers):
+        return rewire(graph_def, mapping)
+    lookup = _lookup(mapping)
+    changed = 0
+    for name in readers:
+        inputs = nodes[name].input
+        for i, text in enumerate(inputs):
+            if text[:1] == "^":
+                break
+            new = lookup.get(text)
+            if new is not None:
+                inputs[i] = new
+                changed += 1
+    return changed
 
 
-def _controls_any(inputs: Any, ops: set[str]) -> bool:
-    for text in reversed(inputs):
-        if text[:1] != "^":
-            return False
-        if text[1:] in ops:
-            return True
-    return False
+def disarm_update(node: Any) -> None:
+    """Turn a variable update into a read of its variable, in place.
+
+    ``tf.contrib.layers.batch_norm(updates_collections=None)`` and ``ema.apply`` inside
+    a ``cond`` hang moving-average updates on the forward path; disarmed, whatever still
+    depends on them writes nothing. A resource update (no outputs) becomes a ``NoOp``;
+    a ref update becomes ``Identity`` of the variable, whose value it used to return.
+    Control inputs stay.
+    """
+    target = node.input[0]
+    controls = [t for t in node.input if t[:1] == "^"]
+    dtype = node.attr["T"].type if "T" in node.attr else None
+    node.ClearField("attr")
+    del node.input[:]
+    if node.op.endswith("VariableOp") or dtype is None:
+        node.op = "NoOp"
+        node.input.extend(controls)
+    else:
+        node.op = "Identity"
+        node.input.extend([target, *controls])
+        node.attr["T"].type = dtype
 
 
 def add_variable_read(graph_def: Any, nodes: dict[str, Any], handle_op: str, dtype: int,
