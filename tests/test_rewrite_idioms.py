@@ -339,3 +339,18 @@ def test_finders_on_resnet50_are_fast():
         best = min(best, time.perf_counter() - start)
     assert best <= 0.2
     assert len([f for f in found if f.rewrite == "batch_norm" and f.blocked is None]) >= 50
+
+
+def test_moving_average_the_saver_does_not_save_is_blocked():
+    """A Saver made before ``ema.apply`` has no key for the shadows: named, not guessed."""
+    def build(tf, tf1):
+        x = tf1.placeholder(tf.float32, [None, 3], name="x")
+        w = tf1.get_variable("w", [3, 2])
+        tf.identity(tf.matmul(x, w), name="y")
+        tf1.train.Saver()
+        tf1.train.ExponentialMovingAverage(0.9).apply([w])
+
+    (finding,) = moving_average.find(_meta_of(build), Draft())
+    assert finding.key == "w"
+    assert finding.blocked and "w/ExponentialMovingAverage" in finding.blocked
+    assert finding.ops == ("w", "w/ExponentialMovingAverage")
