@@ -217,6 +217,18 @@ def dropout_variants(x, training: bool, updates: list) -> Any:
     return _dense(tf1, h, 3, "out")
 
 
+def rnn_dropout(x, training: bool, updates: list) -> Any:
+    """An LSTM under ``dynamic_rnn`` (a v1 while loop) with ``DropoutWrapper`` on its
+    inputs and outputs: the masks are drawn inside the loop. Needs TF1 behaviour."""
+    tf, tf1 = _tf()
+    steps = tf.reshape(x, [-1, SHAPE[0], SHAPE[1] * SHAPE[2]])
+    keep = 0.6 if training else 1.0
+    cell = tf1.nn.rnn_cell.DropoutWrapper(tf1.nn.rnn_cell.LSTMCell(8, name="lstm"),
+                                          input_keep_prob=keep, output_keep_prob=keep)
+    outputs, _ = tf1.nn.dynamic_rnn(cell, steps, dtype=tf.float32, scope="rnn")
+    return _dense(tf1, outputs[:, -1], 3, "out")
+
+
 def ema(x, training: bool, updates: list) -> Any:
     tf, tf1 = _tf()
     h = tf.nn.relu(_dense(tf1, _flat(tf, x), 16, "hidden"))
@@ -225,7 +237,7 @@ def ema(x, training: bool, updates: list) -> Any:
 
 MODELS = {f.__name__: f for f in (legacy_dropout, nn_dropout, dropout_variants, layers, keras,
                                   keras_learning_phase, handwritten, inline_updates,
-                                  ema_cond_bn, ema)}
+                                  ema_cond_bn, rnn_dropout, ema)}
 
 
 def build(directory: Path, model: str, steps: int = 3) -> dict[str, Any]:

@@ -32,7 +32,8 @@ from tests import graphs_training, isolated_build
 
 ROOT = Path(__file__).resolve().parents[1]
 V1_MODELS = ["legacy_dropout", "nn_dropout", "dropout_variants", "layers", "keras",
-             "keras_learning_phase", "handwritten", "inline_updates", "ema_cond_bn", "ema"]
+             "keras_learning_phase", "handwritten", "inline_updates", "ema_cond_bn",
+             "rnn_dropout", "ema"]
 V2_MODELS = ["legacy_dropout", "nn_dropout", "dropout_variants", "keras", "handwritten",
              "inline_updates", "ema"]
 # model -> (dropouts, batch norms, moving-average variables) the finders must report
@@ -42,6 +43,7 @@ EXPECTED = {
     "dropout_variants": (3, 0, 0),
     "inline_updates": (0, 1, 0),
     "ema_cond_bn": (0, 1, 0),
+    "rnn_dropout": (2, 0, 0),
     "layers": (2, 2, 0),
     "keras": (1, 2, 0),
     "keras_learning_phase": (1, 2, 0),
