@@ -195,6 +195,62 @@ def ema_cond_bn(x, training: bool, updates: list) -> Any:
     return _dense(tf1, tf.nn.relu(h), 3, "out")
 
 
+def ema_bn(x, training: bool, updates: list) -> Any:
+    """Batch norm whose moving statistics are ``ExponentialMovingAverage`` shadows of the
+    batch moments (zero-debiased: a biased accumulator and a step count come first)."""
+    tf, tf1 = _tf()
+    h = _dense(tf1, _flat(tf, x), 16, "dense")
+    with tf1.variable_scope("bn"):
+        beta = tf1.get_variable("beta", [16], initializer=tf1.zeros_initializer())
+        gamma = tf1.get_variable("gamma", [16], initializer=tf1.ones_initializer())
+        batch_mean, batch_var = tf.nn.moments(h, [0], name="moments")
+        average = tf1.train.ExponentialMovingAverage(decay=MOMENTUM)
+        update = average.apply([batch_mean, batch_var])
+        if training:
+            updates.append(update)
+            mean, var = batch_mean, batch_var
+        else:
+            mean, var = average.average(batch_mean), average.average(batch_var)
+        h = tf.nn.batch_normalization(h, mean, var, beta, gamma, 1e-3)
+    return _dense(tf1, tf.nn.relu(h), 3, "out")
+
+
+def _debiased_average(tf, tf1, value, name: str, updates: list):
+    """``assign_moving_average(zero_debias=True)`` as TF 1.x wrote it, on whichever
+    variables the behaviour makes: a biased accumulator and a step count, then the
+    average. On resource variables the new accumulator value reaches the average
+    through a read that waits for the update (a control edge), not a data edge."""
+    with tf1.variable_scope(name):
+        zeros = tf1.zeros_initializer()
+        average = tf1.get_variable("average", value.shape, initializer=zeros, trainable=False)
+        biased = tf1.get_variable("biased", value.shape, initializer=zeros, trainable=False)
+        step = tf1.get_variable("local_step", [], initializer=zeros, trainable=False)
+        decay = 1 - MOMENTUM
+        update_biased = tf1.assign_sub(biased, (biased - value) * decay)
+        update_step = tf1.assign_add(step, 1.0)
+        factor = 1 - tf.pow(1.0 - decay, update_step)
+        updates.append(tf1.assign_sub(average, average - update_biased / factor,
+                                      name="AssignMovingAvg"))
+        return average
+
+
+def debiased_bn(x, training: bool, updates: list) -> Any:
+    tf, tf1 = _tf()
+    h = _dense(tf1, _flat(tf, x), 16, "dense")
+    with tf1.variable_scope("bn"):
+        beta = tf1.get_variable("beta", [16], initializer=tf1.zeros_initializer())
+        gamma = tf1.get_variable("gamma", [16], initializer=tf1.ones_initializer())
+        batch_mean, batch_var = tf.nn.moments(h, [0], name="moments")
+        moving_mean = _debiased_average(tf, tf1, batch_mean, "mean", updates)
+        moving_var = _debiased_average(tf, tf1, batch_var, "variance", updates)
+        if training:
+            mean, var = batch_mean, batch_var
+        else:
+            mean, var = moving_mean, moving_var
+        h = tf.nn.batch_normalization(h, mean, var, beta, gamma, 1e-3)
+    return _dense(tf1, tf.nn.relu(h), 3, "out")
+
+
 def _tf20_dropout(tf, tf1, x, rate: float):
     """``tf.nn.dropout`` as TF 2.0-2.3 wrote it: ``x * scale * cast(mask)``."""
     with tf1.name_scope("dropout"):
@@ -237,7 +293,7 @@ def ema(x, training: bool, updates: list) -> Any:
 
 MODELS = {f.__name__: f for f in (legacy_dropout, nn_dropout, dropout_variants, layers, keras,
                                   keras_learning_phase, handwritten, inline_updates,
-                                  ema_cond_bn, rnn_dropout, ema)}
+                                  ema_cond_bn, ema_bn, debiased_bn, rnn_dropout, ema)}
 
 
 def build(directory: Path, model: str, steps: int = 3) -> dict[str, Any]:

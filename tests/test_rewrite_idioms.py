@@ -32,10 +32,10 @@ from tests import graphs_training, isolated_build
 
 ROOT = Path(__file__).resolve().parents[1]
 V1_MODELS = ["legacy_dropout", "nn_dropout", "dropout_variants", "layers", "keras",
-             "keras_learning_phase", "handwritten", "inline_updates", "ema_cond_bn",
-             "rnn_dropout", "ema"]
+             "keras_learning_phase", "handwritten", "inline_updates", "ema_cond_bn", "ema_bn",
+             "debiased_bn", "rnn_dropout", "ema"]
 V2_MODELS = ["legacy_dropout", "nn_dropout", "dropout_variants", "keras", "handwritten",
-             "inline_updates", "ema"]
+             "inline_updates", "ema_bn", "debiased_bn", "ema"]
 # model -> (dropouts, batch norms, moving-average variables) the finders must report
 EXPECTED = {
     "legacy_dropout": (1, 0, 0),
@@ -43,6 +43,8 @@ EXPECTED = {
     "dropout_variants": (3, 0, 0),
     "inline_updates": (0, 1, 0),
     "ema_cond_bn": (0, 1, 0),
+    "ema_bn": (0, 1, 0),
+    "debiased_bn": (0, 1, 0),
     "rnn_dropout": (2, 0, 0),
     "layers": (2, 2, 0),
     "keras": (1, 2, 0),
@@ -190,6 +192,15 @@ def test_keras_learning_phase_fed_true_still_serves_the_twin(v1):
     raw_meta = read_meta_graph(Path(built["prefix"] + ".meta"))
     (raw,) = _run(raw_meta, built["prefix"], built["input"], built["output"], [sample], phase)
     assert not np.allclose(raw, built["expected"], atol=1e-3)
+
+
+def test_debiased_averages_on_resource_variables_are_followed_through_the_read(v2):
+    """On resource variables the accumulator's new value reaches the average through a
+    read with a control edge on the update; the average, not the accumulator, is served."""
+    _, _, found = _found(v2["debiased_bn"])
+    (finding,) = found["batch_norm"]
+    assert finding.data["moving_mean"] == "bn/mean/average"
+    assert finding.data["moving_variance"] == "bn/variance/average"
 
 
 def test_tf1_forms_are_the_ones_named(v1):

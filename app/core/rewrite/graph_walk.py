@@ -135,8 +135,19 @@ def _update(graph: OpGraph, tensor: str, assign: Op, parents: dict[str, str | No
         return None
     # A zero-debiased average (ExponentialMovingAverage of a tensor) first updates a
     # biased accumulator, whose new value then updates the average: follow the chain to
-    # the variable that holds the answer.
+    # the variable that holds the answer. A ref update hands the new value on as its
+    # output; a resource update through a read that waits for it (a control edge).
     further = updates_from(graph, assign.name + ":0", _DEBIAS_DEPTH)
+    if further is None and assign.type.endswith("VariableOp"):
+        # The variable's own readers, not the assign's control consumers: training
+        # graphs hang every update on each gradient op, thousands per update.
+        for name in dict.fromkeys(variable.consumers):
+            read = graph.ops.get(name)
+            if (read is not None and read.type == "ReadVariableOp"
+                    and assign.name in read.control_inputs):
+                further = updates_from(graph, read.name + ":0", _DEBIAS_DEPTH)
+                if further is not None:
+                    break
     return (further[0], path + further[1]) if further else (assign, path)
 
 
