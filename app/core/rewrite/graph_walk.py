@@ -9,7 +9,7 @@ update) is a handful of ops, and a walk that goes further has left it.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from app.core.opgraph import Op, OpGraph
 
@@ -61,11 +61,6 @@ def consumers_of(graph: OpGraph, tensor: str) -> list[Op]:
         if op is not None and tensor in op.inputs:
             found.append(op)
     return found
-
-
-def ops_of_type(graph: OpGraph, types: Iterable[str]) -> Iterator[Op]:
-    wanted = frozenset(types)
-    return (op for op in graph.ops.values() if op.type in wanted)
 
 
 def ancestors(graph: OpGraph, tensors: Iterable[str]) -> set[str]:
