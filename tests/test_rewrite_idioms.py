@@ -367,3 +367,40 @@ def test_moving_average_the_saver_does_not_save_is_blocked():
     assert finding.key == "w"
     assert finding.blocked and "w/ExponentialMovingAverage" in finding.blocked
     assert finding.ops == ("w", "w/ExponentialMovingAverage")
+
+
+def test_dropout_follows_an_input_an_earlier_rewrite_replaced():
+    """Dropout straight on a pipeline output: once the input rewiring has moved the
+    dropout's readers to a new placeholder, the bypass must serve that placeholder, not
+    bring the pipeline back."""
+    tf = tensorflow()
+    tf1 = tf.compat.v1
+
+    def build(tf, tf1):
+        batch = tf.identity(tf1.placeholder(tf.float32, [None, 4], name="raw"), name="batch")
+        w = tf1.get_variable("w", [4, 2], initializer=tf1.ones_initializer())
+        tf.identity(tf.matmul(tf.nn.dropout(batch, rate=0.5), w), name="y")
+
+    graph = _meta_of(build)
+    (finding,) = dropout.find(graph, Draft())
+    assert finding.data["input"] == "batch:0"
+    meta = type(graph.meta_graph)()
+    meta.CopyFrom(graph.meta_graph)
+    served = meta.graph_def.node.add()  # what the input rewiring does to "batch:0"
+    served.CopyFrom(next(n for n in meta.graph_def.node if n.name == "raw"))
+    served.name = "served"
+    for node in meta.graph_def.node:
+        node.input[:] = ["served" if t == "batch" else t for t in node.input]
+    applied = dropout.apply(meta, [finding])
+    assert applied.renamed == {finding.data["output"]: "served:0"}
+    readers = [n for n in applied.meta.graph_def.node
+               if any(t.split(":")[0] == "batch" for t in n.input)]
+    assert readers == []
+    out = tf.Graph()
+    with out.as_default():
+        tf1.train.import_meta_graph(applied.meta, clear_devices=True)
+        with tf1.Session(graph=out) as session:
+            session.run(tf1.global_variables_initializer())
+            ones = np.ones((3, 4), np.float32)
+            np.testing.assert_array_equal(session.run("y:0", {"served:0": ones}),
+                                          np.full((3, 2), 4.0, np.float32))

@@ -23,7 +23,7 @@ from typing import Any
 
 from app.core.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
-from app.core.rewrite.graph_edit import copy_meta, resolve, rewire
+from app.core.rewrite.graph_edit import canonical, copy_meta, nodes_by_name, resolve, rewire
 from app.core.rewrite.graph_walk import ancestors, consumers_of, op_of, producer
 from app.core.rewrite.site_keys import unique_keys
 
@@ -65,9 +65,9 @@ def _site(graph: OpGraph, random: Op) -> Finding | None:
             for op in consumers_of(graph, tensor):
                 if op.name in mask:
                     continue
-                data = _joined_input(graph, op, mask, drawn_for)
-                if data is not None:
-                    return _finding(graph, mask, op, data)
+                joined = _joined_input(graph, op, mask, drawn_for)
+                if joined is not None:
+                    return _finding(graph, mask, op, joined)
                 if op.type in _MASK:
                     mask.add(op.name)
                     tested = tested or op.type in _MASK_TEST
@@ -85,43 +85,51 @@ def _site(graph: OpGraph, random: Op) -> Finding | None:
     )
 
 
-def _joined_input(graph: OpGraph, op: Op, mask: set[str], drawn_for: str | None) -> str | None:
-    """The dropout's input if ``op`` is where the mask meets it, else None."""
+Reader = tuple[str, int]  # (op, input index): where the dropout reads its input
+
+
+def _joined_input(graph: OpGraph, op: Op, mask: set[str], drawn_for: str | None
+                  ) -> tuple[str, Reader] | None:
+    """The dropout's input, and the op input that reads it, if ``op`` is where the mask
+    meets it; else None."""
     if op.type not in _JOIN or len(op.inputs) < 2:
         return None
     if op.type in ("SelectV2", "Select"):
         if op_of(op.inputs[0]) not in mask or op_of(op.inputs[1]) in mask:
             return None
-        data = op.inputs[1]
+        index = 1
     else:
-        others = [t for t in op.inputs if op_of(t) not in mask]
+        others = [i for i, t in enumerate(op.inputs) if op_of(t) not in mask]
         if len(others) != 1:
             return None
-        data = others[0]
-    candidates = [data]
+        index = others[0]
+    data = op.inputs[index]
+    candidates = [(data, (op.name, index))]
     scale = producer(graph, data)
     if scale is not None and scale.type in _SCALE and scale.inputs:
-        candidates.append(scale.inputs[0])
+        candidates.append((scale.inputs[0], (scale.name, 0)))
     if drawn_for is not None:
-        return drawn_for if drawn_for in candidates else None
+        return next((c for c in candidates if c[0] == drawn_for), None)
     return candidates[1] if len(candidates) > 1 else None
 
 
-def _finding(graph: OpGraph, mask: set[str], join: Op, data: str) -> Finding:
+def _finding(graph: OpGraph, mask: set[str], join: Op, joined: tuple[str, Reader]
+             ) -> Finding:
+    data, reader = joined
     output = join.name + ":0"
     ops = {*mask, join.name}
     source = producer(graph, data)
     merge = _bypassed_cond(graph, output, source)
     if merge is not None and source is not None:
         # layers.dropout(training=flag): the dropout runs in a cond; bypass the whole cond.
-        data = source.inputs[0]
+        data, reader = source.inputs[0], (source.name, 0)
         output = merge.name + ":0"
         ops.add(merge.name)
     key = _scope(op_of(output))
     return Finding(
         rewrite=ID, key=key, ops=tuple(sorted(ops)),
         summary=f"{key}: serves its input {data} unchanged (no random mask)",
-        data={"output": output, "input": data},
+        data={"output": output, "input": data, "reader": list(reader)},
     )
 
 
@@ -152,9 +160,19 @@ def _scope(name: str) -> str:
 
 
 def apply(meta: Any, findings: list[Finding]) -> Applied:
+    """Rewire each dropout's readers to what the dropout reads *in ``meta``*: an earlier
+    rewrite may have replaced the input (an iterator output by a placeholder), and the
+    dropout's own reader of it shows the replacement."""
     new = copy_meta(meta)
-    mapping = {f.data["output"]: f.data["input"] for f in findings
-               if f.rewrite == ID and f.blocked is None and "output" in f.data}
+    sites = [f for f in findings if f.rewrite == ID and f.blocked is None and f.data]
+    nodes = nodes_by_name(new.graph_def) if sites else {}
+    mapping = {}
+    for finding in sites:
+        holder, index = finding.data["reader"]
+        node = nodes.get(holder)
+        current = node.input[index] if node is not None and index < len(node.input) else ""
+        mapping[finding.data["output"]] = (canonical(current) if current[:1] not in ("", "^")
+                                           else finding.data["input"])
     rewire(new.graph_def, mapping)
     return Applied(new, renamed=resolve(mapping))
 
