@@ -404,3 +404,31 @@ def test_dropout_follows_an_input_an_earlier_rewrite_replaced():
             ones = np.ones((3, 4), np.float32)
             np.testing.assert_array_equal(session.run("y:0", {"served:0": ones}),
                                           np.full((3, 2), 4.0, np.float32))
+
+
+def test_a_moving_average_of_a_served_tensor_no_form_explains_is_blocked():
+    """Batch statistics computed by hand (no ``tf.nn.moments``) but averaged by the
+    training loop: served as they are they would depend on the batch, so they block;
+    a moving average of the loss (for summaries) does not."""
+    def build(tf, tf1):
+        x = tf1.placeholder(tf.float32, [None, 4], name="x")
+        with tf1.variable_scope("bn"):
+            mean = tf.reduce_mean(x, 0, name="mean")
+            var = tf.reduce_mean(tf.square(x - mean), 0, name="var")
+            for name, value in (("moving_mean", mean), ("moving_var", var)):
+                moving = tf1.get_variable(name, [4], trainable=False)
+                tf1.assign_sub(moving, (moving - value) * 0.1)
+            y = tf.identity((x - mean) * tf.math.rsqrt(var + 1e-3), name="y")
+        loss = tf.reduce_mean(tf.square(y), name="loss")
+        tf1.train.ExponentialMovingAverage(0.9).apply([loss])
+
+    graph = _meta_of(build)
+    draft = Draft(signatures=[Signature(outputs=[Slot("y", "bn/y:0")])])
+    found = batch_norm.find(graph, draft)
+    assert sorted(f.ops for f in found) == [("bn/mean",), ("bn/var",)]
+    assert sorted(f.key for f in found) == ["bn", "bn#2"]
+    for finding, moving in zip(sorted(found, key=lambda f: f.ops), ("moving_mean", "moving_var"),
+                               strict=True):
+        assert finding.blocked and f"bn/{moving}" in finding.blocked
+        assert finding.ops[0] in finding.blocked
+    assert batch_norm.find(graph, Draft()) == []  # no outputs picked: nothing is served yet

@@ -45,6 +45,7 @@ from app.core.rewrite.graph_edit import (
 )
 from app.core.rewrite.graph_walk import (
     ASSIGN_OPS,
+    ancestors,
     consumers_of,
     op_of,
     producer,
@@ -57,6 +58,7 @@ from app.core.rewrite.site_keys import unique_keys
 
 ID = "batch_norm"
 _FUSED = frozenset({"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"})
+_AVERAGE_UPDATES = frozenset({"AssignSub", "AssignSubVariableOp"})
 
 
 def find(graph: OpGraph, draft: Any) -> list[Finding]:
@@ -78,7 +80,64 @@ def find(graph: OpGraph, draft: Any) -> list[Finding]:
             data["mean_key"] = keys.get(data["moving_mean"], data["moving_mean"])
             data["variance_key"] = keys.get(data["moving_variance"], data["moving_variance"])
         findings.append(finding)
+    explained = {u for f in findings if f.blocked is None for u in f.data["updates"]}
+    findings += _unexplained_averages(graph, draft, explained)
     return unique_keys(findings)
+
+
+def _unexplained_averages(graph: OpGraph, draft: Any, explained: set[str]) -> list[Finding]:
+    """A safety net for forms the finder does not know (TF 1.0's shifted moments, custom
+    arithmetic): a tensor the draft's outputs need, whose moving average the training
+    loop keeps, is a batch statistic served as such; it blocks, naming both.
+
+    Only with outputs picked: a moving average of the loss (for summaries) is no
+    concern, and the outputs are what tell the two apart.
+    """
+    outputs = [slot.tensor for sig in getattr(draft, "signatures", []) for slot in sig.outputs]
+    if not outputs:
+        return []
+    needed: set[str] | None = None
+    found = []
+    for op in graph.ops.values():
+        if op.type not in _AVERAGE_UPDATES or op.name in explained or len(op.inputs) < 2:
+            continue
+        average = variable_of(graph, op.inputs[0])
+        statistic = (_averaged_tensor(graph, op, average.name) if average is not None
+                     else None)
+        if statistic is None:
+            continue
+        if needed is None:
+            needed = ancestors(graph, outputs)
+        if op_of(statistic) not in needed:
+            continue
+        key = _scope(op_of(statistic))
+        found.append(Finding(
+            rewrite=ID, key=key, ops=(op_of(statistic),), summary=f"{key}: keeps batch statistics",
+            blocked=(f"{statistic} is on the served path and training keeps its moving "
+                     f"average in {average.name}, but Signet does not recognise the batch "
+                     "norm around it; serve a graph built with training=False, or keep it "
+                     "on purpose")))
+    return found
+
+
+def _averaged_tensor(graph: OpGraph, update: Op, average: str) -> str | None:
+    """The tensor (not a variable) whose moving average ``update`` keeps in ``average``:
+    ``average -= (average - tensor) * (1 - decay)``."""
+    frontier = [update.inputs[1]]
+    for _ in range(3):
+        following = []
+        for tensor in frontier:
+            op = producer(graph, tensor)
+            if op is None:
+                continue
+            if op.type == "Sub" and len(op.inputs) == 2:
+                first = variable_of(graph, op.inputs[0])
+                if first is not None and first.name == average \
+                        and variable_of(graph, op.inputs[1]) is None:
+                    return op.inputs[1]
+            following.extend(op.inputs)
+        frontier = following
+    return None
 
 
 def _training(op: Op) -> bool:
