@@ -43,7 +43,6 @@ METHOD_NAMES = {
 }
 # Keys TensorFlow Serving accepts everywhere (REST JSON, gRPC maps, Python kwargs on load).
 _VALID_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_PLACEHOLDERS = ("Placeholder", "PlaceholderWithDefault")
 _PY_FUNCS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 _UNSERVABLE_DTYPES = {"resource", "variant", "unknown"}
 _CONTROL_FLOW = {"Enter", "Merge", "Switch", "NextIteration", "LoopCond",
@@ -90,6 +89,11 @@ class Draft:
     signatures: list[Signature] = field(default_factory=lambda: [Signature()])
     bound: dict[str, Any] = field(default_factory=dict)  # placeholder tensor -> JSON value
     options: ExportOptions = field(default_factory=ExportOptions)
+    # Inference rewrites (app.core.rewrite): a rewrite id ("dropout") or site id
+    # ("dropout:dense/dropout") -> on/off, overriding the rewrite's default; and the
+    # blocked site ids the user exports as they are, on purpose.
+    rewrites: dict[str, bool] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
 
     def copy(self) -> Draft:
         return copy.deepcopy(self)
@@ -280,15 +284,19 @@ def draft_from_suggestions(loaded: Any, limit: int = 4) -> Draft:
 
 def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
     """Every problem of ``draft`` against ``graph``, errors and warnings, in draft order."""
+    from app.core import rewrite
+
     problems: list[Problem] = []
     scopes = _loop_scopes(graph)
     if not draft.signatures:
         problems.append(Problem(Level.ERROR, "the export has no signature; add one"))
     problems += _validate_bound(draft, graph)
+    findings = rewrite.find_all(graph, draft)
+    bypassed = rewrite.bypassed_ops(rewrite.active(findings, draft))
     sig_keys = [s.key for s in draft.signatures]
     for i, sig in enumerate(draft.signatures):
-        problems += _validate_signature(draft, i, sig, graph, scopes, sig_keys)
-    return problems
+        problems += _validate_signature(draft, i, sig, graph, scopes, sig_keys, bypassed)
+    return problems + rewrite.plan_problems(graph, draft, findings)
 
 
 def _validate_bound(draft: Draft, graph: OpGraph) -> list[Problem]:
@@ -300,9 +308,9 @@ def _validate_bound(draft: Draft, graph: OpGraph) -> list[Problem]:
         if t is None:
             problems.append(Problem(Level.ERROR, f"--bind {raw}: no tensor {name} in this graph"))
             continue
-        if t.op.type not in _PLACEHOLDERS:
-            problems.append(Problem(Level.ERROR, f"--bind {raw}: {t.op.name} is a {t.op.type}, "
-                                                 "only placeholders can be bound"))
+        reason = drop_problem(graph, name, "inputs")
+        if reason:
+            problems.append(Problem(Level.ERROR, f"--bind {raw}: {reason}"))
             continue
         if name in fed_anywhere:
             problems.append(Problem(Level.ERROR, f"--bind {raw}: {name} is also a signature "
@@ -340,7 +348,8 @@ def bound_value_problem(value: Any, dtype: str, shape: Any) -> str | None:
 
 
 def _validate_signature(draft: Draft, index: int, sig: Signature, graph: OpGraph,
-                        scopes: list[str], sig_keys: list[str]) -> list[Problem]:
+                        scopes: list[str], sig_keys: list[str],
+                        bypassed: set[str]) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(level: Level, message: str, side: str | None = None, slot: Slot | None = None,
@@ -394,12 +403,13 @@ def _validate_signature(draft: Draft, index: int, sig: Signature, graph: OpGraph
     if sig.outputs and not any(p.level is Level.ERROR and p.side == "outputs" for p in problems):
         fed = _fed(draft, sig)
         needed = needed_ops(graph, (s.tensor for s in sig.outputs), fed)
-        missing = sorted(f"{n}:0" for n in needed if graph.ops[n].type == "Placeholder")
+        missing = sorted(f"{n}:0" for n in needed
+                         if graph.ops[n].type == "Placeholder" and n not in bypassed)
         if missing:
             add(Level.ERROR, "the outputs need placeholder(s) no input feeds: "
                 + ", ".join(missing) + " (add them as inputs or bind them to a constant)")
         defaults = sorted(f"{n}:0" for n in needed
-                          if graph.ops[n].type == "PlaceholderWithDefault")
+                          if graph.ops[n].type == "PlaceholderWithDefault" and n not in bypassed)
         if defaults:
             add(Level.INFO, "uses the default value of " + ", ".join(defaults)
                 + " (not fed; bind it to pin the value)")
