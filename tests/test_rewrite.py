@@ -202,3 +202,19 @@ def test_cli_exports_the_inference_answer_and_inspect_lists_findings(built, tmp_
                       "rewrite": "learning_phase", "ops": ["keras_learning_phase"],
                       "summary": items[0]["summary"], "blocked": None, "warning": None,
                       "on": False, "kept": False}]
+
+
+def test_registry_order_and_switch_precedence():
+    ids = [r.id for r in rewrite.registry()]
+    assert ids[:2] == ["inputs", "learning_phase"]  # inputs are rewired first
+    assert ids == [m for m in rewrite.MODULES if m in ids]
+    site = rewrite.Finding("inputs", "it:0", ("it",), "s")
+    draft = Draft()
+    assert rewrite.is_on(site, draft)  # default on
+    draft.rewrites["inputs"] = False
+    assert not rewrite.is_on(site, draft)
+    draft.rewrites["inputs:it:0"] = True  # the site's own switch wins
+    assert rewrite.is_on(site, draft)
+    renamed = rewrite.renamed_draft(_draft({"input": "it", "output": "y"}, Path("/x")),
+                                    {"it:0": "signet_input/it_0:0"})
+    assert renamed.signatures[0].inputs[0].tensor == "signet_input/it_0:0"

@@ -22,23 +22,22 @@ def copied(meta: Any) -> Any:
     return out
 
 
-def unique_name(meta: Any, wanted: str) -> str:
-    """``wanted``, or ``wanted_2``, ``wanted_3``... when a node already has that name."""
-    taken = {node.name for node in meta.graph_def.node}
-    name, n = wanted, 2
-    while name in taken:
-        name, n = f"{wanted}_{n}", n + 1
-    return name
-
-
-def redirect(meta: Any, old: str, new: str) -> int:
+def redirect(meta: Any, old: str, new: str, readers: list[tuple[int, str]] | None = None) -> int:
     """Make every data input reading tensor ``old`` (``op:N``) read ``new``; returns how many.
 
+    ``readers`` (node index, node name) limits the edit to the nodes a finder saw
+    reading ``old``; a big graph is then not walked input by input. A reader whose
+    index no longer names it (an earlier edit moved nodes) falls back to a full walk.
     TensorFlow writes output 0 as the bare op name, so ``op`` matches ``op:0`` too.
     """
+    nodes = meta.graph_def.node
+    if readers is not None and all(i < len(nodes) and nodes[i].name == n for i, n in readers):
+        chosen = [nodes[i] for i, _ in readers]
+    else:
+        chosen = nodes
     bare = old[:-2] if old.endswith(":0") else None
     count = 0
-    for node in meta.graph_def.node:
+    for node in chosen:
         for i, text in enumerate(node.input):
             if text == old or (bare is not None and text == bare):
                 node.input[i] = new
@@ -55,8 +54,7 @@ def _set_shape(proto: Any, shape: Shape) -> None:
 
 
 def add_placeholder(meta: Any, name: str, dtype: str, shape: Shape) -> str:
-    """Add a ``Placeholder`` node (``name`` made unique); returns its tensor name."""
-    name = unique_name(meta, name)
+    """Add a ``Placeholder`` node named ``name`` (the caller picks a free name)."""
     node = meta.graph_def.node.add()
     node.name = name
     node.op = "Placeholder"

@@ -44,6 +44,8 @@ def find(graph: OpGraph, draft: Draft) -> list[Finding]:
     fed = {tensor_name(s.tensor) for sig in draft.signatures for s in sig.inputs}
     fed |= {tensor_name(t) for t in draft.bound}
     served = needed_ops(graph, (s.tensor for sig in draft.signatures for s in sig.outputs), fed)
+    order = {op: i for i, op in enumerate(graph.ops)}  # node index in the GraphDef
+    taken: set[str] = set()
     findings = []
     for name in wanted:
         t = graph.tensor(name)
@@ -56,6 +58,13 @@ def find(graph: OpGraph, draft: Draft) -> list[Finding]:
             blocked = (f"the graph does not record {name}'s dtype, so no placeholder can "
                        "stand for it; pick a tensor below it as the input")
         op_name = t.op.name
+        placeholder = f"signet_input/{op_name}_{t.index}"
+        n = 2
+        while placeholder in graph.ops or placeholder in taken:
+            placeholder, n = f"signet_input/{op_name}_{t.index}_{n}", n + 1
+        taken.add(placeholder)
+        readers = [(order[r], r) for r in dict.fromkeys(t.op.consumers)
+                   if name in graph.ops[r].inputs]
         findings.append(Finding(
             ID, name, tuple(left) or (op_name,),
             f"{name} ({t.op.type}) becomes a new {dtype} placeholder {format_shape(shape)}; "
@@ -63,7 +72,7 @@ def find(graph: OpGraph, draft: Draft) -> list[Finding]:
             blocked=blocked,
             data={"tensor": name, "dtype": dtype,
                   "shape": None if shape is None else list(shape),
-                  "placeholder": f"signet_input/{op_name}_{t.index}"},
+                  "placeholder": placeholder, "readers": readers},
         ))
     return findings
 
@@ -75,7 +84,7 @@ def apply(meta: Any, findings: list[Finding]) -> Applied:
         shape = f.data["shape"]
         new = add_placeholder(out, f.data["placeholder"], f.data["dtype"],
                               None if shape is None else tuple(shape))
-        redirect(out, f.data["tensor"], new)
+        redirect(out, f.data["tensor"], new, [tuple(r) for r in f.data["readers"]])
         renamed[f.data["tensor"]] = new
     return Applied(out, renamed)
 
