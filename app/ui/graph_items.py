@@ -44,7 +44,8 @@ _BORDER = {
     "op": QColor("#5f6b7a"),
     "scope": QColor("#4a6fa5"),
 }
-HIGHLIGHT = {"input": QColor("#1b9e3e"), "output": QColor("#d9480f")}
+HIGHLIGHT = {"input": QColor("#1b9e3e"), "output": QColor("#d9480f"),
+             "rewritten": QColor("#7048e8")}
 SELECTED = QColor("#1c7ed6")
 TEXT = QColor("#1f2933")
 
@@ -77,6 +78,11 @@ class NodeItem(QGraphicsItem):
         self.setZValue(10)
         self.setToolTip(self._tooltip())
 
+    def set_highlight(self, highlight: str | None) -> None:
+        self.highlight = highlight
+        self.setToolTip(self._tooltip())
+        self.update()
+
     def _tooltip(self) -> str:
         if self.node.is_scope:
             return (f"{self.node.id} — {count_text(self.node.op_count)}\n"
@@ -88,7 +94,9 @@ class NodeItem(QGraphicsItem):
         lines += [f"{t.name}  {t.dtype} {t.shape_text}" for t in op.outputs[:8]]
         if len(op.outputs) > 8:
             lines.append(f"… {len(op.outputs) - 8} more outputs")
-        if self.highlight:
+        if self.highlight == "rewritten":
+            lines.append("rewritten for serving (Training → serving)")
+        elif self.highlight:
             lines.append(f"suggested {self.highlight}")
         return "\n".join(lines)
 

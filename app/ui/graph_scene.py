@@ -34,6 +34,7 @@ class GraphScene(QGraphicsScene):
         super().__init__(parent)
         self.graph: OpGraph | None = None
         self.highlights: dict[str, str] = {}  # op name -> "input" | "output"
+        self.rewritten: set[str] = set()  # ops the export's inference rewrites change
         self.layout: GraphLayout | None = None
         self._items: dict[str, QGraphicsItem] = {}
         self.setBackgroundBrush(QColor("#fbfbfc"))
@@ -59,7 +60,7 @@ class GraphScene(QGraphicsScene):
                 item: QGraphicsItem = ScopeBoxItem(node, box, depth[node.id])
             else:
                 item = NodeItem(node, box, ops.get(node.op) if node.op else None,
-                                self.highlights.get(node.op or ""))
+                                self._mark(node.op or ""))
             self.addItem(item)
             self._items[node.id] = item
         for edge in layout.edges:
@@ -67,6 +68,17 @@ class GraphScene(QGraphicsScene):
             self.addItem(EdgeItem(edge, layout.boxes[edge.src], layout.boxes[edge.dst], offset))
         self.setSceneRect(QRectF(-MARGIN, -MARGIN, layout.width + 2 * MARGIN,
                                  layout.height + 2 * MARGIN))
+
+    def _mark(self, op: str) -> str | None:
+        return self.highlights.get(op) or ("rewritten" if op in self.rewritten else None)
+
+    def set_rewritten(self, ops: set[str]) -> None:
+        """Mark ``ops`` as rewritten for serving (signature marks stay on top)."""
+        changed = self.rewritten ^ ops
+        self.rewritten = set(ops)
+        for item in self._items.values():
+            if isinstance(item, NodeItem) and item.node.op in changed:
+                item.set_highlight(self._mark(item.node.op))
 
     def item_for(self, node_id: str) -> QGraphicsItem | None:
         return self._items.get(node_id)
