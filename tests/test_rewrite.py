@@ -218,3 +218,12 @@ def test_registry_order_and_switch_precedence():
     renamed = rewrite.renamed_draft(_draft({"input": "it", "output": "y"}, Path("/x")),
                                     {"it:0": "signet_input/it_0:0"})
     assert renamed.signatures[0].inputs[0].tensor == "signet_input/it_0:0"
+
+
+def test_switches_naming_nothing_are_reported(built):
+    loaded = load_checkpoint(Path(built["phase_v2"]["prefix"]).parent)
+    draft = _draft(built["phase_v2"], Path("/x"))
+    draft.rewrites.update({"learning_phse": False, "inputs:gone:0": False})
+    problems = {p.level: str(p) for p in rewrite.plan_problems(loaded.graph, draft)}
+    assert "no rewrite 'learning_phse'" in problems[Level.WARNING]
+    assert "inputs:gone:0 is not in this graph" in problems[Level.INFO]

@@ -135,14 +135,14 @@ def plan_problems(graph: OpGraph, draft: Draft,
     from app.core.signature import Level, Problem, needed_ops, tensor_name
 
     findings = find_all(graph, draft) if findings is None else findings
+    problems = _unknown_switches(draft, findings)
     if not findings:
-        return []
+        return problems
     fed = {tensor_name(s.tensor) for sig in draft.signatures for s in sig.inputs}
     fed |= {tensor_name(t) for t in draft.bound}
     served = needed_ops(graph, (s.tensor for sig in draft.signatures for s in sig.outputs),
                         fed)
     served |= {name.rpartition(":")[0] for name in fed}  # an input's own op is its site
-    problems = []
     for f in blocking(findings, draft):
         if served.intersection(f.ops):
             problems.append(Problem(
@@ -151,4 +151,23 @@ def plan_problems(graph: OpGraph, draft: Draft,
     for f in active(findings, draft):
         if f.warning and served.intersection(f.ops):
             problems.append(Problem(Level.WARNING, f"training → serving: {f.id}: {f.warning}"))
+    return problems
+
+
+def _unknown_switches(draft: Draft, findings: list[Finding]) -> list[Problem]:
+    """A switch naming no rewrite is a typo (a warning); a site this graph lacks, a note."""
+    from app.core.signature import Level, Problem
+
+    known = {r.id for r in registry()}
+    sites = {f.id for f in findings}
+    problems = []
+    for name in list(draft.rewrites) + draft.kept:
+        rewrite_id, site, _ = name.partition(":")
+        if rewrite_id not in known:
+            problems.append(Problem(Level.WARNING, f"training → serving: no rewrite {rewrite_id!r}"
+                                    f" (known: {', '.join(sorted(known))}); the switch "
+                                    f"{name!r} does nothing"))
+        elif site and name not in sites:
+            problems.append(Problem(Level.INFO, f"training → serving: {name} is not in this "
+                                    "graph; its switch does nothing here"))
     return problems
