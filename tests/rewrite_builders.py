@@ -147,3 +147,36 @@ def build_learning_phase(directory: Path, with_default: bool = False) -> dict[st
                              feeds=lambda i: {x: xs, labels: ys, phase: True})
     return {"prefix": prefix, "input": x.name, "output": probs.name, "phase": phase.name,
             **_write_twin(directory)}
+
+
+def _keras_model(x: Any, training: Any) -> Any:
+    """Keras layers (tf_keras under TF_USE_LEGACY_KERAS=1); ``training=None`` reads the phase."""
+    tf, _ = _tf()
+    with tf.compat.v1.variable_scope("keras_model", reuse=tf.compat.v1.AUTO_REUSE):
+        hidden = tf.keras.layers.Dense(8, activation="relu", name="hidden")
+        drop = tf.keras.layers.Dropout(0.5, name="drop")
+        head = tf.keras.layers.Dense(CLASSES, name="head")
+        return head(drop(hidden(x), training=training))
+
+
+def build_keras_learning_phase(directory: Path) -> dict[str, Any]:
+    """Keras Dropout driven by the real ``keras_learning_phase``, trained with it on."""
+    tf, tf1 = _tf()
+    directory.mkdir(parents=True, exist_ok=True)
+    xs, ys = _data()
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [None, FEATURES], name="features")
+        labels = tf1.placeholder(tf.int64, [None], name="labels")
+        probs, loss = _head(_keras_model(x, None), labels)
+        phase = tf.keras.backend.learning_phase()
+    prefix = _train_and_save(directory, graph, loss, 3,
+                             feeds=lambda i: {x: xs, labels: ys, phase: True})
+    twin = tf.Graph()
+    with twin.as_default():
+        tx = tf1.placeholder(tf.float32, [None, FEATURES], name="x")
+        tprobs = tf.nn.softmax(_keras_model(tx, False), name="probabilities")
+        tf1.train.Saver()
+        tf1.train.export_meta_graph(str(directory / "twin.meta"), graph=twin)
+    return {"prefix": prefix, "input": x.name, "output": probs.name, "phase": phase.name,
+            "twin_input": tx.name, "twin_output": tprobs.name}

@@ -35,6 +35,8 @@ def built(tmp_path_factory):
         "iterator_v1": build("tests.rewrite_builders:build_iterator", root / "it1"),
         "queue_v1": build("tests.rewrite_builders:build_queue", root / "q1"),
         "phase_v1": build("tests.rewrite_builders:build_learning_phase", root / "lp1"),
+        "keras_v1": build("tests.rewrite_builders:build_keras_learning_phase", root / "k1",
+                          legacy_keras=True),
         "iterator_v2": rewrite_builders.build_iterator(root / "it2"),
         "phase_v2": rewrite_builders.build_learning_phase(root / "lp2", with_default=True),
     }
@@ -114,7 +116,7 @@ def test_switching_the_rewiring_off_keeps_the_training_batch(built, tmp_path):
     assert info["shape"] == [4, rewrite_builders.FEATURES] and info["name"] == facts["input"]
 
 
-@pytest.mark.parametrize("case", ["phase_v1", "phase_v2"])
+@pytest.mark.parametrize("case", ["phase_v1", "phase_v2", "keras_v1"])
 def test_learning_phase_is_bound_to_inference(built, case, tmp_path):
     facts = built[case]
     loaded = load_checkpoint(Path(facts["prefix"]).parent)
