@@ -229,3 +229,25 @@ def test_switches_naming_nothing_are_reported(built):
     problems = {p.level: str(p) for p in rewrite.plan_problems(loaded.graph, draft)}
     assert "no rewrite 'learning_phse'" in problems[Level.WARNING]
     assert "inputs:gone:0 is not in this graph" in problems[Level.INFO]
+
+
+def test_finding_and_validating_never_reach_for_tensorflow(built, monkeypatch):
+    """The window runs the finders on the UI thread, where TensorFlow is never used."""
+    import builtins
+
+    facts = built["iterator_v1"]
+    loaded = load_checkpoint(Path(facts["prefix"]).parent)
+    draft = _draft(facts, Path("/x"))
+    real_import = builtins.__import__
+
+    def guarded(name, *args, **kwargs):
+        if name.split(".")[0] == "tensorflow":
+            raise AssertionError(f"a finder imported {name}")
+        return real_import(name, *args, **kwargs)
+
+    rewrite.registry()
+    monkeypatch.setattr(builtins, "__import__", guarded)
+    found = rewrite.find_all(loaded.graph, draft)
+    validate(draft, loaded.graph)
+    monkeypatch.undo()
+    assert [f.rewrite for f in found] == ["inputs"]
