@@ -6,7 +6,7 @@ import argparse
 import json
 
 from app.core.loader import LoadedCheckpoint, load_checkpoint
-from app.core.signature import Draft, draft_from_suggestions
+from app.core.signature import Draft, draft_from_suggestions, new_slot
 from app.core.variables import Role
 
 
@@ -25,8 +25,14 @@ def _findings(loaded: LoadedCheckpoint, args: argparse.Namespace) -> tuple[list,
     from app.core.rewrite.learning_phase import is_learning_phase
 
     draft = draft_from_suggestions(loaded)
-    for sig in draft.signatures:  # the learning phase is bound by its rewrite, not fed
-        sig.inputs = [s for s in sig.inputs if not is_learning_phase(s.tensor)]
+    sig = draft.signatures[0]
+    for suggested in loaded.suggestions.inputs:  # pipeline tensors too, not only placeholders
+        t = loaded.graph.tensor(suggested.tensor)
+        if t is not None and not suggested.optional and \
+                t.name not in {s.tensor for s in sig.inputs}:
+            sig.inputs.append(new_slot(t, [s.key for s in sig.inputs]))
+    # The learning phase is bound by its rewrite, not fed.
+    sig.inputs = [s for s in sig.inputs if not is_learning_phase(s.tensor)]
     apply_rewrite_flags(draft, args)
     return find_all(loaded.graph, draft), draft
 
