@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QUndoCommand
-from PySide6.QtWidgets import QGroupBox, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+)
 
 from app.core import rewrite
 from app.core.rewrite import Finding
@@ -54,13 +61,22 @@ class TrainingSection(QGroupBox):
         self.tree.setColumnCount(2)
         self.tree.setHeaderLabels(["Rewrite", "State"])
         self.tree.setUniformRowHeights(True)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemChanged.connect(self._item_changed)
+        self.tree.currentItemChanged.connect(self._show_summary)
+        self.summary = QLabel(wordWrap=True)
+        self.summary.setObjectName("trainingSummary")
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.tree.itemActivated.connect(self._activated)
         self.tree.itemDoubleClicked.connect(self._activated)
         self.empty = QLabel("Nothing to rewrite: the graph serves as it is.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.tree)
+        layout.addWidget(self.summary)
         layout.addWidget(self.empty)
         self._ids: list[str] = []
         self._marks: set[str] = set()
@@ -82,6 +98,7 @@ class TrainingSection(QGroupBox):
         finally:
             self.tree.blockSignals(blocked)
         self.tree.setVisible(bool(self.findings))
+        self._show_summary(self.tree.currentItem())
         self.empty.setVisible(graph is not None and not self.findings)
         self.setVisible(graph is not None)
         marks = rewrite.bypassed_ops(rewrite.active(self.findings, self.doc.draft))
@@ -101,7 +118,7 @@ class TrainingSection(QGroupBox):
             top.setFlags(top.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             self.tree.addTopLevelItem(top)
             for f in mine:
-                site = QTreeWidgetItem([f.summary, ""])
+                site = QTreeWidgetItem([f.key, ""])
                 site.setData(0, _KIND, "site")
                 site.setData(0, _NAME, f.id)
                 site.setToolTip(0, f"{f.id}\n{f.summary}")
@@ -139,6 +156,25 @@ class TrainingSection(QGroupBox):
                 elif f.warning:
                     site.setText(1, "warning")
                     site.setToolTip(1, f.warning)
+
+    def _show_summary(self, item: QTreeWidgetItem | None, _previous=None) -> None:
+        """The current site's summary (and why it is blocked) under the list."""
+        while item is not None and item.data(0, _KIND) == "op":
+            item = item.parent()
+        site_id = item.data(0, _NAME) if item is not None else None
+        f = next((f for f in self.findings if f.id == site_id), None)
+        text = ""
+        if f is not None:
+            text = f.summary
+            if f.blocked:
+                text += f"\nCannot be rewritten: {f.blocked}"
+            elif f.warning:
+                text += f"\nWarning: {f.warning}"
+        elif self.findings:
+            text = "Select a site to see what serving does instead; uncheck to leave it as " \
+                   "trained."
+        self.summary.setText(text)
+        self.summary.setVisible(bool(text))
 
     # Edits ------------------------------------------------------------------------------
 

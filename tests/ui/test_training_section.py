@@ -47,6 +47,8 @@ def test_section_lists_the_site_and_toggles_with_undo(editor, window):
     assert site.data(0, Qt.ItemDataRole.UserRole + 1) == SITE
     assert site.checkState(0) == Qt.CheckState.Checked
     assert window.graph_panel.scene.rewritten == {"keras_learning_phase"}
+    section.tree.setCurrentItem(site.child(0))  # an op row shows its site's summary
+    assert "bound to False" in section.summary.text()
 
     site.setCheckState(0, Qt.CheckState.Unchecked)  # as a click does
     assert doc.draft.rewrites == {SITE: False}
