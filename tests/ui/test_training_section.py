@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 
 from app.core.preset import load_preset
 from app.core.signature import Level, Signature, Slot
+from app.ui.graph_items import NodeItem
 from app.ui.graph_panel import install_graph_panel
 from app.ui.signature_editor import install_signature_editor
 from tests import rewrite_builders
@@ -67,6 +68,21 @@ def test_section_lists_the_site_and_toggles_with_undo(editor, window):
     doc.undo_stack.undo()
     doc.undo_stack.redo()
     assert doc.draft.rewrites == {"learning_phase": False}
+
+
+def _marked(scene) -> list[str]:
+    return [i.node.id for i in scene.items()
+            if isinstance(i, NodeItem) and i.highlight == "rewritten"]
+
+
+def test_the_graph_marks_rewritten_ops(editor, window, qtbot):
+    scene = window.graph_panel.scene
+    qtbot.waitUntil(lambda: bool(_marked(scene)), timeout=30_000)
+    assert all(m.rstrip("/").startswith("keras_learning_phase") for m in _marked(scene))
+    _rows(editor.training)[1].setCheckState(0, Qt.CheckState.Unchecked)
+    assert _marked(scene) == []
+    editor.doc.undo_stack.undo()
+    assert _marked(scene)
 
 
 def test_op_rows_select_the_op_in_the_tree(editor, window):
