@@ -251,3 +251,15 @@ def test_finding_and_validating_never_reach_for_tensorflow(built, monkeypatch):
     validate(draft, loaded.graph)
     monkeypatch.undo()
     assert [f.rewrite for f in found] == ["inputs"]
+
+
+def test_suggested_drafts_leave_the_learning_phase_to_its_rewrite(built):
+    from app.core.signature import draft_from_suggestions
+
+    loaded = load_checkpoint(Path(built["phase_v1"]["prefix"]).parent)
+    draft = draft_from_suggestions(loaded)
+    assert draft.signatures[0].outputs
+    assert "keras_learning_phase:0" not in [s.tensor for s in draft.signatures[0].inputs]
+    draft.rewrites["learning_phase"] = False  # off, it is a placeholder to feed again
+    errors = [str(p) for p in validate(draft, loaded.graph) if p.level is Level.ERROR]
+    assert any("keras_learning_phase:0" in e for e in errors)

@@ -227,13 +227,15 @@ def _fed(draft: Draft, sig: Signature) -> set[str]:
 
 def unfed_placeholders(draft: Draft, sig: Signature, graph: OpGraph,
                        with_default: bool = False) -> list[str]:
-    """Placeholders ``sig``'s outputs need that no input feeds and no binding sets.
+    """Placeholders ``sig``'s outputs need that no input feeds, no binding sets and no
+    inference rewrite binds (`app.core.rewrite`).
 
     With ``with_default=True`` the ``PlaceholderWithDefault`` ones (which are
     fine to leave unfed) are listed instead.
     """
     wanted = "PlaceholderWithDefault" if with_default else "Placeholder"
     needed = needed_ops(graph, (s.tensor for s in sig.outputs), _fed(draft, sig))
+    needed -= _rewritten_ops(graph, draft)  # e.g. the learning phase, bound by its rewrite
     return sorted(f"{name}:0" for name in needed if graph.ops[name].type == wanted)
 
 
@@ -277,6 +279,13 @@ def draft_from_suggestions(loaded: Any, limit: int = 4) -> Draft:
         if t is not None:
             sig.inputs.append(new_slot(t, [x.key for x in sig.inputs]))
     return draft
+
+
+def _rewritten_ops(graph: OpGraph, draft: Draft) -> set[str]:
+    """Ops the draft's inference rewrites take off the served path (app.core.rewrite)."""
+    from app.core import rewrite
+
+    return rewrite.bypassed_ops(rewrite.active(rewrite.find_all(graph, draft), draft))
 
 
 # ---------------------------------------------------------------- validation
