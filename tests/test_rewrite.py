@@ -263,3 +263,21 @@ def test_suggested_drafts_leave_the_learning_phase_to_its_rewrite(built):
     draft.rewrites["learning_phase"] = False  # off, it is a placeholder to feed again
     errors = [str(p) for p in validate(draft, loaded.graph) if p.level is Level.ERROR]
     assert any("keras_learning_phase:0" in e for e in errors)
+
+
+def test_cli_switches_land_in_the_draft_on_top_of_a_preset(tmp_path):
+    from app.cli import build_parser
+    from app.commands.export import draft_from_args
+    from app.core.preset import save_preset
+
+    preset = tmp_path / "p.json"
+    save_preset(Draft([Signature(inputs=[Slot("x", "a:0")], outputs=[Slot("y", "b:0")])],
+                      rewrites={"inputs": False, "learning_phase": False}, kept=["inputs:a:0"]),
+                preset)
+    args = build_parser().parse_args([
+        "export", "ckpt", "--out", str(tmp_path), "--name", "n", "--preset", str(preset),
+        "--rewrite", "inputs", "--no-rewrite", "inputs:a:0", "--keep", "dropout:d",
+        "--keep", "inputs:a:0"])
+    draft = draft_from_args(args)
+    assert draft.rewrites == {"inputs": True, "learning_phase": False, "inputs:a:0": False}
+    assert draft.kept == ["inputs:a:0", "dropout:d"]
