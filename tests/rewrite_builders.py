@@ -82,8 +82,12 @@ def _head(logits: Any, labels: Any) -> tuple[Any, Any]:
     return probs, loss
 
 
-def build_iterator(directory: Path) -> dict[str, Any]:
-    """Fed by a one-shot ``tf.data`` iterator with a fixed training batch of 4."""
+def build_iterator(directory: Path, phase: bool = False) -> dict[str, Any]:
+    """Fed by a one-shot ``tf.data`` iterator with a fixed training batch of 4.
+
+    With ``phase``, dropout also runs under a plain learning-phase placeholder fed
+    True in training (both rewrites then compose).
+    """
     tf, tf1 = _tf()
     directory.mkdir(parents=True, exist_ok=True)
     xs, ys = _data()
@@ -92,8 +96,11 @@ def build_iterator(directory: Path) -> dict[str, Any]:
         dataset = tf.data.Dataset.from_tensor_slices((xs, ys)).repeat().batch(
             4, drop_remainder=True)
         features, labels = tf1.data.make_one_shot_iterator(dataset).get_next()
-        probs, loss = _head(model(features, False), labels)
-    prefix = _train_and_save(directory, graph, loss, 3)
+        training = tf1.placeholder(tf.bool, [], name="keras_learning_phase") if phase \
+            else False
+        probs, loss = _head(model(features, training), labels)
+    prefix = _train_and_save(directory, graph, loss, 3,
+                             feeds=(lambda i: {training: True}) if phase else None)
     return {"prefix": prefix, "input": features.name, "output": probs.name,
             **_write_twin(directory)}
 

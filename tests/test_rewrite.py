@@ -34,6 +34,8 @@ def built(tmp_path_factory):
     return {
         "iterator_v1": build("tests.rewrite_builders:build_iterator", root / "it1"),
         "queue_v1": build("tests.rewrite_builders:build_queue", root / "q1"),
+        "iterator_phase_v1": build("tests.rewrite_builders:build_iterator", root / "itp1",
+                                   phase=True),
         "phase_v1": build("tests.rewrite_builders:build_learning_phase", root / "lp1"),
         "keras_v1": build("tests.rewrite_builders:build_keras_learning_phase", root / "k1",
                           legacy_keras=True),
@@ -81,7 +83,8 @@ def _check_against_twin(facts: dict, path: Path) -> dict:
     return info
 
 
-@pytest.mark.parametrize("case", ["iterator_v1", "queue_v1", "iterator_v2"])
+@pytest.mark.parametrize("case", ["iterator_v1", "queue_v1", "iterator_v2",
+                                  "iterator_phase_v1"])
 @pytest.mark.parametrize("strip", [False, True])
 def test_pipeline_input_becomes_an_open_batch_placeholder(built, case, strip, tmp_path):
     facts = built[case]
