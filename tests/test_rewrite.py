@@ -197,7 +197,9 @@ def test_cli_exports_the_inference_answer_and_inspect_lists_findings(built, tmp_
     code = main(["export", str(folder), "--out", str(tmp_path), "--name", "q",
                  "--input", f"x={facts['input']}", "--output", f"probs={facts['output']}"])
     assert code == 0
-    capsys.readouterr()
+    err = capsys.readouterr().err
+    assert (f"Training → serving: Inputs rewired to placeholders: 1 site(s) ({facts['input']})"
+            in err)
     _check_against_twin(facts, tmp_path / "q" / "1")
     phase = built["phase_v1"]
     assert main(["inspect", str(Path(phase["prefix"]).parent), "--json",

@@ -144,6 +144,8 @@ def run_export(args: argparse.Namespace) -> int:
     check_target(opts.base, opts.name, opts.version, opts.overwrite)
     loaded = open_checkpoint(args.checkpoint)
     check_draft(draft, loaded)
+    for line in rewrite_lines(draft, loaded.graph):
+        print(line, file=sys.stderr)
     if args.save_preset:
         record_facts(draft, loaded.graph)
         print(f"Saved preset {save_preset(draft, args.save_preset)}", file=sys.stderr)
@@ -167,6 +169,21 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"REST :predict body for {key!r}:\n{json.dumps(body)}")
         print(curl_command(result.model_folder.name, body))
     return 0
+
+
+def rewrite_lines(draft: Draft, graph) -> list[str]:
+    """One line per inference rewrite the export applies: its title, sites and a few keys."""
+    from app.core.rewrite import active, find_all, registry
+
+    applied = active(find_all(graph, draft), draft)
+    lines = []
+    for rw in registry():
+        keys = [f.key for f in applied if f.rewrite == rw.id]
+        if keys:
+            shown = ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "")
+            lines.append(f"Training → serving: {rw.title}: {len(keys)} site(s) ({shown}); "
+                         f"--no-rewrite {rw.id} leaves them as trained")
+    return lines
 
 
 def _quiet_tensorflow() -> None:
