@@ -68,7 +68,7 @@ def find(graph: OpGraph, draft: Draft) -> list[Finding]:
         findings.append(Finding(
             ID, name, tuple(left) or (op_name,),
             f"{name} ({t.op.type}) becomes a new {dtype} placeholder {format_shape(shape)}; "
-            f"the input pipeline above it ({len(left)} ops) leaves the served graph",
+            f"the {len(left)} ops above it (the input pipeline) leave the served graph",
             blocked=blocked,
             data={"tensor": name, "dtype": dtype,
                   "shape": None if shape is None else list(shape),
