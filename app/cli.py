@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--regex", action="store_true", help="treat --search as a regex")
     inspect.add_argument("--ops", action="store_true", help="list every op with its tensors")
     inspect.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    from app.commands.export import add_rewrite_arguments
+
+    add_rewrite_arguments(inspect)
     inspect.set_defaults(func=_inspect)
 
     export = sub.add_parser("export", help="export a verified SavedModel for TensorFlow Serving")

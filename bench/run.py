@@ -28,6 +28,7 @@ BENCHES = [
     ("bench.bench_export", ["--repeat", "2"]),
     ("bench.bench_export_ui", []),
     ("bench.bench_serving", ["--repeat", "1"]),
+    ("bench.bench_rewrite", ["--quick"]),
 ]
 
 

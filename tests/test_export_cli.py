@@ -79,7 +79,7 @@ BAD_INPUTS = [
     (["--input", "w=word_embedding"], "input 'w': word_embedding:0 is a resource tensor"),
     (["--output", "done=init"], "output 'done': init is an op with no outputs"),
     (["--input", "oops"], "--input 'oops': expected KEY=TENSOR"),
-    (["--bind", "keep_prob"], "--bind 'keep_prob': expected PLACEHOLDER=VALUE"),
+    (["--bind", "keep_prob"], "--bind 'keep_prob': expected TENSOR=VALUE"),
     (["--signature", "x", "--output", "y=decoder/logits"],
      "signature 'x': the outputs need placeholder(s) no input feeds: decode_post_ids:0"),
     (["--version", "0"], "--version 0: versions are positive integers"),

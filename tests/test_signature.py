@@ -151,7 +151,8 @@ def test_bindings_are_checked(cnn_loaded):
         ({"keep_prob": "high"}, "not a float32 value"),
         ({"keep_prob": [1.0, 2.0]}, "does not fit the placeholder's []"),
         ({"nothing": 1}, "no tensor nothing:0"),
-        ({"dense/logits": 1}, "only placeholders can be bound"),
+        ({"dense/logits": 1}, "does not fit the placeholder's [?, 3]"),
+        ({"conv1/kernel": 1.0}, "resource tensor"),
         ({"images": 0.0}, "does not fit"),
     ]:
         draft = _draft([("images", "images")], [("probs", "probabilities")], bound=bound)

@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a signature input (TENSOR may omit :0); repeat for more")
     parser.add_argument("--output", action=SignatureAction, metavar="KEY=TENSOR",
                         help="a signature output; repeat for more")
-    parser.add_argument("--bind", action="append", default=[], metavar="PLACEHOLDER=VALUE",
-                        help="bake a placeholder in as a constant (JSON value or text)")
+    parser.add_argument("--bind", action="append", default=[], metavar="TENSOR=VALUE",
+                        help="bake a tensor (a placeholder, a constant...) in as a constant "
+                             "(JSON value or text)")
     parser.add_argument("--preset", metavar="FILE", help="apply a saved signature preset")
     parser.add_argument("--save-preset", metavar="FILE", help="save this export as a preset")
     parser.add_argument("--strip-training", action="store_true",
@@ -59,12 +60,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip comparing the export with the checkpoint")
     parser.add_argument("--no-warmup", action="store_true",
                         help="write no TensorFlow Serving warmup file (assets.extra)")
+    add_rewrite_arguments(parser)
+
+
+def add_rewrite_arguments(parser: argparse.ArgumentParser) -> None:
+    """Switches for the training-to-serving rewrites (`signet inspect` lists the ids)."""
+    parser.add_argument("--no-rewrite", action="append", default=[], metavar="ID",
+                        help="switch off a rewrite (e.g. dropout) or one site "
+                             "(e.g. dropout:dense/dropout); repeat for more")
+    parser.add_argument("--rewrite", action="append", default=[], metavar="ID",
+                        help="switch on a rewrite or site that is off by default "
+                             "(e.g. moving_average)")
+    parser.add_argument("--keep", action="append", default=[], metavar="SITE",
+                        help="export a site that cannot be rewritten as it is, on purpose")
+
+
+def apply_rewrite_flags(draft: Draft, args: argparse.Namespace) -> None:
+    """Put --rewrite/--no-rewrite/--keep on top of what the draft (a preset) says."""
+    for name in getattr(args, "rewrite", []):
+        draft.rewrites[name.strip()] = True
+    for name in getattr(args, "no_rewrite", []):
+        draft.rewrites[name.strip()] = False
+    for site in getattr(args, "keep", []):
+        if site.strip() not in draft.kept:
+            draft.kept.append(site.strip())
 
 
 def _pair(text: str, flag: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
-        example = "PLACEHOLDER=VALUE (e.g. keep_prob=1.0)" if flag == "--bind" else \
+        example = "TENSOR=VALUE (e.g. keep_prob=1.0)" if flag == "--bind" else \
             "KEY=TENSOR (e.g. ids=encode_ids:0)"
         raise SignetError(f"{flag} {text!r}: expected {example}")
     return key.strip(), value.strip()
@@ -93,6 +118,7 @@ def draft_from_args(args: argparse.Namespace) -> Draft:
     for text in args.bind:
         name, value = _pair(text, "--bind")
         draft.bound[name] = _bind_value(value)
+    apply_rewrite_flags(draft, args)
     opts = draft.options
     opts.base = args.out or opts.base
     opts.name = args.name or opts.name
@@ -121,6 +147,8 @@ def run_export(args: argparse.Namespace) -> int:
     check_target(opts.base, opts.name, opts.version, opts.overwrite)
     loaded = open_checkpoint(args.checkpoint)
     check_draft(draft, loaded)
+    for line in rewrite_lines(draft, loaded.graph):
+        print(line, file=sys.stderr)
     if args.save_preset:
         record_facts(draft, loaded.graph)
         print(f"Saved preset {save_preset(draft, args.save_preset)}", file=sys.stderr)
@@ -144,6 +172,21 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"REST :predict body for {key!r}:\n{json.dumps(body)}")
         print(curl_command(result.model_folder.name, body))
     return 0
+
+
+def rewrite_lines(draft: Draft, graph) -> list[str]:
+    """One line per inference rewrite the export applies: its title, sites and a few keys."""
+    from app.core.rewrite import active, find_all, registry
+
+    applied = active(find_all(graph, draft), draft)
+    lines = []
+    for rw in registry():
+        keys = [f.key for f in applied if f.rewrite == rw.id]
+        if keys:
+            shown = ", ".join(keys[:3]) + (", …" if len(keys) > 3 else "")
+            lines.append(f"Training → serving: {rw.title}: {len(keys)} site(s) ({shown}); "
+                         f"--no-rewrite {rw.id} leaves them as trained")
+    return lines
 
 
 def _quiet_tensorflow() -> None:

@@ -7,6 +7,7 @@ import json
 
 from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.saved_model_source import is_saved_model, signature_lines, signatures_json
+from app.core.signature import Draft, draft_from_suggestions, new_slot
 from app.core.variables import Role
 
 
@@ -18,15 +19,46 @@ def human_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
+def _findings(loaded: LoadedCheckpoint, args: argparse.Namespace) -> tuple[list, Draft]:
+    """The rewrites' findings for the suggested signature, with the flags' switches."""
+    from app.commands.export import apply_rewrite_flags
+    from app.core.rewrite import find_all
+    from app.core.rewrite.learning_phase import is_learning_phase
+
+    draft = draft_from_suggestions(loaded)
+    sig = draft.signatures[0]
+    for suggested in loaded.suggestions.inputs:  # pipeline tensors too, not only placeholders
+        t = loaded.graph.tensor(suggested.tensor)
+        if t is not None and not suggested.optional and \
+                t.name not in {s.tensor for s in sig.inputs}:
+            sig.inputs.append(new_slot(t, [s.key for s in sig.inputs]))
+    # The learning phase is bound by its rewrite, not fed.
+    sig.inputs = [s for s in sig.inputs if not is_learning_phase(s.tensor)]
+    apply_rewrite_flags(draft, args)
+    return find_all(loaded.graph, draft), draft
+
+
 def run_inspect(args: argparse.Namespace) -> int:
+    from app.core.rewrite import describe
+
     loaded = load_checkpoint(args.path)
+    findings, draft = _findings(loaded, args)
     if args.json:
         summary = loaded.summary()
+        summary["rewrites"] = describe(findings, draft)
         if args.search:
             summary["search"] = _search(loaded, args.search, args.regex)
         print(json.dumps(summary, indent=2))
         return 0
     print(format_summary(loaded))
+    print("\nTraining → serving")
+    for item in describe(findings, draft):
+        state = "on " if item["on"] else "off"
+        extra = f"  BLOCKED: {item['blocked']}" if item["blocked"] else ""
+        extra += f"  warning: {item['warning']}" if item["warning"] else ""
+        print(f"  [{state}] {item['id']}: {item['summary']}{extra}")
+    if not findings:
+        print("  (nothing to rewrite)")
     if args.search:
         matches = _search(loaded, args.search, args.regex)
         print(f"\nSearch {args.search!r}: {len(matches)} ops")

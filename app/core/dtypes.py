@@ -37,3 +37,13 @@ def dtype_size(name: str) -> int:
 def base_dtype(name: str) -> str:
     """The value type of a reference type (``float32_ref`` -> ``float32``)."""
     return name.removesuffix("_ref")
+
+
+def dtype_enum(name: str) -> int:
+    """``'float32' -> 1``, ``'float32_ref' -> 101``: the DataType number for a name."""
+    if name.endswith("_ref"):
+        return dtype_enum(name.removesuffix("_ref")) + _REF_OFFSET
+    for number, known in _NAMES.items():
+        if known == name:
+            return number
+    raise ValueError(f"unknown dtype {name!r}")

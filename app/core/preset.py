@@ -13,12 +13,16 @@ Format (version 1)::
                                   "dtype": "int64", "shape": "[?, ?]"}],
                      "outputs": [...]}],
      "bind": {"keep_prob:0": 1.0},
+     "rewrites": {"dropout": false, "batch_norm:bn1/FusedBatchNormV3": false},
+     "keep": ["dropout:rnn/dropout"],
      "export": {"name": "encoder", "base": "/srv/models", "strip_training": true,
                 "verify": true, "warmup": true}}
 
 ``dtype`` and ``shape`` are optional; when present, applying the preset to a
 checkpoint where they differ is an error for that slot (see `signature.validate`).
-Version and overwrite are per run and never stored.
+Version and overwrite are per run and never stored. ``rewrites`` (rewrite or site id ->
+on/off) and ``keep`` (blocked sites exported as they are) came later and are optional, so
+older presets load with every rewrite at its default.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ def to_json(draft: Draft) -> dict[str, Any]:
             for sig in draft.signatures
         ],
         "bind": dict(draft.bound),
+        "rewrites": dict(draft.rewrites),
+        "keep": list(draft.kept),
         "export": {"name": opts.name, "base": opts.base,
                    "strip_training": opts.strip_training, "verify": opts.verify,
                    "warmup": opts.warmup},
@@ -107,7 +113,14 @@ def from_json(data: Any, source: str = "preset") -> Draft:
         verify=_flag(export.get("verify", True), fail, "verify"),
         warmup=_flag(export.get("warmup", True), fail, "warmup"),
     )
-    return Draft(signatures, dict(bound), options)
+    rewrites = data.get("rewrites", {})
+    if not isinstance(rewrites, dict) or not all(
+            isinstance(k, str) and isinstance(v, bool) for k, v in rewrites.items()):
+        raise fail("\"rewrites\" must map rewrite or site ids to true or false")
+    kept = data.get("keep", [])
+    if not isinstance(kept, list) or not all(isinstance(k, str) for k in kept):
+        raise fail("\"keep\" must be a list of site ids")
+    return Draft(signatures, dict(bound), options, dict(rewrites), list(kept))
 
 
 def _text(value: Any, fail, what: str) -> str:

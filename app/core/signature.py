@@ -43,7 +43,6 @@ METHOD_NAMES = {
 }
 # Keys TensorFlow Serving accepts everywhere (REST JSON, gRPC maps, Python kwargs on load).
 _VALID_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_PLACEHOLDERS = ("Placeholder", "PlaceholderWithDefault")
 _PY_FUNCS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 _UNSERVABLE_DTYPES = {"resource", "variant", "unknown"}
 _CONTROL_FLOW = {"Enter", "Merge", "Switch", "NextIteration", "LoopCond",
@@ -91,6 +90,11 @@ class Draft:
     signatures: list[Signature] = field(default_factory=lambda: [Signature()])
     bound: dict[str, Any] = field(default_factory=dict)  # placeholder tensor -> JSON value
     options: ExportOptions = field(default_factory=ExportOptions)
+    # Inference rewrites (app.core.rewrite): a rewrite id ("dropout") or site id
+    # ("dropout:dense/dropout") -> on/off, overriding the rewrite's default; and the
+    # blocked site ids the user exports as they are, on purpose.
+    rewrites: dict[str, bool] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
 
     def copy(self) -> Draft:
         return copy.deepcopy(self)
@@ -224,13 +228,15 @@ def _fed(draft: Draft, sig: Signature) -> set[str]:
 
 def unfed_placeholders(draft: Draft, sig: Signature, graph: OpGraph,
                        with_default: bool = False) -> list[str]:
-    """Placeholders ``sig``'s outputs need that no input feeds and no binding sets.
+    """Placeholders ``sig``'s outputs need that no input feeds, no binding sets and no
+    inference rewrite binds (`app.core.rewrite`).
 
     With ``with_default=True`` the ``PlaceholderWithDefault`` ones (which are
     fine to leave unfed) are listed instead.
     """
     wanted = "PlaceholderWithDefault" if with_default else "Placeholder"
     needed = needed_ops(graph, (s.tensor for s in sig.outputs), _fed(draft, sig))
+    needed -= _rewritten_ops(graph, draft)  # e.g. the learning phase, bound by its rewrite
     return sorted(f"{name}:0" for name in needed if graph.ops[name].type == wanted)
 
 
@@ -276,23 +282,34 @@ def draft_from_suggestions(loaded: Any, limit: int = 4) -> Draft:
     return draft
 
 
+def _rewritten_ops(graph: OpGraph, draft: Draft) -> set[str]:
+    """Ops the draft's inference rewrites take off the served path (app.core.rewrite)."""
+    from app.core import rewrite
+
+    return rewrite.bypassed_ops(rewrite.active(rewrite.find_all(graph, draft), draft))
+
+
 # ---------------------------------------------------------------- validation
 
 
 def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
     """Every problem of ``draft`` against ``graph``, errors and warnings, in draft order."""
+    from app.core import rewrite
+
     problems: list[Problem] = []
     scopes = _loop_scopes(graph)
     if not draft.signatures:
         problems.append(Problem(Level.ERROR, "the export has no signature; add one"))
     problems += _validate_bound(draft, graph)
+    findings = rewrite.find_all(graph, draft)
+    bypassed = rewrite.bypassed_ops(rewrite.active(findings, draft))
     sig_keys = [s.key for s in draft.signatures]
     for i, sig in enumerate(draft.signatures):
-        problems += _validate_signature(draft, i, sig, graph, scopes, sig_keys)
+        problems += _validate_signature(draft, i, sig, graph, scopes, sig_keys, bypassed)
     from app.core.serving_checks import request_problems  # imports this module
 
     problems += request_problems(draft, graph)
-    return problems
+    return problems + rewrite.plan_problems(graph, draft, findings)
 
 
 def _validate_bound(draft: Draft, graph: OpGraph) -> list[Problem]:
@@ -304,9 +321,9 @@ def _validate_bound(draft: Draft, graph: OpGraph) -> list[Problem]:
         if t is None:
             problems.append(Problem(Level.ERROR, f"--bind {raw}: no tensor {name} in this graph"))
             continue
-        if t.op.type not in _PLACEHOLDERS:
-            problems.append(Problem(Level.ERROR, f"--bind {raw}: {t.op.name} is a {t.op.type}, "
-                                                 "only placeholders can be bound"))
+        reason = drop_problem(graph, name, "inputs")
+        if reason:
+            problems.append(Problem(Level.ERROR, f"--bind {raw}: {reason}"))
             continue
         if name in fed_anywhere:
             problems.append(Problem(Level.ERROR, f"--bind {raw}: {name} is also a signature "
@@ -344,7 +361,8 @@ def bound_value_problem(value: Any, dtype: str, shape: Any) -> str | None:
 
 
 def _validate_signature(draft: Draft, index: int, sig: Signature, graph: OpGraph,
-                        scopes: list[str], sig_keys: list[str]) -> list[Problem]:
+                        scopes: list[str], sig_keys: list[str],
+                        bypassed: set[str]) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(level: Level, message: str, side: str | None = None, slot: Slot | None = None,
@@ -398,12 +416,13 @@ def _validate_signature(draft: Draft, index: int, sig: Signature, graph: OpGraph
     if sig.outputs and not any(p.level is Level.ERROR and p.side == "outputs" for p in problems):
         fed = _fed(draft, sig)
         needed = needed_ops(graph, (s.tensor for s in sig.outputs), fed)
-        missing = sorted(f"{n}:0" for n in needed if graph.ops[n].type == "Placeholder")
+        missing = sorted(f"{n}:0" for n in needed
+                         if graph.ops[n].type == "Placeholder" and n not in bypassed)
         if missing:
             add(Level.ERROR, "the outputs need placeholder(s) no input feeds: "
                 + ", ".join(missing) + " (add them as inputs or bind them to a constant)")
         defaults = sorted(f"{n}:0" for n in needed
-                          if graph.ops[n].type == "PlaceholderWithDefault")
+                          if graph.ops[n].type == "PlaceholderWithDefault" and n not in bypassed)
         if defaults:
             add(Level.INFO, "uses the default value of " + ", ".join(defaults)
                 + " (not fed; bind it to pin the value)")

@@ -47,7 +47,8 @@ _BORDER = {
     "scope": QColor("#4a6fa5"),
     "series": QColor("#6a53a8"),
 }
-HIGHLIGHT = {"input": QColor("#1b9e3e"), "output": QColor("#d9480f")}
+HIGHLIGHT = {"input": QColor("#1b9e3e"), "output": QColor("#d9480f"),
+             "rewritten": QColor("#7048e8")}
 SELECTED = QColor("#1c7ed6")
 TEXT = QColor("#1f2933")
 
@@ -83,6 +84,11 @@ class NodeItem(QGraphicsItem):
         self.setZValue(10)
         self.setToolTip(self._tooltip())
 
+    def set_highlight(self, highlight: str | None) -> None:
+        self.highlight = highlight
+        self.setToolTip(self._tooltip())
+        self.update()
+
     def _tooltip(self) -> str:
         feeds = (f"\nFeeds {self.fanout} nodes (each has a marker of this colour)"
                  if self.fanout else "")
@@ -99,7 +105,9 @@ class NodeItem(QGraphicsItem):
         lines += [f"{t.name}  {t.dtype} {t.shape_text}" for t in op.outputs[:8]]
         if len(op.outputs) > 8:
             lines.append(f"… {len(op.outputs) - 8} more outputs")
-        if self.highlight:
+        if self.highlight == "rewritten":
+            lines.append("rewritten for serving (Training → serving)")
+        elif self.highlight:
             lines.append(f"suggested {self.highlight}")
         return "\n".join(lines) + feeds
 

@@ -41,6 +41,8 @@ class GraphScene(QGraphicsScene):
         super().__init__(parent)
         self.graph: OpGraph | None = None
         self.highlights: dict[str, str] = {}  # op name -> "input" | "output"
+        self.rewritten: set[str] = set()  # ops the export's inference rewrites change
+        self._rewritten_scopes: set[str] = set()  # the scopes holding them
         self.layout: GraphLayout | None = None
         self._items: dict[str, QGraphicsItem] = {}
         self.setBackgroundBrush(QColor("#fbfbfc"))
@@ -68,7 +70,7 @@ class GraphScene(QGraphicsScene):
                 item: QGraphicsItem = ScopeBoxItem(node, box, depth[node.id])
             else:
                 item = NodeItem(node, box, ops.get(node.op) if node.op else None,
-                                self.highlights.get(node.op or ""),
+                                self._mark(node),
                                 layout.fanout.get(node.id, 0), colours.get(node.id))
             self.addItem(item)
             self._items[node.id] = item
@@ -86,6 +88,26 @@ class GraphScene(QGraphicsScene):
             self.addItem(FanoutMarkerItem(layout.boxes[target], named))
         self.setSceneRect(QRectF(-MARGIN, -MARGIN, layout.width + 2 * MARGIN,
                                  layout.height + 2 * MARGIN))
+
+    def _mark(self, node) -> str | None:
+        """A signature mark, else "rewritten" for a rewritten op or a scope holding one."""
+        if node.op and node.op in self.highlights:
+            return self.highlights[node.op]
+        if node.is_scope:
+            path = node.id.rstrip("/")  # a scope may be an op's own name (op/inner ops)
+            held = path in self._rewritten_scopes or path in self.rewritten
+            return "rewritten" if held else None
+        return "rewritten" if node.op in self.rewritten else None
+
+    def set_rewritten(self, ops: set[str]) -> None:
+        """Mark ``ops`` (and collapsed scopes holding them) as rewritten for serving."""
+        self.rewritten = set(ops)
+        self._rewritten_scopes = {op[:i] for op in ops for i, c in enumerate(op) if c == "/"}
+        for item in self._items.values():
+            if isinstance(item, NodeItem):
+                mark = self._mark(item.node)
+                if mark != item.highlight:
+                    item.set_highlight(mark)
 
     def item_for(self, node_id: str) -> QGraphicsItem | None:
         return self._items.get(node_id)

@@ -74,6 +74,7 @@ from app.ui.signature_model import (
     normalize_side,
     unique_signature_key,
 )
+from app.ui.training_section import TrainingSection
 
 EXPORT_SHORTCUT = "Ctrl+E"
 _EDGE = 0.25  # the top/bottom quarter of a row inserts before/after it; the middle replaces
@@ -346,6 +347,8 @@ class SignatureEditor(QWidget):
         layout.addWidget(lists, 1)
         layout.addWidget(self.problems)
         layout.addWidget(self.unfed_box)
+        self.training = TrainingSection(self.doc)
+        layout.addWidget(self.training)
         layout.addLayout(bottom)
 
     def _slot_menu(self, side: str, pos: QPoint) -> None:
@@ -648,6 +651,10 @@ def install_signature_editor(window) -> SignatureEditor:
     window.checkpointClosed.connect(editor.clear)
     window.addTensorRequested.connect(editor.add_tensor)
     editor.statusMessage.connect(lambda text: window.statusBar().showMessage(text, 8000))
+    editor.training.opActivated.connect(window.select_op)
+    panel = getattr(window, "graph_panel", None)
+    if panel is not None:
+        editor.training.marksChanged.connect(panel.scene.set_rewritten)
     window.installEventFilter(_CloseGuard(editor, window))
     editor.history_view = history
     if getattr(window, "loaded", None) is not None:

@@ -183,6 +183,12 @@ class DraftDocument(QObject):
             self.draft.bound[tensor] = value
         self._edited()
 
+    def set_rewrite_switches(self, rewrites: dict[str, bool], kept: list[str]) -> None:
+        """The inference rewrites' switches and kept sites (app.ui.training_section)."""
+        self.draft.rewrites = rewrites
+        self.draft.kept = kept
+        self._edited()
+
     def set_draft(self, draft: Draft) -> None:
         with self._slots_reset(0):
             self.signatures.beginResetModel()

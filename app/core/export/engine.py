@@ -28,6 +28,7 @@ from app.core.export.verify import (
 )
 from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
+from app.core.opgraph import OpGraph
 from app.core.signature import Draft, Level, Problem, validate
 
 Progress = Callable[[float, str], None]
@@ -115,9 +116,12 @@ def export_model(
     moved = recipe.resolve_assets(loaded.graph, loaded.checkpoint.prefix.parent)
     if moved:
         meta = recipe.with_assets_moved(meta, moved)
-    full_meta = meta
+    rewritten, draft = recipe.inference_rewrite(meta, loaded.graph, draft)
+    full_meta = rewritten  # verification's reference: the same rewrite, unpruned
     if opts.strip_training:
-        meta = recipe.prune_meta_graph(meta, loaded.graph, draft)
+        graph_now = loaded.graph if rewritten is meta else OpGraph(rewritten)
+        rewritten = recipe.prune_meta_graph(rewritten, graph_now, draft)
+    meta = rewritten
     missing = unregistered_in_meta_graph(meta)
     if missing:
         raise ExportError(f"{loaded.files.meta}: {unregistered_message(missing)}")

@@ -70,6 +70,18 @@ def with_assets_moved(meta: Any, moved: dict[str, str]) -> Any:
     return copy
 
 
+def inference_rewrite(meta: Any, graph: OpGraph, draft: Draft) -> tuple[Any, Draft]:
+    """``meta`` under the draft's inference rewrites, and the draft on the renamed tensors.
+
+    The rewritten graph is what is both exported and verified against, so the export
+    is compared with the model's inference mode, never the raw training graph.
+    """
+    from app.core.rewrite import apply_all, renamed_draft
+
+    applied = apply_all(meta, graph, draft)
+    return applied.meta, renamed_draft(draft, applied.renamed)
+
+
 def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
     """A copy of ``meta`` holding only what ``draft``'s signatures need to serve."""
     from tensorflow.core.framework import variable_pb2

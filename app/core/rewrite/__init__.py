@@ -1,0 +1,161 @@
+"""The inference-rewrite plan: every registered rewrite, in a fixed order.
+
+- ``registry()``: the `Rewrite` objects, in the order they apply (inputs are rewired
+  first, so later rewrites see the served placeholders).
+- ``find_all(graph, draft)``: every finding, on or off, from the `OpGraph` alone (no
+  TensorFlow; cheap enough for the window after each edit). ``is_on``, ``is_kept``,
+  ``active`` and ``blocking`` read the draft's switches (`Draft.rewrites`, `Draft.kept`).
+- ``apply_all(meta, graph, draft) -> Applied``: the enabled, unblocked findings applied
+  rewrite after rewrite to a copy of ``meta``; ``renamed_draft`` moves the draft's slots
+  onto the tensors that replaced theirs.
+- ``plan_problems(graph, draft)``: what `signature.validate` reports: a blocked site on
+  the served path is an error until kept, a rewrite's warning is a warning.
+- ``bypassed_ops(findings)``: the ops the given (active) findings take off the served
+  path, for static checks that would otherwise blame them (random ops, pipelines).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from app.core.rewrite.base import Applied, Finding, Rewrite
+
+if TYPE_CHECKING:
+    from app.core.opgraph import OpGraph
+    from app.core.signature import Draft, Problem
+
+# Application order: inputs are rewired before the idioms that read them are followed.
+MODULES = ("inputs", "learning_phase", "dropout", "batch_norm", "moving_average")
+
+__all__ = ["Applied", "Finding", "Rewrite", "active", "apply_all", "blocking", "bypassed_ops",
+           "describe", "find_all", "is_kept", "is_on", "plan_problems", "registry", "renamed_draft"]
+
+
+@cache
+def registry() -> tuple[Rewrite, ...]:
+    """The registered rewrites, in application order."""
+    return tuple(importlib.import_module(f"{__name__}.{name}").REWRITE for name in MODULES)
+
+
+def by_id(rewrite_id: str) -> Rewrite | None:
+    return next((r for r in registry() if r.id == rewrite_id), None)
+
+
+def is_on(finding: Finding, draft: Draft) -> bool:
+    """The site's own switch, else its rewrite's switch, else the rewrite's default."""
+    rewrite = by_id(finding.rewrite)
+    default = rewrite.default_on if rewrite is not None else True
+    return bool(draft.rewrites.get(finding.id, draft.rewrites.get(finding.rewrite, default)))
+
+
+def is_kept(finding: Finding, draft: Draft) -> bool:
+    return finding.id in draft.kept
+
+
+def find_all(graph: OpGraph, draft: Draft) -> list[Finding]:
+    """Every site every registered rewrite finds, in registry order (on and off alike)."""
+    findings: list[Finding] = []
+    for rewrite in registry():
+        findings += rewrite.find(graph, draft)
+    return findings
+
+
+def active(findings: Iterable[Finding], draft: Draft) -> list[Finding]:
+    """The findings the export applies: switched on and not blocked."""
+    return [f for f in findings if f.blocked is None and is_on(f, draft)]
+
+
+def blocking(findings: Iterable[Finding], draft: Draft) -> list[Finding]:
+    """Blocked sites still switched on and not kept on purpose."""
+    return [f for f in findings if f.blocked is not None and is_on(f, draft)
+            and not is_kept(f, draft)]
+
+
+def bypassed_ops(findings: Iterable[Finding]) -> set[str]:
+    """Ops that the given findings (pass ``active(...)``) take off the served path."""
+    return {op for f in findings if f.blocked is None for op in f.ops}
+
+
+def apply_all(meta: Any, graph: OpGraph, draft: Draft,
+              findings: list[Finding] | None = None) -> Applied:
+    """``meta`` with every active finding applied, rewrite by rewrite in registry order.
+
+    Returns ``Applied(meta)`` itself (no copy) when nothing applies.
+    """
+    chosen = active(find_all(graph, draft) if findings is None else findings, draft)
+    result = Applied(meta)
+    for rewrite in registry():
+        mine = [f for f in chosen if f.rewrite == rewrite.id]
+        if not mine:
+            continue
+        step = rewrite.apply(result.meta, mine)
+        renamed = {old: step.renamed.get(new, new) for old, new in result.renamed.items()}
+        renamed.update(step.renamed)
+        result = Applied(step.meta, renamed)
+    return result
+
+
+def renamed_draft(draft: Draft, renamed: dict[str, str]) -> Draft:
+    """A copy of ``draft`` whose slots name the tensors that replaced theirs."""
+    from app.core.signature import tensor_name
+
+    out = draft.copy()
+    for sig in out.signatures:
+        for slot in sig.inputs + sig.outputs:
+            slot.tensor = renamed.get(tensor_name(slot.tensor), slot.tensor)
+    return out
+
+
+def describe(findings: Iterable[Finding], draft: Draft) -> list[dict[str, Any]]:
+    """Findings as JSON objects (``signet inspect --json``): id, rewrite, ops, summary,
+    blocked, warning, on, kept."""
+    return [{"id": f.id, "rewrite": f.rewrite, "ops": list(f.ops), "summary": f.summary,
+             "blocked": f.blocked, "warning": f.warning, "on": is_on(f, draft),
+             "kept": is_kept(f, draft)} for f in findings]
+
+
+def plan_problems(graph: OpGraph, draft: Draft,
+                  findings: list[Finding] | None = None) -> list[Problem]:
+    """Blocked sites on the served path (errors) and active findings' warnings."""
+    from app.core.signature import Level, Problem, needed_ops, tensor_name
+
+    findings = find_all(graph, draft) if findings is None else findings
+    problems = _unknown_switches(draft, findings)
+    if not findings:
+        return problems
+    fed = {tensor_name(s.tensor) for sig in draft.signatures for s in sig.inputs}
+    fed |= {tensor_name(t) for t in draft.bound}
+    served = needed_ops(graph, (s.tensor for sig in draft.signatures for s in sig.outputs),
+                        fed)
+    served |= {name.rpartition(":")[0] for name in fed}  # an input's own op is its site
+    for f in blocking(findings, draft):
+        if served.intersection(f.ops):
+            problems.append(Problem(
+                Level.ERROR, f"training → serving: {f.id} cannot be rewritten: {f.blocked} "
+                f"(to serve it as it is, keep it: --keep {f.id})"))
+    for f in active(findings, draft):
+        if f.warning and served.intersection(f.ops):
+            problems.append(Problem(Level.WARNING, f"training → serving: {f.id}: {f.warning}"))
+    return problems
+
+
+def _unknown_switches(draft: Draft, findings: list[Finding]) -> list[Problem]:
+    """A switch naming no rewrite is a typo (a warning); a site this graph lacks, a note."""
+    from app.core.signature import Level, Problem
+
+    known = {r.id for r in registry()}
+    sites = {f.id for f in findings}
+    problems = []
+    for name in list(draft.rewrites) + draft.kept:
+        rewrite_id, site, _ = name.partition(":")
+        if rewrite_id not in known:
+            problems.append(Problem(Level.WARNING, f"training → serving: no rewrite {rewrite_id!r}"
+                                    f" (known: {', '.join(sorted(known))}); the switch "
+                                    f"{name!r} does nothing"))
+        elif site and name not in sites:
+            problems.append(Problem(Level.INFO, f"training → serving: {name} is not in this "
+                                    "graph; its switch does nothing here"))
+    return problems
