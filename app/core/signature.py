@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from app.core.checks import signature_findings
 from app.core.opgraph import OpGraph, Tensor
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -278,8 +279,13 @@ def draft_from_suggestions(loaded: Any, limit: int = 4) -> Draft:
 # ---------------------------------------------------------------- validation
 
 
-def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
-    """Every problem of ``draft`` against ``graph``, errors and warnings, in draft order."""
+def validate(draft: Draft, graph: OpGraph,
+             replaced: frozenset[str] = frozenset()) -> list[Problem]:
+    """Every problem of ``draft`` against ``graph``, errors and warnings, in draft order.
+
+    ``replaced``: ops the inference rewrites bypass or replace, which the serving
+    checks (`app.core.checks`) then do not report.
+    """
     problems: list[Problem] = []
     scopes = _loop_scopes(graph)
     if not draft.signatures:
@@ -288,6 +294,24 @@ def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
     sig_keys = [s.key for s in draft.signatures]
     for i, sig in enumerate(draft.signatures):
         problems += _validate_signature(draft, i, sig, graph, scopes, sig_keys)
+        if not any(p.signature_index == i and p.level is Level.ERROR for p in problems):
+            problems += _serving_problems(draft, i, sig, graph, replaced)
+    return problems
+
+
+def _serving_problems(draft: Draft, index: int, sig: Signature, graph: OpGraph,
+                      replaced: frozenset[str]) -> list[Problem]:
+    """`app.core.checks` findings, each on the first output slot whose path holds it."""
+    problems = []
+    reported: set[str] = set()
+    inputs = [s.tensor for s in sig.inputs]
+    for j, slot in enumerate(sig.outputs):
+        for finding in signature_findings(graph, [slot.tensor], inputs, draft.bound, replaced):
+            if finding.op in reported:
+                continue
+            reported.add(finding.op)
+            problems.append(Problem(Level.ERROR if finding.error else Level.WARNING,
+                                    finding.message, sig.key, "outputs", slot.key, index, j))
     return problems
 
 
