@@ -101,7 +101,9 @@ def signature_findings(graph: OpGraph, outputs: Iterable[str], inputs: Iterable[
         if name in replaced:
             continue
         if op.type in RANDOM_OPS:
-            findings.append(_random_finding(graph, op, path_set, inputs, bound_set))
+            finding = _random_finding(graph, op, path_set, inputs, bound_set)
+            if finding is not None:
+                findings.append(finding)
         elif op.type in PIPELINE_OPS:
             pipeline[name] = []
     if pipeline:
@@ -120,7 +122,10 @@ def signature_findings(graph: OpGraph, outputs: Iterable[str], inputs: Iterable[
 
 
 def _random_finding(graph: OpGraph, op: Op, path: set[str], inputs: list[str],
-                    bound: set[str]) -> Finding:
+                    bound: set[str]) -> Finding | None:
+    """An error when nothing can switch ``op`` off; a warning when a placeholder the
+    export does not fix can; nothing when every such placeholder is bound (whether
+    the bound value really switches it off is what verification's two runs prove)."""
     where = _layer(op.name)
     switches = _switching_placeholders(graph, op, path)
     what = f"{op.name} ({op.type}) in {where!r} draws new random numbers on every request"
@@ -133,6 +138,8 @@ def _random_finding(graph: OpGraph, op: Op, path: set[str], inputs: list[str],
                        "(training=False), write that graph with "
                        "tf.compat.v1.train.export_meta_graph next to the checkpoint and "
                        "export it")
+    if all(ph in bound for ph in switches):
+        return None
     named = []
     for ph in switches:
         state = ("bound" if ph in bound else "a signature input" if ph in inputs
@@ -198,15 +205,20 @@ def _switching_placeholders(graph: OpGraph, op: Op, path: set[str]) -> list[str]
 
 
 def _cond_predicates(graph: OpGraph, op: Op) -> list[str]:
-    """Ops feeding the predicate of the v1 conds right around ``op`` (within a few hops)."""
+    """Ops feeding the predicate of the v1 conds right around ``op``.
+
+    The walk stays within a few hops and inside ``op``'s top-level scope (a layer's
+    cond is built in the layer's scope), so an unrelated cond upstream is not taken.
+    """
     ops = graph.ops
+    top = op.name.split("/", 1)[0] + "/"
     preds = []
     seen: set[str] = set()
     level = [op.name]
     for _ in range(_NEAR):
         nxt = []
         for name in level:
-            if name in seen or name not in ops:
+            if name in seen or name not in ops or not name.startswith(top):
                 continue
             seen.add(name)
             node = ops[name]

@@ -260,7 +260,7 @@ class _SignatureRun:
                 return None
         for value in self.want.samples.values():
             sizes.add(len(value))
-        return sizes.pop() if len(sizes) == 1 else None
+        return sizes.pop() if len(sizes) == 1 else None  # no inputs: nothing to batch
 
     def _check_rows(self, got: list[Any]) -> None:
         """Each example alone must get its row of the batch answer (see the module doc)."""
