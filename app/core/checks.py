@@ -127,7 +127,9 @@ def _random_finding(graph: OpGraph, op: Op, path: set[str], inputs: list[str],
     export does not fix can; nothing when every such placeholder is bound (whether
     the bound value really switches it off is what verification's two runs prove)."""
     where = _layer(op.name)
-    switches = _switching_placeholders(graph, op, path)
+    # A signature input is the request's data, unless it is a scalar (keep_prob, is_training).
+    switches = [ph for ph in _switching_placeholders(graph, op, path)
+                if ph not in inputs or _is_scalar(graph, ph)]
     what = f"{op.name} ({op.type}) in {where!r} draws new random numbers on every request"
     if "dropout" in where.lower():
         what = f"dropout in {where!r} draws a new random mask on every request ({op.name})"
@@ -142,14 +144,21 @@ def _random_finding(graph: OpGraph, op: Op, path: set[str], inputs: list[str],
         return None
     named = []
     for ph in switches:
-        state = ("bound" if ph in bound else "a signature input" if ph in inputs
+        state = ("bound" if ph in bound else "sent by each request" if ph in inputs
                  else "left at its default" if graph.ops[ph[:-2]].type != "Placeholder"
                  else "unfed")
         named.append(f"{ph} ({state})")
+    first = next((ph for ph in switches if ph not in bound), switches[0])
+    fix = (f"take {first} off the inputs and bind it" if first in inputs
+           else f"bind {first.rsplit(':', 1)[0]}")
     return Finding("random", op.name, False,
-                   f"{what} unless {', '.join(named)} switches it off; bind "
-                   f"{switches[0].rsplit(':', 1)[0]} to its inference value (verification "
-                   "checks that two identical requests agree)")
+                   f"{what} unless {', '.join(named)} switches it off; {fix} to its "
+                   "inference value (verification checks that two identical requests agree)")
+
+
+def _is_scalar(graph: OpGraph, name: str) -> bool:
+    tensor = graph.tensor(name)
+    return tensor is not None and tensor.shape == ()
 
 
 def _pipeline_finding(op: Op, tensors: list[str]) -> Finding:
@@ -236,11 +245,12 @@ def _layer(name: str) -> str:
 
     ``dense/dropout/random_uniform/RandomUniform`` -> ``dense/dropout``.
     """
-    parts = name.split("/")[:-1]
+    scope = name.split("/")[:-1]
+    parts = list(scope)
     while parts and parts[-1].split("_")[0] in ("random", "truncated", "multinomial", "cond",
                                                 "sample", "stateful"):
         parts.pop()
-    return "/".join(parts) or name
+    return "/".join(parts or scope) or name
 
 
 def _tensor(text: str) -> str:
