@@ -20,6 +20,7 @@ since a rewrite keeps the rest of the path.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -59,26 +60,30 @@ class Finding:
     op: str  # the op that causes it
     error: bool  # False: it may be switched off by a placeholder the export fixes
     message: str  # the whole line: cause and fix
+    output: int = 0  # index of the first output whose path holds it
 
 
-def path_ops(graph: OpGraph, outputs: Iterable[str], fed: Iterable[str]) -> list[str]:
+def path_ops(graph: OpGraph, outputs: Iterable[str], fed: Iterable[str]) -> dict[str, int]:
     """Ops whose values reach ``outputs`` over data edges, stopping at ``fed`` tensors.
 
-    Control-only inputs are not followed: they order ops but do not change values.
+    Maps each op to the index of the first output whose path holds it (one walk
+    in all, however many outputs). Control-only inputs are not followed: they
+    order ops but do not change values.
     """
     fed_set = {_tensor(t) for t in fed}
     ops = graph.ops
-    seen: set[str] = set()
-    order: list[str] = []
-    stack = [_tensor(t).rpartition(":")[0] for t in outputs if _tensor(t) not in fed_set]
-    while stack:
-        name = stack.pop()
-        if name in seen or name not in ops:
+    owner: dict[str, int] = {}
+    for index, out in enumerate(outputs):
+        if _tensor(out) in fed_set:
             continue
-        seen.add(name)
-        order.append(name)
-        stack.extend(t.rpartition(":")[0] for t in ops[name].inputs if t not in fed_set)
-    return order
+        stack = [_tensor(out).rpartition(":")[0]]
+        while stack:
+            name = stack.pop()
+            if name in owner or name not in ops:
+                continue
+            owner[name] = index
+            stack.extend(t.rpartition(":")[0] for t in ops[name].inputs if t not in fed_set)
+    return owner
 
 
 def signature_findings(graph: OpGraph, outputs: Iterable[str], inputs: Iterable[str],
@@ -88,26 +93,29 @@ def signature_findings(graph: OpGraph, outputs: Iterable[str], inputs: Iterable[
 
     ``bound``: placeholders the export bakes in as constants. ``replaced``: ops the
     inference rewrites bypass or replace (never reported; see the module doc).
+    Each finding names (`Finding.output`) the first output whose path holds it.
     """
+    outputs = list(outputs)
+    if not _may_reach(graph, _candidates(graph) - replaced, outputs):
+        return []
     inputs = [_tensor(t) for t in inputs]
     bound_set = {_tensor(t) for t in bound}
-    outputs = list(outputs)
-    on_path = path_ops(graph, outputs, [*inputs, *bound_set])
-    path_set = set(on_path)
+    owner = path_ops(graph, outputs, [*inputs, *bound_set])
+    path_set = set(owner)
     findings = []
     pipeline: dict[str, list[str]] = {}  # pipeline op -> its tensors the path reads
-    for name in on_path:
+    for name, index in owner.items():
         op = graph.ops[name]
         if name in replaced:
             continue
         if op.type in RANDOM_OPS:
-            finding = _random_finding(graph, op, path_set, inputs, bound_set)
+            finding = _random_finding(graph, op, path_set, inputs, bound_set, index)
             if finding is not None:
                 findings.append(finding)
         elif op.type in PIPELINE_OPS:
             pipeline[name] = []
     if pipeline:
-        for name in on_path:
+        for name in owner:
             for t in graph.ops[name].inputs:
                 src = t.rpartition(":")[0]
                 if src in pipeline and t not in pipeline[src] and t not in inputs:
@@ -117,12 +125,47 @@ def signature_findings(graph: OpGraph, outputs: Iterable[str], inputs: Iterable[
             if src in pipeline and _tensor(t) not in pipeline[src]:
                 pipeline[src].append(_tensor(t))
         for name, tensors in pipeline.items():
-            findings.append(_pipeline_finding(graph.ops[name], sorted(tensors)))
+            findings.append(_pipeline_finding(graph.ops[name], sorted(tensors), owner[name]))
     return findings
 
 
+_CANDIDATES: weakref.WeakKeyDictionary[OpGraph, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def _candidates(graph: OpGraph) -> frozenset[str]:
+    """The graph's random and pipeline ops, found once per graph: most graphs have none,
+    and then no signature needs a path walk (the window validates after every edit)."""
+    found = _CANDIDATES.get(graph)
+    if found is None:
+        kinds = RANDOM_OPS | PIPELINE_OPS
+        found = frozenset(name for name, op in graph.ops.items() if op.type in kinds)
+        _CANDIDATES[graph] = found
+    return found
+
+
+def _may_reach(graph: OpGraph, sources: frozenset[str], outputs: list[str]) -> bool:
+    """Whether any of ``sources`` is upstream of an output (feeds ignored: a quick
+    over-estimate). Walking forward is cheap where it matters: the random ops of
+    variable initializers lead to an ``Assign`` within a few ops."""
+    if not sources:
+        return False
+    targets = {_tensor(t).rpartition(":")[0] for t in outputs}
+    ops = graph.ops
+    seen = set(sources)
+    stack = list(sources)
+    while stack:
+        name = stack.pop()
+        if name in targets:
+            return True
+        for consumer in ops[name].consumers:
+            if consumer not in seen:
+                seen.add(consumer)
+                stack.append(consumer)
+    return False
+
+
 def _random_finding(graph: OpGraph, op: Op, path: set[str], inputs: list[str],
-                    bound: set[str]) -> Finding | None:
+                    bound: set[str], output: int) -> Finding | None:
     """An error when nothing can switch ``op`` off; a warning when a placeholder the
     export does not fix can; nothing when every such placeholder is bound (whether
     the bound value really switches it off is what verification's two runs prove)."""
@@ -139,7 +182,7 @@ def _random_finding(graph: OpGraph, op: Op, path: set[str], inputs: list[str],
                        "graph switches it off: rebuild the model in inference mode "
                        "(training=False), write that graph with "
                        "tf.compat.v1.train.export_meta_graph next to the checkpoint and "
-                       "export it")
+                       "export it", output)
     if all(ph in bound for ph in switches):
         return None
     named = []
@@ -153,7 +196,8 @@ def _random_finding(graph: OpGraph, op: Op, path: set[str], inputs: list[str],
            else f"bind {first.rsplit(':', 1)[0]}")
     return Finding("random", op.name, False,
                    f"{what} unless {', '.join(named)} switches it off; {fix} to its "
-                   "inference value (verification checks that two identical requests agree)")
+                   "inference value (verification checks that two identical requests agree)",
+                   output)
 
 
 def _is_scalar(graph: OpGraph, name: str) -> bool:
@@ -161,14 +205,14 @@ def _is_scalar(graph: OpGraph, name: str) -> bool:
     return tensor is not None and tensor.shape == ()
 
 
-def _pipeline_finding(op: Op, tensors: list[str]) -> Finding:
+def _pipeline_finding(op: Op, tensors: list[str], output: int) -> Finding:
     where = _layer(op.name)
     feeds = ", ".join(tensors) if tensors else f"{op.name}:0"
     return Finding("pipeline", op.name, True,
                    f"reads the training input pipeline at {op.name} ({op.type}"
                    + (f" in {where!r}" if where != op.name else "")
                    + ") instead of the signature's inputs, so every request gets the next "
-                   f"training batch; add {feeds} as input(s) so requests feed them")
+                   f"training batch; add {feeds} as input(s) so requests feed them", output)
 
 
 def _switching_placeholders(graph: OpGraph, op: Op, path: set[str]) -> list[str]:

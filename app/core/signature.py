@@ -302,16 +302,14 @@ def validate(draft: Draft, graph: OpGraph,
 def _serving_problems(draft: Draft, index: int, sig: Signature, graph: OpGraph,
                       replaced: frozenset[str]) -> list[Problem]:
     """`app.core.checks` findings, each on the first output slot whose path holds it."""
+    findings = signature_findings(graph, [s.tensor for s in sig.outputs],
+                                  [s.tensor for s in sig.inputs], draft.bound, replaced)
     problems = []
-    reported: set[str] = set()
-    inputs = [s.tensor for s in sig.inputs]
-    for j, slot in enumerate(sig.outputs):
-        for finding in signature_findings(graph, [slot.tensor], inputs, draft.bound, replaced):
-            if finding.op in reported:
-                continue
-            reported.add(finding.op)
-            problems.append(Problem(Level.ERROR if finding.error else Level.WARNING,
-                                    finding.message, sig.key, "outputs", slot.key, index, j))
+    for finding in findings:
+        slot = sig.outputs[finding.output]
+        problems.append(Problem(Level.ERROR if finding.error else Level.WARNING,
+                                finding.message, sig.key, "outputs", slot.key, index,
+                                finding.output))
     return problems
 
 
