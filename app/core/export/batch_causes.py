@@ -21,38 +21,59 @@ _SHOWN = 3
 
 
 def batch_mixing_cause(graph: Any, output: str, inputs: list[str]) -> str:
-    """One phrase naming the ops between ``inputs`` and ``output`` that mix examples."""
-    causes = [c for c in (_cause(op) for op in _path(graph, output, inputs)) if c]
-    if not causes:
+    """One phrase naming the ops between ``inputs`` and ``output`` that mix examples.
+
+    Ops of one kind are named together, nearest the output first, with the fix once.
+    """
+    found: dict[str, list[str]] = {}
+    for op in _path(graph, output, inputs):
+        kind = _kind(op)
+        if kind is not None:
+            found.setdefault(kind, []).append(op.name)
+    if not found:
         return ("no op on its path reduces over the batch axis by itself (look for ops "
                 "that reshape or transpose the batch axis away)")
-    shown = "; ".join(causes[:_SHOWN])
-    more = len(causes) - _SHOWN
-    return shown + (f"; and {more} more such op(s)" if more > 0 else "")
+    parts = []
+    for kind, names in found.items():
+        shown = ", ".join(names[:_SHOWN])
+        more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
+        what, fix = _WORDS[kind]
+        parts.append(f"{what} ({shown}{more}); {fix}")
+    return "; ".join(parts)
+
+
+_WORDS = {
+    "fused": ("batch norm in training mode (FusedBatchNorm with is_training=true) normalises "
+              "with the batch's own statistics instead of its moving averages",
+              "export a graph built with training=False"),
+    "moments": ("moments over the batch axis normalise every example with the other "
+                "examples' statistics",
+                "export a graph built with training=False that uses the stored (moving) "
+                "mean and variance"),
+    "reduction": ("a reduction over the batch axis makes each answer depend on the other "
+                  "examples sent with it",
+                  "compute it per example (reduce over the other axes) or serve it as a "
+                  "separate signature"),
+}
 
 
 def _path(graph: Any, output: str, inputs: list[str]) -> list[Any]:
-    """Ops reaching ``output`` over data edges, nearest the inputs first."""
+    """Ops reaching ``output`` over data edges, nearest the output first (breadth first)."""
     stop = set(inputs)
-    seen: set[str] = set()
-    order = []
-    stack = [graph.get_tensor_by_name(output).op]
-    while stack:
-        op = stack.pop()
-        if op.name in seen:
-            continue
-        seen.add(op.name)
-        order.append(op)
-        stack.extend(t.op for t in op.inputs if t.name not in stop)
-    return list(reversed(order))
+    first = graph.get_tensor_by_name(output).op
+    seen = {first.name}
+    order = [first]
+    for op in order:  # grows while it is walked
+        for t in op.inputs:
+            if t.name not in stop and t.op.name not in seen:
+                seen.add(t.op.name)
+                order.append(t.op)
+    return order
 
 
-def _cause(op: Any) -> str | None:
-    scope = op.name.rsplit("/", 1)[0] if "/" in op.name else op.name
-    if op.type in _FUSED_BN and _attr(op, "is_training"):
-        return (f"batch norm {op.name} ({op.type}) runs in training mode (is_training=true) "
-                "and normalises with the batch's own statistics instead of its moving "
-                "averages; export a graph built with training=False")
+def _kind(op: Any) -> str | None:
+    if op.type in _FUSED_BN:
+        return "fused" if _attr(op, "is_training") else None
     if op.type not in _REDUCTIONS or len(op.inputs) < 2:
         return None
     axes = _axes(op)
@@ -61,16 +82,7 @@ def _cause(op: Any) -> str | None:
         return None
     if 0 not in {a % rank for a in axes}:
         return None
-    if "moments" in op.name or "batchnorm" in op.name.lower():
-        return (f"{op.name} ({op.type}) computes moments over the batch axis in {scope!r}, "
-                "so every example is normalised with the other examples' statistics; "
-                "export a graph built with training=False that uses the stored "
-                "(moving) mean and variance")
-    return (f"{op.name} ({op.type}) reduces over the batch axis, so each answer depends "
-            "on the other examples sent with it; compute it per example (reduce over "
-            "the other axes) or serve it as a separate signature")
-
-
+    return "moments" if "moments" in op.name or "batchnorm" in op.name.lower() else "reduction"
 def _axes(op: Any) -> list[int] | None:
     from app.core.tf_runtime import tensorflow
 
