@@ -223,3 +223,24 @@ def test_ops_a_rewrite_replaces_are_not_reported(tf1_graphs):
     draft = _draft(Path("/nowhere"), "d", {"x": "x"}, {"logits": "logits"})
     assert [p for p in validate(draft, graph, replaced=replaced)
             if p.level is Level.ERROR] == []
+
+
+def test_the_command_line_refuses_in_one_line(tf1_graphs, tmp_path, capsys):
+    from app.cli import main
+
+    def export(prefix: str, *args: str) -> tuple[int, str]:
+        code = main(["export", prefix, "--out", str(tmp_path), "--name", "m", *args])
+        _, err = capsys.readouterr()
+        return code, err
+
+    code, err = export(tf1_graphs["dropout"]["train"], "--input", "x=x",
+                       "--output", "logits=logits")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err  # refused before any work
+    assert err.startswith("signet: ") and "dropout in 'hidden/dropout' draws" in err
+    code, err = export(tf1_graphs["bn_fused"]["train"], "--input", "x=x",
+                       "--output", "logits=logits")
+    last = err.strip().splitlines()[-1]  # after the progress lines
+    assert code == 2 and "Traceback" not in err, err
+    assert last.startswith("signet: verification: ") and "FusedBatchNorm" in last
+    assert not (tmp_path / "m").exists() or not any(
+        p.name.isdigit() for p in (tmp_path / "m").iterdir())
