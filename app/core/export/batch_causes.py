@@ -26,7 +26,7 @@ def batch_mixing_cause(graph: Any, output: str, inputs: list[str]) -> str:
     Ops of one kind are named together, nearest the output first, with the fix once.
     """
     found: dict[str, list[str]] = {}
-    for op in _path(graph, output, inputs):
+    for op in batch_path(graph, output, inputs):
         kind = _kind(op)
         if kind is not None:
             found.setdefault(kind, []).append(op.name)
@@ -57,7 +57,7 @@ _WORDS = {
 }
 
 
-def _path(graph: Any, output: str, inputs: list[str]) -> list[Any]:
+def batch_path(graph: Any, output: str, inputs: list[str]) -> list[Any]:
     """Ops reaching ``output`` over data edges, nearest the output first (breadth first)."""
     stop = set(inputs)
     first = graph.get_tensor_by_name(output).op

@@ -33,12 +33,16 @@ from typing import Any
 
 from app.core.checks import signature_findings
 from app.core.errors import Cancelled, ExportError
-from app.core.export.batch_causes import batch_mixing_cause
+from app.core.export.batch_causes import batch_mixing_cause, batch_path
 from app.core.opgraph import OpGraph
 
 RTOL = 1e-5
 ATOL = 1e-5
 BATCH = 3  # distinct examples per verification batch
+# Ops whose result leaves the finite numbers for inputs outside their domain.
+_NAN_PRONE = {"Log", "Log1p", "Sqrt", "Rsqrt", "Reciprocal", "Inv", "Div", "RealDiv",
+              "DivNoNan", "FloorDiv", "Pow", "Acos", "Asin", "Acosh", "Atanh", "Exp", "Lgamma",
+              "Digamma", "Xlogy", "Xdivy"}
 
 
 @dataclass
@@ -231,8 +235,8 @@ class _SignatureRun:
             bad = _non_finite(a)
             if bad:
                 raise self._fail(name, f"is {bad} on sample inputs; a served model must "
-                                       "answer with finite numbers (look for log, division "
-                                       "or sqrt of values that can be 0 or negative)")
+                                       "answer with finite numbers; "
+                                 + self._non_finite_source(name))
         again = self._run(self.want.samples)
         for name, a, b in zip(self.out_keys, got, again, strict=True):
             if not _close(a, b):
@@ -244,9 +248,7 @@ class _SignatureRun:
             diff = max_difference(a, b)
             if not _close(a, b):
                 raise self._fail(name, f"differs from the checkpoint by {diff:.3g}; the "
-                                 "export does not compute what the checkpoint does (a "
-                                 "--bind value different from what the checkpoint graph "
-                                 "uses, or an op that reads state the export lacks)")
+                                 "export does not compute what the checkpoint does")
             worst = max(worst, diff)
         self._check_rows(got)
         return SignatureCheck(self.key, worst, self.out_keys)
@@ -295,6 +297,26 @@ class _SignatureRun:
                             f"changes with the examples sent (example {i + 1} alone "
                             f"differs by {diff:.3g}), so batched requests cannot share it")
                 raise self._fail(name, f"{what}; cause: {cause}")
+
+    def _non_finite_source(self, name: str) -> str:
+        """The first op on the output's path whose result is not finite (one more run)."""
+        from app.core.tf_runtime import tensorflow
+
+        path = [op for op in batch_path(self.session.graph, self.sig.outputs[name].name,
+                                        self.input_names)
+                if op.type in _NAN_PRONE and op.outputs and "while/" not in op.name]
+        if path:
+            feeds = {self.sig.inputs[k].name: v for k, v in self.want.samples.items()}
+            try:
+                values = self.session.run([op.outputs[0] for op in path], feeds)
+            except tensorflow().errors.OpError:  # only a better message was at stake
+                values = []
+            for op, value in reversed(list(zip(path, values, strict=False))):
+                if _non_finite(value):
+                    return (f"it first appears at {op.name} ({op.type}), whose inputs fall "
+                            "outside its domain or overflow; keep them in range in the model "
+                            "(a small epsilon, a clip)")
+        return "no log, division or root on its path is the source; look for an overflow"
 
     def _nondeterminism_cause(self, name: str) -> str:
         """Random and input-pipeline ops on the output's path, with their fixes."""
