@@ -217,3 +217,19 @@ def dynamic_rnn_encoder(directory: Path) -> dict:
                              target: rng.normal(size=(4, 4))})
         prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=STEP)
     return {"prefix": prefix}
+
+
+def queue_input(directory: Path) -> dict:
+    """A TF 1.x queue pipeline: a FIFOQueue filled by an enqueue op, read with dequeue_many."""
+    import tensorflow as tf
+
+    tf1 = tf.compat.v1
+    queue = tf1.FIFOQueue(16, [tf.float32], shapes=[[3]], name="input_queue")
+    queue.enqueue_many([tf.constant(np.ones((8, 3), np.float32))], name="fill")
+    x = queue.dequeue_many(4, name="batch")
+    w = tf1.get_variable("w", [3, 2])
+    tf.identity(tf.matmul(x, w), name="logits")
+    with tf1.Session() as sess:
+        sess.run(tf1.global_variables_initializer())
+        prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=1)
+    return {"prefix": prefix, "next": x.name}

@@ -245,3 +245,16 @@ def test_the_command_line_refuses_in_one_line(tf1_graphs, tmp_path, capsys):
     assert last.startswith("signet: verification: ") and "FusedBatchNorm" in last
     assert not (tmp_path / "m").exists() or not any(
         p.name.isdigit() for p in (tmp_path / "m").iterdir())
+
+
+def test_an_output_reading_a_queue_is_refused_with_the_tensor_to_feed(tmp_path):
+    built = build("tests.graphs_tf1:queue_input", tmp_path / "queue")
+    graph = load_checkpoint(built["prefix"]).graph
+    draft = _draft(tmp_path, "q", {}, {"logits": "logits"})
+    errors = [str(p) for p in validate(draft, graph) if p.level is Level.ERROR]
+    assert errors == ["signature 'serving_default', output 'logits': reads the training input "
+                      "pipeline at batch (QueueDequeueManyV2) instead of the signature's "
+                      f"inputs, so every request gets the next training batch; add "
+                      f"{built['next']} as input(s) so requests feed them"]
+    fixed = _draft(tmp_path, "q", {"x": built["next"]}, {"logits": "logits"})
+    assert [p for p in validate(fixed, graph) if p.level is Level.ERROR] == []
