@@ -233,3 +233,19 @@ def queue_input(directory: Path) -> dict:
         sess.run(tf1.global_variables_initializer())
         prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=1)
     return {"prefix": prefix, "next": x.name}
+
+
+def layers_dropout(directory: Path) -> dict:
+    """tf.compat.v1.layers.dropout switched by an ``is_training`` placeholder (a v1 cond)."""
+    import tensorflow as tf
+
+    tf1 = tf.compat.v1
+    x = tf1.placeholder(tf.float32, [None, 6], name="x")
+    training = tf1.placeholder_with_default(True, [], name="is_training")
+    h = tf1.layers.dense(x, 5, name="hidden")
+    h = tf1.layers.dropout(h, rate=0.5, training=training, name="drop")
+    tf.identity(tf1.layers.dense(h, 2, name="out"), name="logits")
+    with tf1.Session() as sess:
+        sess.run(tf1.global_variables_initializer())
+        prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=1)
+    return {"prefix": prefix}

@@ -258,3 +258,21 @@ def test_an_output_reading_a_queue_is_refused_with_the_tensor_to_feed(tmp_path):
                       f"{built['next']} as input(s) so requests feed them"]
     fixed = _draft(tmp_path, "q", {"x": built["next"]}, {"logits": "logits"})
     assert [p for p in validate(fixed, graph) if p.level is Level.ERROR] == []
+
+
+def test_layers_dropout_in_a_v1_cond_names_its_training_switch(tmp_path):
+    prefix = build("tests.graphs_tf1:layers_dropout", tmp_path / "ld", legacy_keras=True)["prefix"]
+    graph = load_checkpoint(prefix).graph
+    draft = _draft(tmp_path / "out", "ld", {"x": "x"}, {"logits": "logits"})
+    warnings = [str(p) for p in validate(draft, graph) if p.level is Level.WARNING]
+    assert len(warnings) == 1 and "unless is_training:0 (left at its default) switches it " \
+        "off; bind is_training to its inference value" in warnings[0], warnings
+    with pytest.raises(ExportError, match=r"changes between two runs .* is_training:0"):
+        export_model(draft, prefix)
+    draft.bound["is_training"] = False
+    assert [p for p in validate(draft, graph) if p.level is not Level.INFO] == []
+    result = export_model(draft, prefix)
+    x = np.random.default_rng(4).normal(size=(3, 6)).astype("float32")
+    got = _run_export(result.path, {"x": x})["logits"]
+    want = _run_checkpoint(prefix, ["logits:0"], {"x:0": x, "is_training:0": False})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -14,6 +14,9 @@ one per undo step).
   index/key, side (``"inputs"``/``"outputs"``/``None``), slot index/key, level
   (``error``/``warning``/``info``) and a plain-words message. Slots naming
   missing tensors are kept and reported, never dropped. ``has_errors(problems)``.
+  It also reports the serving checks of `app.core.checks` (random ops, input
+  pipelines on an output's path); ``validate(draft, graph, replaced=ops)`` leaves
+  out the ops the inference rewrites bypass or replace.
 - Helpers: ``tensor_name(text)`` ("op" -> "op:0"), ``slot_key_for(tensor, existing)``
   (a unique, valid key such as ``encode_ids``), ``unfed_placeholders(draft, sig, graph)``,
   ``needed_ops(graph, outputs, fed)``, ``draft_from_suggestions(loaded)``,
