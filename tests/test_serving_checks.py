@@ -276,3 +276,14 @@ def test_layers_dropout_in_a_v1_cond_names_its_training_switch(tmp_path):
     got = _run_export(result.path, {"x": x})["logits"]
     want = _run_checkpoint(prefix, ["logits:0"], {"x:0": x, "is_training:0": False})[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_moving_average_updates_are_not_suggested_as_outputs(tf1_graphs):
+    """Their deltas end a path but are batch-level training state, which verification refuses."""
+    loaded = load_checkpoint(tf1_graphs["bn_moments"]["train"])
+    graph = loaded.graph
+    deltas = {f"{name}:0" for name, op in graph.ops.items()
+              if op.consumers and all(graph.ops[c].type == "AssignSub" for c in op.consumers)}
+    assert len(deltas) == 2  # moving mean and moving variance
+    suggested = {s.tensor for s in loaded.suggestions.outputs}
+    assert suggested and not suggested & deltas
