@@ -14,6 +14,9 @@ one per undo step).
   index/key, side (``"inputs"``/``"outputs"``/``None``), slot index/key, level
   (``error``/``warning``/``info``) and a plain-words message. Slots naming
   missing tensors are kept and reported, never dropped. ``has_errors(problems)``.
+  It also reports the serving checks of `app.core.checks` (random ops, input
+  pipelines on an output's path), leaving out the ops the draft's active inference
+  rewrites bypass or replace (`app.core.rewrite`).
 - Helpers: ``tensor_name(text)`` ("op" -> "op:0"), ``slot_key_for(tensor, existing)``
   (a unique, valid key such as ``encode_ids``), ``unfed_placeholders(draft, sig, graph)``,
   ``needed_ops(graph, outputs, fed)``, ``draft_from_suggestions(loaded)``,
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from app.core.checks import signature_findings
 from app.core.opgraph import OpGraph, Tensor
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -293,7 +297,11 @@ def _rewritten_ops(graph: OpGraph, draft: Draft) -> set[str]:
 
 
 def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
-    """Every problem of ``draft`` against ``graph``, errors and warnings, in draft order."""
+    """Every problem of ``draft`` against ``graph``, errors and warnings, in draft order.
+
+    The serving checks (`app.core.checks`) look at the graph the export will serve: ops
+    the active inference rewrites bypass or replace are not reported.
+    """
     from app.core import rewrite
 
     problems: list[Problem] = []
@@ -306,10 +314,26 @@ def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
     sig_keys = [s.key for s in draft.signatures]
     for i, sig in enumerate(draft.signatures):
         problems += _validate_signature(draft, i, sig, graph, scopes, sig_keys, bypassed)
+        if not any(p.signature_index == i and p.level is Level.ERROR for p in problems):
+            problems += _serving_problems(draft, i, sig, graph, frozenset(bypassed))
     from app.core.serving_checks import request_problems  # imports this module
 
     problems += request_problems(draft, graph)
     return problems + rewrite.plan_problems(graph, draft, findings)
+
+
+def _serving_problems(draft: Draft, index: int, sig: Signature, graph: OpGraph,
+                      replaced: frozenset[str]) -> list[Problem]:
+    """`app.core.checks` findings, each on the first output slot whose path holds it."""
+    findings = signature_findings(graph, [s.tensor for s in sig.outputs],
+                                  [s.tensor for s in sig.inputs], draft.bound, replaced)
+    problems = []
+    for finding in findings:
+        slot = sig.outputs[finding.output]
+        problems.append(Problem(Level.ERROR if finding.error else Level.WARNING,
+                                finding.message, sig.key, "outputs", slot.key, index,
+                                finding.output))
+    return problems
 
 
 def _validate_bound(draft: Draft, graph: OpGraph) -> list[Problem]:

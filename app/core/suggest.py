@@ -49,6 +49,8 @@ _MACHINERY_TYPES = {
     "InitializeTableV2", "InitializeTableFromTextFileV2", "InitializeTable",
     "InitializeTableFromTextFile",
 }
+_VARIABLE_UPDATE_TYPES = {"Assign", "AssignAdd", "AssignSub", "AssignVariableOp",
+                          "AssignAddVariableOp", "AssignSubVariableOp"}
 _LOSS_TYPES = {
     "SoftmaxCrossEntropyWithLogits", "SparseSoftmaxCrossEntropyWithLogits", "L2Loss",
     "SigmoidCrossEntropyWithLogits", "CTCLoss",
@@ -153,6 +155,8 @@ def suggest(graph: OpGraph, limit: int = 10) -> Suggestions:
         if name in from_training or (forward and name not in forward):
             continue
         consumers = [c for c in op.consumers if c not in machinery]
+        if op.consumers and all(ops[c].type in _VARIABLE_UPDATE_TYPES for c in op.consumers):
+            continue  # a moving-average update's delta: training state, not a result
         live = [c for c in consumers if c not in tail]
         feeds_tail = any(c in tail for c in consumers)
         is_sink = not live

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ExportError
+from app.core.export.control_flow import prune_context_records
 from app.core.opgraph import OpGraph
 from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
 
@@ -85,7 +86,7 @@ def inference_rewrite(meta: Any, graph: OpGraph, draft: Draft) -> tuple[Any, Dra
 def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
     """A copy of ``meta`` holding only what ``draft``'s signatures need to serve."""
     from tensorflow.core.framework import variable_pb2
-    from tensorflow.core.protobuf import control_flow_pb2, meta_graph_pb2
+    from tensorflow.core.protobuf import meta_graph_pb2
 
     tf = _tf()
     extract = tf.compat.v1.graph_util.extract_sub_graph
@@ -134,11 +135,8 @@ def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
                 if _op(var.variable_name) in kept:
                     out.bytes_list.value.append(raw)
         elif kind == "bytes_list":
-            proto = (control_flow_pb2.WhileContextDef if key == "while_context"
-                     else control_flow_pb2.CondContextDef)
-            for raw in collection.bytes_list.value:
-                if _op(proto.FromString(raw).pivot_name) in kept:
-                    out.bytes_list.value.append(raw)
+            out.bytes_list.value.extend(
+                prune_context_records(key, collection.bytes_list.value, kept))
     return pruned
 
 
@@ -199,9 +197,20 @@ def import_graph(meta: Any, bound: dict[str, Any]) -> tuple[Any, Any]:
             saver = tf1.train.import_meta_graph(meta, clear_devices=True,
                                                 input_map=input_map or None)
         except (ValueError, KeyError, tf.errors.OpError) as exc:
-            raise ExportError(f"TensorFlow cannot import the graph ({_first_line(exc)}); "
-                              "it may need ops from a library this TensorFlow lacks") from exc
+            raise ExportError(_import_failure(meta, exc)) from exc
     return graph, saver
+
+
+def _import_failure(meta: Any, exc: BaseException) -> str:
+    """What TensorFlow said; missing libraries only when an op type really is unregistered."""
+    from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
+
+    said = f"TensorFlow cannot import the graph: {_first_line(exc)}"
+    missing = unregistered_in_meta_graph(meta)
+    if missing:
+        return f"{said}; the graph {unregistered_message(missing)}"
+    return (f"{said}; every op type is registered, so the graph itself is inconsistent "
+            "(export without --strip-training if it only fails stripped, and report it)")
 
 
 def restore(graph: Any, saver: Any, prefix: Path) -> Session:

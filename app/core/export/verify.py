@@ -1,11 +1,27 @@
-"""Prove an export serves what the checkpoint computes.
+"""Prove an export serves what the checkpoint computes, for any batch of requests.
 
 The SavedModel is loaded in a fresh graph with TensorFlow's own loader
 (``tf.compat.v1.saved_model.loader.load``, which restores variables and runs
-the main op with the copied assets) and every signature runs on deterministic
-sample inputs; the checkpoint graph with restored variables runs on the same
-inputs. Any difference beyond float noise fails the export, and so does a
-SavedModel that answers differently twice in a row (random ops in the graph).
+the main op with the copied assets) and every signature runs on a batch of
+`BATCH` distinct deterministic examples; the checkpoint graph with restored
+variables runs on the same batch. An export passes only when, for every output:
+
+- it is finite (NaN or Inf fail, naming the output: equal NaNs are no match);
+- two identical runs agree (random ops or an input pipeline fail here);
+- it equals the checkpoint's answer within float noise;
+- it is batch-independent: each example sent alone gets its row of the batch
+  answer (TensorFlow Serving answers single requests and batches them freely).
+
+What a "row" is: when every input of the signature has an unknown first
+dimension (the batch axis), an output whose first dimension is `BATCH` for the
+batch and 1 for each example alone is per-example, and example ``i`` alone must
+equal row ``i``. Any other output (a scalar, a fixed shape such as a class list)
+is a batch-level value: it must be the same for the batch and for every example
+alone, since a server that batches requests cannot split it per request. A
+signature with an input of fixed first dimension has no batch axis and is run on
+its samples as a whole only.
+
+All the runs after loading use the one loaded session; nothing is loaded twice.
 """
 
 from __future__ import annotations
@@ -15,12 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core.checks import signature_findings
 from app.core.errors import Cancelled, ExportError
+from app.core.export.batch_causes import batch_mixing_cause, batch_path
+from app.core.opgraph import OpGraph
 
 RTOL = 1e-5
 ATOL = 1e-5
-HINT = ("random ops (dropout, sampling) or an is_training/keep_prob placeholder left in "
-        "training mode; bind it with --bind (e.g. --bind keep_prob=1.0) and export again")
+BATCH = 3  # distinct examples per verification batch
+# Ops whose result leaves the finite numbers for inputs outside their domain.
+_NAN_PRONE = {"Log", "Log1p", "Sqrt", "Rsqrt", "Reciprocal", "Inv", "Div", "RealDiv",
+              "DivNoNan", "FloorDiv", "Pow", "Acos", "Asin", "Acosh", "Atanh", "Exp", "Lgamma",
+              "Digamma", "Xlogy", "Xdivy"}
 
 
 @dataclass
@@ -85,7 +107,8 @@ def sample_value(dtype: str, shape: list[int] | None, words: list[str], seed: in
     return rng.standard_normal(dims).astype(np_dtype)
 
 
-def signature_samples(signature_def: Any, words: list[str], batch: int = 2) -> dict[str, Any]:
+def signature_samples(signature_def: Any, words: list[str], batch: int = BATCH
+                      ) -> dict[str, Any]:
     """Sample inputs for one SignatureDef, keyed like its inputs."""
     from app.core.tf_runtime import tensorflow
 
@@ -108,10 +131,9 @@ def max_difference(a: Any, b: Any) -> float:
         return 0.0 if np.array_equal(a, b) else float("inf")
     if a.size == 0:
         return 0.0
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("nan") if np.isnan(a).any() or np.isnan(b).any() else float("inf")
     diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
-    if not np.all(np.isfinite(diff)):
-        same = np.array_equal(a, b, equal_nan=True)
-        return 0.0 if same else float("inf")
     return float(diff.max())
 
 
@@ -123,7 +145,7 @@ def _close(a: Any, b: Any) -> bool:
         return False
     if a.dtype.kind in "OSUb" or b.dtype.kind in "OSUb":
         return bool(np.array_equal(a, b))
-    return bool(np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True))
+    return bool(np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=False))
 
 
 @dataclass
@@ -157,7 +179,7 @@ def expected_outputs(signature_defs: dict[str, Any], words: list[str],
 
 def verify(saved_dir: Path, expected: dict[str, Expected],
            cancelled: Callable[[], bool] | None = None) -> VerifyReport:
-    """Load the SavedModel in a fresh graph and compare each signature with ``expected``.
+    """Load the SavedModel in a fresh graph and check each signature (see the module doc).
 
     The checkpoint's outputs are computed first (`expected_outputs`) so its session
     can be closed before the SavedModel is loaded: peak memory holds one model, not two.
@@ -179,29 +201,145 @@ def verify(saved_dir: Path, expected: dict[str, Expected],
             if cancelled is not None and cancelled():
                 raise Cancelled("export cancelled")
             want = expected[key]
-            out_keys = sorted(sig.outputs)
-            fetches = [sig.outputs[k].name for k in out_keys]
-            feeds = {sig.inputs[k].name: v for k, v in want.samples.items()}
-            try:
-                got = session.run(fetches, feeds)
-                again = session.run(fetches, feeds)
-            except tf.errors.OpError as exc:
-                raise ExportError(f"verification: signature {key!r} failed on sample inputs "
-                                  f"({exc.message.splitlines()[0]})") from exc
-            for name, a, b in zip(out_keys, got, again, strict=True):
-                if not _close(a, b):
-                    raise ExportError(f"verification: signature {key!r} output {name!r} "
-                                      f"changes between two runs on the same inputs; {HINT}")
-            worst = 0.0
-            for name, a in zip(out_keys, got, strict=True):
-                b = want.outputs[name]
-                diff = max_difference(a, b)
-                if not _close(a, b):
-                    raise ExportError(
-                        f"verification: signature {key!r} output {name!r} differs from the "
-                        f"checkpoint by {diff:.3g}; the export does not compute what the "
-                        f"checkpoint does; look for {HINT}")
-                worst = max(worst, diff)
-            report.checks.append(SignatureCheck(key, worst, out_keys))
+            check = _SignatureRun(key, sig, want, session, meta)
+            report.checks.append(check.run())
             report.samples[key] = want.samples
     return report
+
+
+class _SignatureRun:
+    """Every check of one signature on the loaded export's session."""
+
+    def __init__(self, key: str, sig: Any, want: Expected, session: Any, meta: Any) -> None:
+        self.key, self.sig, self.want, self.session, self.meta = key, sig, want, session, meta
+        self.out_keys = sorted(sig.outputs)
+        self.fetches = [sig.outputs[k].name for k in self.out_keys]
+        self.input_names = [sig.inputs[k].name for k in sorted(sig.inputs)]
+
+    def _run(self, samples: dict[str, Any]) -> list[Any]:
+        from app.core.tf_runtime import tensorflow
+
+        feeds = {self.sig.inputs[k].name: v for k, v in samples.items()}
+        try:
+            return self.session.run(self.fetches, feeds)
+        except tensorflow().errors.OpError as exc:
+            raise ExportError(f"verification: signature {self.key!r} failed on sample inputs "
+                              f"({exc.message.splitlines()[0]})") from exc
+
+    def _fail(self, name: str, what: str) -> ExportError:
+        return ExportError(f"verification: signature {self.key!r} output {name!r} {what}")
+
+    def run(self) -> SignatureCheck:
+        got = self._run(self.want.samples)
+        for name, a in zip(self.out_keys, got, strict=True):
+            bad = _non_finite(a)
+            if bad:
+                raise self._fail(name, f"is {bad} on sample inputs; a served model must "
+                                       "answer with finite numbers; "
+                                 + self._non_finite_source(name))
+        again = self._run(self.want.samples)
+        for name, a, b in zip(self.out_keys, got, again, strict=True):
+            if not _close(a, b):
+                raise self._fail(name, "changes between two runs on the same inputs; "
+                                 + self._nondeterminism_cause(name))
+        worst = 0.0
+        for name, a in zip(self.out_keys, got, strict=True):
+            b = self.want.outputs[name]
+            diff = max_difference(a, b)
+            if not _close(a, b):
+                raise self._fail(name, f"differs from the checkpoint by {diff:.3g}; the "
+                                 "export does not compute what the checkpoint does")
+            worst = max(worst, diff)
+        self._check_rows(got)
+        return SignatureCheck(self.key, worst, self.out_keys)
+
+    def _batch(self) -> int | None:
+        """The batch size of the samples, or None when the signature has no batch axis."""
+        sizes = set()
+        for info in self.sig.inputs.values():
+            shape = info.tensor_shape
+            if shape.unknown_rank or not shape.dim or shape.dim[0].size >= 0:
+                return None
+        for value in self.want.samples.values():
+            sizes.add(len(value))
+        return sizes.pop() if len(sizes) == 1 else None  # no inputs: nothing to batch
+
+    def _check_rows(self, got: list[Any]) -> None:
+        """Each example alone must get its row of the batch answer (see the module doc)."""
+        import numpy as np
+
+        batch = self._batch()
+        if batch is None or batch < 2:
+            return
+        alone = [self._run({k: v[i:i + 1] for k, v in self.want.samples.items()})
+                 for i in range(batch)]
+        for n, (name, whole) in enumerate(zip(self.out_keys, got, strict=True)):
+            whole = np.asarray(whole)
+            singles = [np.asarray(run[n]) for run in alone]
+            per_row = (whole.ndim >= 1 and whole.shape[0] == batch
+                       and all(s.ndim >= 1 and s.shape[0] == 1 for s in singles))
+            for i, single in enumerate(singles):
+                bad = _non_finite(single)
+                if bad:
+                    raise self._fail(name, f"is {bad} for example {i + 1} sent alone; a "
+                                           "served model must answer with finite numbers")
+                want = whole[i:i + 1] if per_row else whole
+                if _close(single, want):
+                    continue
+                diff = max_difference(single, want)
+                cause = batch_mixing_cause(self.session.graph, self.sig.outputs[name].name,
+                                           self.input_names)
+                if per_row:
+                    what = (f"mixes the examples of a batch: example {i + 1} sent alone "
+                            f"differs by {diff:.3g} from its row in a batch of {batch}")
+                else:
+                    what = (f"has no batch dimension (shape {list(whole.shape)}) and "
+                            f"changes with the examples sent (example {i + 1} alone "
+                            f"differs by {diff:.3g}), so batched requests cannot share it")
+                raise self._fail(name, f"{what}; cause: {cause}")
+
+    def _non_finite_source(self, name: str) -> str:
+        """The first op on the output's path whose result is not finite (one more run)."""
+        from app.core.tf_runtime import tensorflow
+
+        path = [op for op in batch_path(self.session.graph, self.sig.outputs[name].name,
+                                        self.input_names)
+                if op.type in _NAN_PRONE and op.outputs and "while/" not in op.name]
+        if path:
+            feeds = {self.sig.inputs[k].name: v for k, v in self.want.samples.items()}
+            try:
+                values = self.session.run([op.outputs[0] for op in path], feeds)
+            except tensorflow().errors.OpError:  # only a better message was at stake
+                values = []
+            for op, value in reversed(list(zip(path, values, strict=False))):
+                if _non_finite(value):
+                    return (f"it first appears at {op.name} ({op.type}), whose inputs fall "
+                            "outside its domain or overflow; keep them in range in the model "
+                            "(a small epsilon, a clip)")
+        return "no log, division or root on its path is the source; look for an overflow"
+
+    def _nondeterminism_cause(self, name: str) -> str:
+        """Random and input-pipeline ops on the output's path, with their fixes."""
+        graph = OpGraph(self.meta)
+        findings = signature_findings(graph, [self.sig.outputs[name].name], self.input_names)
+        if findings:
+            return "; ".join(f.message for f in findings[:3])
+        return ("no random or input-pipeline op is on its path; it reads state that "
+                "changes from run to run (a variable assigned on every run, a queue or "
+                "a stateful op): export a graph built for inference")
+
+
+def _non_finite(value: Any) -> str | None:
+    """``'NaN'``/``'Inf'`` (with a count) when ``value`` holds them, else None."""
+    import numpy as np
+
+    a = np.asarray(value)
+    if a.dtype.kind not in "fc" or a.size == 0:
+        return None
+    nan = int(np.isnan(a).sum())
+    inf = int(np.isinf(a).sum())
+    if nan:
+        return f"NaN in {nan} of {a.size} value(s)"
+    if inf:
+        return f"Inf in {inf} of {a.size} value(s)"
+    return None
