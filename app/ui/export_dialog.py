@@ -11,7 +11,8 @@ on the UI thread or holds its GIL.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -40,7 +42,8 @@ from app.ui.export_result import ExportResultView
 from app.ui.workers import Task, TaskRunner, TaskState
 
 
-def export_job(draft: Draft, loaded, cancel, started: Callable[[int], None] | None = None):
+def export_job(draft: Draft, loaded, cancel, started: Callable[[int], None] | None = None,
+               hold=None):
     """The worker-thread job: the engine in a child process (app.ui.export_process).
 
     ``cancel`` is an `export_process.cancel_flag`, not the task state's flag: a
@@ -52,9 +55,29 @@ def export_job(draft: Draft, loaded, cancel, started: Callable[[int], None] | No
     def job(state: TaskState):
         from app.ui.export_process import run_export
 
-        return run_export(draft, loaded.checkpoint.prefix, state, cancel, started)
+        return run_export(draft, loaded.checkpoint.prefix, state, cancel, started, hold)
 
     return job
+
+
+def ask_cancel_export(parent: QWidget) -> bool:
+    """Whether to cancel the running export and close the window."""
+    answer = QMessageBox.question(
+        parent, "Export running",
+        "An export is still running. Cancel it (nothing will be published) and close?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_stop_export(parent: QWidget) -> bool:
+    """Whether to cancel the running export (Escape or the dialog's close button)."""
+    answer = QMessageBox.question(
+        parent, "Export running",
+        "Cancel the running export? Nothing will be published.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def plain_error(exc: BaseException) -> str:
@@ -81,6 +104,7 @@ class ExportDialog(QDialog):
         self.runner = TaskRunner(self)
         self.task: Task | None = None
         self._cancel = cancel_flag()
+        self._hold = cancel_flag()  # set while the user is asked whether to cancel
         self.child_pid: int | None = None  # the export process, while one runs
         self._outcome: tuple | None = None  # (signal, args) to emit when the thread ends
         self.result = None
@@ -132,7 +156,7 @@ class ExportDialog(QDialog):
         self.export_button.setDefault(True)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.export_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.reject)
+        self.cancel_button.clicked.connect(self._cancel_clicked)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.form)
@@ -187,9 +211,10 @@ class ExportDialog(QDialog):
         self._log(f"Exporting {self.loaded.checkpoint.prefix} to "
                   f"{Path(draft.options.base) / draft.options.name / str(draft.options.version)}")
         self._cancel = cancel_flag()
+        self._hold = cancel_flag()
         self.child_pid = None
-        task = self.runner.start(export_job(draft, self.loaded, self._cancel, self._child),
-                                 name="signet-export")
+        task = self.runner.start(export_job(draft, self.loaded, self._cancel, self._child,
+                                            self._hold), name="signet-export")
         task.progressed.connect(self._progressed)
         task.succeeded.connect(self._succeeded)
         task.failed.connect(self._failed)
@@ -212,11 +237,24 @@ class ExportDialog(QDialog):
     def _child(self, pid: int) -> None:
         self.child_pid = pid  # from the worker thread; read by tests and the bench
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep the export from going past its next stage while the user is asked."""
+        self._hold.set()
+        try:
+            yield
+        finally:
+            self._hold.clear()
+
     def shutdown(self) -> None:
-        """Cancel and wait for the worker (the window is closing)."""
+        """Cancel and wait for the worker (the window is closing).
+
+        Waits through the runner, which holds each task until its thread ended: the
+        dialog's last `Task` may already be finished and deleted by now.
+        """
         self._cancel.set()
-        if self.task is not None:
-            self.task.wait()
+        self._hold.clear()
+        self.runner.shutdown()
 
     def _set_running(self, running: bool) -> None:
         self.form.setEnabled(not running)
@@ -278,16 +316,30 @@ class ExportDialog(QDialog):
 
     # Closing ------------------------------------------------------------------------------
 
-    def reject(self) -> None:
-        """Cancel while running (the dialog stays to show the outcome), else close."""
+    def _cancel_clicked(self) -> None:
+        """The Cancel button cancels at once while running (the dialog stays to show the
+        outcome); as Close it closes."""
         if self.running():
             self.cancel()
+        else:
+            super().reject()
+
+    def ask_and_cancel(self) -> None:
+        """Escape or the title bar's close while running: ask first, the export held."""
+        with self.held():
+            stop = ask_stop_export(self)
+        if stop and self.running():
+            self.cancel()
+
+    def reject(self) -> None:
+        if self.running():
+            self.ask_and_cancel()
             return
         super().reject()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.running():
-            self.cancel()
             event.ignore()
+            self.ask_and_cancel()
             return
         super().closeEvent(event)

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QMenu,
-    QMessageBox,
     QSplitter,
     QToolButton,
     QTreeView,
@@ -60,7 +59,7 @@ from app.core.signature import (
 )
 from app.ui import signature_commands as cmd
 from app.ui.autosave import Autosave
-from app.ui.export_dialog import ExportDialog
+from app.ui.export_dialog import ExportDialog, ask_cancel_export
 from app.ui.mime import TENSOR_MIME
 from app.ui.presets_menu import PresetsMenu
 from app.ui.settings import AppSettings
@@ -219,16 +218,6 @@ def ask_constant(parent: QWidget, tensor: str, proposed: str) -> str | None:
                                     f"Value for {tensor} (JSON, e.g. 1.0, [0, 1], \"text\"):",
                                     text=proposed)
     return text if ok else None
-
-
-def ask_cancel_export(parent: QWidget) -> bool:
-    """Whether to cancel the running export and close."""
-    answer = QMessageBox.question(
-        parent, "Export running",
-        "An export is still running. Cancel it (nothing will be published) and close?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
 
 
 def proposed_constant(tensor) -> object:
@@ -583,8 +572,11 @@ class _CloseGuard(QObject):
         self.editor = editor
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        dialog = self.editor.export_dialog
         if event.type() == QEvent.Type.Close and self.editor.export_running():
-            if not ask_cancel_export(watched):  # type: ignore[arg-type]
+            with dialog.held():  # the export waits at its next stage meanwhile
+                cancel = ask_cancel_export(watched)  # type: ignore[arg-type]
+            if not cancel:
                 event.ignore()
                 return True
             self.editor.shutdown()

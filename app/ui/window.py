@@ -271,6 +271,8 @@ class MainWindow(QMainWindow):
         self.quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"),
                                    triggered=self.close)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        # Ctrl+Q also from the Export dialog (its own window), where a user waits on an export.
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         file_menu.addAction(self.quit_action)
 
         view_menu = self.menuBar().addMenu("&View")
