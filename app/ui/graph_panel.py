@@ -252,8 +252,10 @@ class GraphPanel(QWidget):
             needed = self._layouter.scoped.scopes_to_reveal(op_name)
             state = ViewState(state.expanded | needed, state.show_training, None, state.hops)
         if not state.show_training and self._is_machinery(op_name):
-            state = ViewState(state.expanded, True, state.focus, state.hops)
-            self._set_checked(self.training_action, True)
+            # A selection never flips the toggle (a range over hidden ops made a hairball).
+            self.status.setText(f"{op_name} is a training op, hidden; the Training ops "
+                                "button shows it")
+            return False
         if self.layout_data is not None \
                 and self.layout_data.state == self._layouter.scoped.normalize(state) \
                 and op_name in self.layout_data.nodes:
