@@ -59,3 +59,78 @@ def test_selecting_a_training_op_never_flips_the_toggle(window, qtbot, open_and_
     assert not panel.training_action.isChecked()
     assert "training op" in panel.status.text() and "Training ops" in panel.status.text()
     panel.shutdown()
+
+
+def test_export_shortcut_from_search_box(editor, window, qtbot):
+    from PySide6.QtTest import QTest
+
+    from app.ui.help import install_help
+
+    install_help(window)
+    editor.suggest_button.click()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.tree.focus_search()
+    window.tree.search.setText("encoder")
+    qtbot.waitUntil(lambda: window.tree.search.hasFocus())
+    assert editor.export_action.isEnabled()
+    QTest.keyClick(window.tree.search, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    dialog = editor.export_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.close()
+    # The search box keeps its own editing keys where no window shortcut uses them.
+    window.tree.search.setFocus()
+    window.tree.search.setCursorPosition(0)
+    QTest.keyClick(window.tree.search, Qt.Key.Key_End)
+    assert window.tree.search.cursorPosition() == len("encoder")
+
+
+def test_help_lists_the_shortcuts_and_the_user_guide(editor, window):
+    from app.ui.help import GuideDialog, ShortcutsDialog, install_help
+
+    install_help(window)
+    help_menu = window.menuBar().actions()[-1].menu()
+    texts = [a.text().replace("&", "") for a in help_menu.actions()]
+    assert texts[:2] == ["User Guide", "Keyboard Shortcuts"] and "About Signet" in texts
+    table = ShortcutsDialog(window).table
+    rows = {table.item(r, 0).text(): table.item(r, 1).text() for r in range(table.rowCount())}
+    assert rows["Export"] == "Ctrl+E" and rows["Find Op"] == "Ctrl+F"
+    assert rows["Quit"] == "Ctrl+Q" and rows["Undo"] == "Ctrl+Z"
+    guide = GuideDialog(window).browser.toPlainText()
+    assert "Building the signature: drag into slots" in guide and "Troubleshooting" in guide
+    assert "Benchmarks" not in guide.splitlines()
+
+
+def test_missing_qt_libraries_message(monkeypatch, capsys):
+    """Qt would abort naming no package; Signet prints one line with packages and command."""
+    from app.ui import launch, platform_check
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setattr(platform_check, "missing_xcb_libraries", lambda: [
+        "libxcb-cursor.so.0", "libxcb-icccm.so.4", "libxcb-keysyms.so.1"])
+    assert launch.main(["--demo"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "sudo apt-get install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1" in err
+    assert "sudo dnf install xcb-util-cursor xcb-util-wm xcb-util-keysyms" in err
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # another platform: no check
+    assert platform_check.xcb_problem() is None
+
+
+def test_the_library_check_agrees_with_ldd_on_the_xcb_plugin():
+    """Every library the dynamic linker cannot find for Qt's xcb plugin is reported."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import PySide6
+
+    from app.ui import platform_check
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "lib" / "libQt6XcbQpa.so.6"
+    if shutil.which("ldd") is None or not plugin.is_file():
+        pytest.skip("needs ldd and PySide6's xcb library")
+    out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True).stdout
+    not_found = {line.split()[0] for line in out.splitlines() if "not found" in line}
+    assert not_found <= set(platform_check.XCB_LIBRARIES)
+    assert not_found <= set(platform_check.missing_xcb_libraries())
