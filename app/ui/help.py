@@ -57,9 +57,16 @@ def shortcut_rows(window: QWidget) -> list[tuple[str, str]]:
     return sorted(rows.items(), key=lambda row: row[0].lower())
 
 
+# What a text field keeps even when the window has an action on the same keys.
+_TEXT_KEYS = (QKeySequence.StandardKey.Undo, QKeySequence.StandardKey.Redo,
+              QKeySequence.StandardKey.Cut, QKeySequence.StandardKey.Copy,
+              QKeySequence.StandardKey.Paste, QKeySequence.StandardKey.SelectAll)
+
+
 class ShortcutsWin(QObject):
-    """An event filter for text fields: a key that is one of the window's enabled action
-    shortcuts goes to that action, not to the field's editing keys."""
+    """An event filter for text fields: a Ctrl key that is one of the window's enabled
+    action shortcuts goes to that action, not to the field's editing keys (except undo,
+    redo, cut, copy, paste and select all, which act on the text)."""
 
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
@@ -67,7 +74,8 @@ class ShortcutsWin(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent) \
-                and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier \
+                and not any(event.matches(key) for key in _TEXT_KEYS):
             pressed = QKeySequence(event.keyCombination())
             for action in self.window.findChildren(QAction):
                 if action.isEnabled() and action.shortcut() == pressed:

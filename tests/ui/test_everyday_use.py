@@ -62,6 +62,7 @@ def test_selecting_a_training_op_never_flips_the_toggle(window, qtbot, open_and_
 
 
 def test_export_shortcut_from_search_box(editor, window, qtbot):
+    from PySide6.QtGui import QAction, QKeySequence
     from PySide6.QtTest import QTest
 
     from app.ui.help import install_help
@@ -78,6 +79,22 @@ def test_export_shortcut_from_search_box(editor, window, qtbot):
     dialog = editor.export_dialog
     assert dialog is not None and dialog.isVisible()
     dialog.close()
+    # On X11 the line edit claims Ctrl+E (end of line); offscreen it does not, so check the
+    # same trap with a key every platform's line edit claims (Ctrl+Left: previous word).
+    fired = []
+    probe = QAction("Probe", window, shortcut=QKeySequence("Ctrl+Left"))
+    probe.triggered.connect(lambda: fired.append(True))
+    window.addAction(probe)
+    window.activateWindow()
+    window.tree.search.setFocus()
+    qtbot.waitUntil(lambda: window.tree.search.hasFocus())
+    QTest.keyClick(window.tree.search, Qt.Key.Key_Left, Qt.KeyboardModifier.ControlModifier)
+    assert fired == [True]
+    # Undo stays the text's own.
+    window.tree.search.setText("encoder")
+    window.tree.search.insert("x")
+    QTest.keyClick(window.tree.search, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.tree.search.text() == "encoder"
     # The search box keeps its own editing keys where no window shortcut uses them.
     window.tree.search.setFocus()
     window.tree.search.setCursorPosition(0)
