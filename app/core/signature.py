@@ -310,18 +310,18 @@ def _validate_bound(draft: Draft, graph: OpGraph) -> list[Problem]:
         name = tensor_name(raw)
         t = graph.tensor(name)
         if t is None:
-            problems.append(Problem(Level.ERROR, f"--bind {raw}: no tensor {name} in this graph"))
+            problems.append(Problem(Level.ERROR, f"binding {raw}: no tensor {name} in this graph"))
             continue
         if t.op.type not in _PLACEHOLDERS:
-            problems.append(Problem(Level.ERROR, f"--bind {raw}: {t.op.name} is a {t.op.type}, "
+            problems.append(Problem(Level.ERROR, f"binding {raw}: {t.op.name} is a {t.op.type}, "
                                                  "only placeholders can be bound"))
             continue
         if name in fed_anywhere:
-            problems.append(Problem(Level.ERROR, f"--bind {raw}: {name} is also a signature "
+            problems.append(Problem(Level.ERROR, f"binding {raw}: {name} is also a signature "
                                                  "input; bind it or feed it, not both"))
         reason = bound_value_problem(value, t.dtype, t.shape)
         if reason:
-            problems.append(Problem(Level.ERROR, f"--bind {raw}={value!r}: {reason}"))
+            problems.append(Problem(Level.ERROR, f"binding {raw}={value!r}: {reason}"))
     return problems
 
 

@@ -354,13 +354,16 @@ class SignatureEditor(QWidget):
 
     def set_checkpoint(self, loaded) -> None:
         """Edit the draft of ``loaded``: the autosaved one, or (for the demo) suggestions."""
-        draft = self.autosave.attach(loaded.checkpoint)
+        restored = self.autosave.attach(loaded.checkpoint)
+        draft = restored
         if _is_empty(draft) and _is_demo(loaded):
             draft = draft_from_suggestions(loaded)
         self.doc.open(loaded, draft)
         self.setEnabled(True)
-        if draft is not None and not _is_empty(draft):
+        if not _is_empty(restored):  # only what was saved before, never the suggestions
             self.show_status(f"Restored the signature draft of {loaded.checkpoint.name}")
+        elif not _is_empty(draft):
+            self.show_status("The signature starts with the suggested inputs and outputs")
 
     def clear(self) -> None:
         self.autosave.detach()

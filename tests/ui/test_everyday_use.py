@@ -151,3 +151,18 @@ def test_the_library_check_agrees_with_ldd_on_the_xcb_plugin():
     not_found = {line.split()[0] for line in out.splitlines() if "not found" in line}
     assert not_found <= set(platform_check.XCB_LIBRARIES)
     assert not_found <= set(platform_check.missing_xcb_libraries())
+
+
+def test_first_open_says_nothing_restored(window, qtbot, open_and_wait):
+    from app.demo import demo_checkpoint
+
+    editor = install_signature_editor(window)
+    messages: list[str] = []
+    editor.statusMessage.connect(messages.append)
+    open_and_wait(window, demo_checkpoint())  # a first-ever open: nothing saved before
+    assert not any("Restored" in m for m in messages)
+    assert "suggested inputs and outputs" in window.statusBar().currentMessage()
+    window.close_checkpoint()
+    messages.clear()
+    open_and_wait(window, demo_checkpoint())  # now there is a saved draft, and it says so
+    assert any(m.startswith("Restored the signature draft") for m in messages)
