@@ -8,7 +8,9 @@ REST predict request with a sample body) come from the core's
 from __future__ import annotations
 
 import shlex
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
@@ -43,6 +45,40 @@ def snippets(result) -> dict[str, str]:
         + "\n# or with Docker:\n" + serving.serving_command(name, result.model_folder),
         f"REST predict request ({key})": serving.curl_command(name, result.rest_body(key)),
     }
+
+
+@dataclass
+class ExportRecord:
+    """What the result page shows, as plain text: kept after the dialog closes (the Log
+    dock, File › Recent Exports) and stored in the settings as a dict."""
+
+    path: str
+    version: int
+    verification: str
+    summary: str
+    snippets: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result) -> ExportRecord:
+        """The record of an `ExportResult`."""
+        report = result.verification
+        return cls(str(result.path), int(result.version),
+                   f"✔ {report.summary()}" if report is not None
+                   else "Not verified (verification was turned off).",
+                   result.summary, snippets(result))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ExportRecord | None:
+        """A stored record, or None when it is not one (an older or damaged entry)."""
+        try:
+            return cls(str(data["path"]), int(data["version"]), str(data["verification"]),
+                       str(data["summary"]), {str(k): str(v)
+                                              for k, v in dict(data["snippets"]).items()})
+        except (KeyError, TypeError, ValueError):
+            return None
 
 
 class Snippet(QGroupBox):
@@ -90,16 +126,16 @@ class ExportResultView(QWidget):
         self.snippets: dict[str, Snippet] = {}
 
     def show_result(self, result) -> None:
-        self.path = Path(result.path)
-        self.path_label.setText(f"Published version {result.version}: <b>{self.path}</b>")
-        report = result.verification
-        self.verification.setText(
-            f"✔ {report.summary()}" if report is not None
-            else "Not verified (verification was turned off).")
-        self.summary.setPlainText(result.summary)
+        self.show_record(ExportRecord.of(result))
+
+    def show_record(self, record: ExportRecord) -> None:
+        self.path = Path(record.path)
+        self.path_label.setText(f"Published version {record.version}: <b>{self.path}</b>")
+        self.verification.setText(record.verification)
+        self.summary.setPlainText(record.summary)
         for box in self.snippets.values():
             box.deleteLater()
-        self.snippets = {title: Snippet(title, text) for title, text in snippets(result).items()}
+        self.snippets = {title: Snippet(title, text) for title, text in record.snippets.items()}
         for box in self.snippets.values():
             self.snippet_box.addWidget(box)
 

@@ -36,6 +36,7 @@ def gui_parser() -> argparse.ArgumentParser:
 def build_window(path: str | None = None, demo: bool = False, warm_up: bool = True):
     """The main window with the graph view and signature editor, shown, opening ``path`` or
     the demo (needs a QApplication)."""
+    from app.ui.export_log import install_export_log
     from app.ui.graph_panel import install_graph_panel
     from app.ui.help import install_help
     from app.ui.signature_editor import install_signature_editor
@@ -43,7 +44,7 @@ def build_window(path: str | None = None, demo: bool = False, warm_up: bool = Tr
 
     window = MainWindow(warm_up=warm_up)
     install_graph_panel(window)
-    install_signature_editor(window)
+    install_export_log(window, install_signature_editor(window))
     install_help(window)
     window.restore_layout()  # again, now that the panels' docks exist
     window.show()

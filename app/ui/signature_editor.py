@@ -243,6 +243,8 @@ class SignatureEditor(QWidget):
     """The dock's contents; see the module docstring."""
 
     statusMessage = Signal(str)  # a refusal or result for the status bar
+    exportDialogOpened = Signal(object)  # a new ExportDialog (app.ui.export_log listens)
+    presetSaved = Signal(str)  # the path written
 
     def __init__(self, settings: AppSettings | None = None,
                  parent: QWidget | None = None) -> None:
@@ -454,6 +456,7 @@ class SignatureEditor(QWidget):
         self.presets.recent.add(written)
         self.presets.refresh()
         self.show_status(f"Saved the signature preset {written}")
+        self.presetSaved.emit(str(written))
         return True
 
     def load_preset(self, path) -> bool:
@@ -489,6 +492,7 @@ class SignatureEditor(QWidget):
         dialog = ExportDialog(self.doc.loaded, self.doc.draft, self.window())
         dialog.exportSucceeded.connect(lambda result: self._exported(dialog))
         self.export_dialog = dialog
+        self.exportDialogOpened.emit(dialog)
         dialog.show()
         return dialog
 

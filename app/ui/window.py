@@ -450,6 +450,10 @@ class MainWindow(QMainWindow):
     def _log(self, line: str) -> None:
         self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {line}")
 
+    def log_message(self, line: str) -> None:
+        """Add a time-stamped line to the Log dock (for the other panels)."""
+        self._log(line)
+
     # Selection ----------------------------------------------------------------------------
 
     def select_op(self, name: str) -> bool:

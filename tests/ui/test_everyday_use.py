@@ -166,3 +166,36 @@ def test_first_open_says_nothing_restored(window, qtbot, open_and_wait):
     messages.clear()
     open_and_wait(window, demo_checkpoint())  # now there is a saved draft, and it says so
     assert any(m.startswith("Restored the signature draft") for m in messages)
+
+
+def test_export_result_in_log(editor, window, qtbot, tmp_path):
+    from app.ui.export_log import install_export_log, recent_exports
+
+    log = install_export_log(window, editor)
+    editor.suggest_button.click()
+    assert editor.save_preset(tmp_path / "encoder.json")
+    assert f"Saved the preset {tmp_path / 'encoder.json'}" in window.log.toPlainText()
+    editor.export_action.trigger()
+    dialog = editor.export_dialog
+    dialog.base.setText(str(tmp_path / "models"))
+    dialog.name.setText("encoder")
+    with qtbot.waitSignal(dialog.exportSucceeded, timeout=180_000) as blocker:
+        dialog.start()
+    result = blocker.args[0]
+    dialog.close()
+    text = window.log.toPlainText()
+    assert f"Published version 1: {result.path}" in text
+    assert "verified 1 signature(s) against the checkpoint" in text
+    assert "tensorflow_model_server" in text and "model_config_list" in text
+    assert "curl -X POST" in text
+    # File › Recent Exports reopens the result page, also from a new window's settings.
+    [record] = recent_exports(window.settings)
+    assert record.path == str(result.path) and record.version == 1
+    [action] = log.menu.actions()
+    assert str(result.path) in action.text()
+    assert log.menu.menuAction() in window.menuBar().actions()[0].menu().actions()
+    shown = log.reopen(record)
+    assert str(result.path) in shown.view.path_label.text()
+    assert "verified 1 signature" in shown.view.verification.text()
+    assert set(shown.view.snippets) == set(dialog.result_view.snippets)
+    shown.close()
