@@ -392,9 +392,9 @@ class MainWindow(QMainWindow):
                   f"in {seconds:.2f} s")
         self.banner.hide()
         if remember:
-            # A folder is remembered as a folder; a prefix (not a file) by its .index file.
-            folder = self.loading_path is not None and Path(self.loading_path).is_dir()
-            self.settings.add_recent(self.loading_path if folder else loaded.files.index)
+            # Remembered as the user chose it (folder or file); a bare prefix by its .index.
+            chosen = self.loading_path is not None and Path(self.loading_path).exists()
+            self.settings.add_recent(self.loading_path if chosen else loaded.files.index)
             self._refresh_recent()
         self._show_loaded(loaded, order)
         self.checkpointLoaded.emit(loaded)

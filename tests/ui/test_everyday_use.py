@@ -3,6 +3,8 @@ texts that are true, the Log dock after an export, Help."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import Qt
 
@@ -199,3 +201,36 @@ def test_export_result_in_log(editor, window, qtbot, tmp_path):
     assert "verified 1 signature" in shown.view.verification.text()
     assert set(shown.view.snippets) == set(dialog.result_view.snippets)
     shown.close()
+
+
+def test_recent_list_shows_the_chosen_file_once_and_opens_on_one_click(window, qtbot,
+                                                                       open_and_wait, cnn):
+    from PySide6.QtTest import QTest
+
+    from app.core.checkpoint import Checkpoint
+
+    meta = Path(f"{cnn.latest}.meta")
+    open_and_wait(window, cnn.directory)
+    open_and_wait(window, meta)  # the same model again, through its .meta file
+    assert window.settings.recent() == [meta.resolve()]  # once, as the path chosen
+    window.close_checkpoint()
+    recent = window.empty_state.recent
+    assert recent.count() == 1 and recent.item(0).text().startswith(meta.name)
+    rect = recent.visualItemRect(recent.item(0))
+    opened: list[object] = []
+    window.checkpointLoaded.connect(opened.append)
+    with qtbot.waitSignal(window.checkpointLoaded, timeout=60_000) as blocker:
+        QTest.mouseClick(recent.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert blocker.args[0].checkpoint.prefix == Checkpoint(cnn.latest).prefix
+    window.close_checkpoint()
+    recent.setCurrentRow(0)
+    recent.setFocus()
+    with qtbot.waitSignal(window.checkpointLoaded, timeout=60_000):
+        QTest.keyClick(recent, Qt.Key.Key_Return)
+    window.close_checkpoint()
+    # A double-click as a mouse makes it: a click, then a double-click event.
+    QTest.mouseClick(recent.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    QTest.mouseDClick(recent.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: len(opened) == 3, timeout=60_000)
+    qtbot.wait(300)
+    assert len(opened) == 3 and window.log.toPlainText().count(f"Opening {meta}") == 1 + 3
