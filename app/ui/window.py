@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self.tree = OpTreePanel()
+        self.tree = OpTreePanel(self.settings)
         self.tree.opSelected.connect(self._op_selected)
         self.tree.addTensorRequested.connect(self.addTensorRequested)
         self.tree_dock = self._dock("Ops", "opsDock", self.tree, left)

@@ -234,3 +234,29 @@ def test_recent_list_shows_the_chosen_file_once_and_opens_on_one_click(window, q
     qtbot.waitUntil(lambda: len(opened) == 3, timeout=60_000)
     qtbot.wait(300)
     assert len(opened) == 3 and window.log.toPlainText().count(f"Opening {meta}") == 1 + 3
+
+
+def test_op_columns_fit_the_names_and_are_remembered(qtbot, open_and_wait, skip_thoughts):
+    from app.ui.window import MainWindow
+
+    window = MainWindow(warm_up=False)
+    qtbot.addWidget(window)
+    window.resize(1500, 900)
+    window.show()
+    open_and_wait(window, skip_thoughts.directory)
+    view, model = window.tree.view, window.tree.model
+    for row in range(model.rowCount()):
+        view.expand(model.index(row, 0))
+    window.tree.widths.user_set = False
+    window.tree.widths.fit()
+    fm = view.fontMetrics()
+    longest = max(fm.horizontalAdvance(model.index(r, 0).data())
+                  for r in range(model.rowCount()))
+    assert view.header().sectionSize(NAME) > longest  # no top-level name is cut off
+    view.header().resizeSection(NAME, 333)  # the user drags the column edge
+    window.close()
+    again = MainWindow(warm_up=False)
+    qtbot.addWidget(again)
+    again.show()
+    open_and_wait(again, skip_thoughts.directory)
+    assert again.tree.view.header().sectionSize(NAME) == 333
