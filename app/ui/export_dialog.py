@@ -98,7 +98,6 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export SavedModel")
         self.setObjectName("exportDialog")
-        self.resize(720, 640)
         self.loaded = loaded
         self.draft = draft.copy()
         self.runner = TaskRunner(self)
@@ -166,6 +165,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(self.result_view, 1)
         layout.addWidget(self.buttons)
+        self.resize(720, self.sizeHint().height())  # the form, no empty area under it
 
     # Form ---------------------------------------------------------------------------------
 
@@ -290,7 +290,15 @@ class ExportDialog(QDialog):
         self.export_button.hide()
         self.result_view.show_result(result)
         self.result_view.show()
+        self._make_room()
         self._announce(self.exportSucceeded, result)
+
+    def _make_room(self) -> None:
+        """Give the result page room: a short log, and a taller dialog (within the screen)."""
+        self.log.setMaximumHeight(80)
+        screen = self.screen().availableGeometry()
+        self.resize(max(self.width(), min(880, screen.width() - 40)),
+                    max(self.height(), min(780, screen.height() - 60)))
 
     def _failed(self, exc: BaseException) -> None:
         self._set_running(False)

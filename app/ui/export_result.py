@@ -15,11 +15,11 @@ from typing import Any
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -81,11 +81,12 @@ class ExportRecord:
             return None
 
 
-class Snippet(QGroupBox):
-    """A read-only text with a Copy button."""
+class Snippet(QWidget):
+    """A read-only text with a Copy button (a tab of the result page, titled ``title``)."""
 
     def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(title, parent)
+        super().__init__(parent)
+        self.title = title
         self.text = QPlainTextEdit(text, readOnly=True)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.text.setMaximumHeight(110)
@@ -115,14 +116,15 @@ class ExportResultView(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.path_label, 1)
         top.addWidget(self.open_button)
-        self.snippet_box = QVBoxLayout()
+        self.snippet_tabs = QTabWidget()  # one tab a snippet: the summary keeps the room
+        self.snippet_tabs.setObjectName("snippetTabs")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.verification)
         layout.addWidget(QLabel("Signatures (as saved_model_cli show --all prints them):"))
         layout.addWidget(self.summary, 1)
-        layout.addLayout(self.snippet_box)
+        layout.addWidget(self.snippet_tabs)
         self.snippets: dict[str, Snippet] = {}
 
     def show_result(self, result) -> None:
@@ -133,11 +135,12 @@ class ExportResultView(QWidget):
         self.path_label.setText(f"Published version {record.version}: <b>{self.path}</b>")
         self.verification.setText(record.verification)
         self.summary.setPlainText(record.summary)
+        self.snippet_tabs.clear()
         for box in self.snippets.values():
             box.deleteLater()
         self.snippets = {title: Snippet(title, text) for title, text in record.snippets.items()}
-        for box in self.snippets.values():
-            self.snippet_box.addWidget(box)
+        for title, box in self.snippets.items():
+            self.snippet_tabs.addTab(box, title)
 
     def open_folder(self) -> None:
         if self.path is not None:

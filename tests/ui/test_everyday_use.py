@@ -179,11 +179,15 @@ def test_export_result_in_log(editor, window, qtbot, tmp_path):
     assert f"Saved the preset {tmp_path / 'encoder.json'}" in window.log.toPlainText()
     editor.export_action.trigger()
     dialog = editor.export_dialog
+    # No large empty area under the form before the export.
+    assert dialog.height() <= dialog.sizeHint().height() + 8
     dialog.base.setText(str(tmp_path / "models"))
     dialog.name.setText("encoder")
     with qtbot.waitSignal(dialog.exportSucceeded, timeout=180_000) as blocker:
         dialog.start()
     result = blocker.args[0]
+    assert dialog.result_view.height() > dialog.height() / 2  # a roomy result page
+    assert dialog.result_view.summary.height() >= 100
     dialog.close()
     text = window.log.toPlainText()
     assert f"Published version 1: {result.path}" in text
