@@ -141,6 +141,7 @@ class ExportDialog(QDialog):
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setObjectName("exportLog")
         self.log.setMaximumHeight(140)
+        self.log.hide()  # until an export starts: no empty box under the form
         self.error = QLabel(wordWrap=True)
         self.error.setObjectName("exportError")
         self.error.setStyleSheet("color: #a01010;")
@@ -206,6 +207,7 @@ class ExportDialog(QDialog):
         self.error.hide()
         self.result_view.hide()
         self.log.clear()
+        self.log.show()
         self.progress.setValue(0)
         self._last_message = ""
         self._log(f"Exporting {self.loaded.checkpoint.prefix} to "

@@ -104,12 +104,18 @@ class SlotView(QTreeView):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for changed in (model.rowsInserted, model.modelReset, model.dataChanged):
+            changed.connect(self._fit_keys)
         self.setStyleSheet('SlotView[dropTarget="true"] { border: 2px solid palette(highlight);'
                            ' background: palette(alternate-base); }')
         self._refusal: str | None = None
 
     def slot_model(self) -> SlotModel:
         return self.model()  # type: ignore[return-value]
+
+    def _fit_keys(self, *_args: object) -> None:
+        """Slot keys are never cut off (the dock is narrow)."""
+        self.resizeColumnToContents(KEY)
 
     # Drop target ------------------------------------------------------------------------
 

@@ -264,3 +264,14 @@ def test_op_columns_fit_the_names_and_are_remembered(qtbot, open_and_wait, skip_
     again.show()
     open_and_wait(again, skip_thoughts.directory)
     assert again.tree.view.header().sectionSize(NAME) == 333
+
+
+def test_slot_keys_are_never_cut_off(editor):
+    from app.ui.signature_model import KEY
+
+    view = editor.views["outputs"]
+    drag_and_drop(view, tensor_data(editor.doc.graph, "encoder_out/thought_vectors:0"))
+    drag_and_drop(view, tensor_data(editor.doc.graph, "encoder/thought_vectors:0"))
+    key = slots(editor, "outputs")[-1][0]
+    assert key == "encoder_thought_vectors"
+    assert view.columnWidth(KEY) >= view.fontMetrics().horizontalAdvance(key)
