@@ -51,6 +51,7 @@ from app.ui.about import AboutDialog
 from app.ui.details import DetailsPanel
 from app.ui.empty_state import EmptyState
 from app.ui.op_tree import OpTreePanel
+from app.ui.paths import abbreviate_home
 from app.ui.settings import WINDOW_STATE_VERSION, AppSettings
 from app.ui.summary import SummaryPanel
 from app.ui.tree_model import TreeOrder
@@ -448,11 +449,12 @@ class MainWindow(QMainWindow):
             self.progress.setValue(0)
 
     def _log(self, line: str) -> None:
-        self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {line}")
+        self.log_message(abbreviate_home(line))
 
     def log_message(self, line: str) -> None:
-        """Add a time-stamped line to the Log dock (for the other panels)."""
-        self._log(line)
+        """Add a time-stamped line to the Log dock as given (for the other panels; paths in
+        commands to paste stay absolute)."""
+        self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {line}")
 
     # Selection ----------------------------------------------------------------------------
 

@@ -275,3 +275,18 @@ def test_slot_keys_are_never_cut_off(editor):
     key = slots(editor, "outputs")[-1][0]
     assert key == "encoder_thought_vectors"
     assert view.columnWidth(KEY) >= view.fontMetrics().horizontalAdvance(key)
+
+
+def test_the_home_folder_shows_as_a_tilde(window, open_and_wait, skip_thoughts, tmp_path,
+                                          monkeypatch):
+    import shutil
+
+    home = tmp_path / "home"
+    model = home / "models" / "skip_thoughts"
+    shutil.copytree(skip_thoughts.directory, model)
+    monkeypatch.setenv("HOME", str(home))
+    open_and_wait(window, model)
+    assert "Opening ~/models/skip_thoughts" in window.log.toPlainText()
+    assert "~/models/skip_thoughts" in window.summary.toPlainText()
+    window.log_message(f"--model_base_path={model}")  # a command to paste stays exact
+    assert f"--model_base_path={model}" in window.log.toPlainText()
