@@ -301,6 +301,9 @@ class ExportDialog(QDialog):
         screen = self.screen().availableGeometry()
         self.resize(max(self.width(), min(880, screen.width() - 40)),
                     max(self.height(), min(780, screen.height() - 60)))
+        frame = self.frameGeometry()  # grown downwards: keep it on the screen
+        self.move(min(frame.left(), max(screen.left(), screen.right() - frame.width())),
+                  min(frame.top(), max(screen.top(), screen.bottom() - frame.height())))
 
     def _failed(self, exc: BaseException) -> None:
         self._set_running(False)
