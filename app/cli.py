@@ -1,4 +1,4 @@
-"""The `signet` command: the GUI with no subcommand, and `inspect`/`export`/`render`.
+"""The `signet` command: the GUI with no subcommand, and `inspect`/`export`/`run`/`render`.
 
 Every subcommand drives `app.core`; errors the user can fix print one line on
 stderr and exit with status 2 (``--debug`` shows the traceback instead).
@@ -33,6 +33,12 @@ def _export(args: argparse.Namespace) -> int:
     from app.commands.export import run_export
 
     return run_export(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from app.commands.run import run_run
+
+    return run_run(args)
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -73,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_arguments(export)
     export.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     export.set_defaults(func=_export)
+
+    run = sub.add_parser("run", help="answer a TF Serving REST predict body, no server needed")
+    from app.commands.run import add_arguments as add_run_arguments
+
+    add_run_arguments(run)
+    run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    run.set_defaults(func=_run)
 
     render = sub.add_parser("render", help="draw the op graph as SVG or PNG, no window needed")
     from app.commands.render import add_arguments as add_render_arguments

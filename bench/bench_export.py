@@ -43,6 +43,7 @@ def _ours(prefix: Path, out: Path, verify: bool, strip: bool) -> dict:
                              outputs=[Slot(k, t) for k, t in OUTPUTS.items()])])
     draft.options.base, draft.options.name = str(out), "resnet"
     draft.options.verify, draft.options.strip_training = verify, strip
+    draft.options.warmup = False  # measured on its own in bench_serving
     marks: dict[str, float] = {}
     start = time.perf_counter()
     result = export_model(draft, prefix, progress=lambda f, m: marks.setdefault(m.split()[0],

@@ -27,6 +27,7 @@ BENCHES = [
     ("bench.bench_ui", ["--quick"]),
     ("bench.bench_export", ["--repeat", "2"]),
     ("bench.bench_export_ui", []),
+    ("bench.bench_serving", ["--repeat", "1"]),
 ]
 
 

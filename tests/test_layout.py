@@ -7,11 +7,10 @@ from collections import Counter
 import networkx as nx
 import pytest
 
-from app.core.graph_view_model import ROOT, ScopedGraph, ViewState, scope_id
+from app.core.graph_view_model import ROOT, ScopedGraph, ViewState, is_training_op, scope_id
 from app.core.layout import GraphLayout, GraphLayouter, layer_and_order
 from app.core.loader import load_checkpoint
 from app.core.opgraph import OpGraph
-from app.core.suggest import is_machinery
 
 FIXTURES = ["skip_thoughts", "cnn", "vocab_table", "gpu_pinned"]
 
@@ -97,7 +96,7 @@ def test_back_edges_only_close_cycles_between_scopes(graphs):
 def test_overview_shows_top_level_scopes_with_visible_op_counts(graphs):
     graph = graphs["skip_thoughts"]
     layout = GraphLayouter(graph).layout(ViewState())
-    visible = [name for name, op in graph.ops.items() if not is_machinery(op)]
+    visible = [name for name, op in graph.ops.items() if not is_training_op(op)]
     expected = Counter(name.split("/")[0] for name in visible)
     shown = {n.id: n for n in layout.nodes.values()}
     for top, count in expected.items():

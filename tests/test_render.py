@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from app.cli import main
+from app.core.graph_view_model import is_training_op
 from app.core.loader import load_checkpoint
-from app.core.suggest import is_machinery
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -26,7 +26,8 @@ def test_svg_labels_name_the_top_level_scopes(skip_thoughts, tmp_path, capsys):
     assert main(["render", str(skip_thoughts.latest), "-o", str(out)]) == 0
     assert out.name in capsys.readouterr().out
     graph = load_checkpoint(skip_thoughts.latest).graph
-    top = {op.name.split("/")[0] for op in graph.ops.values() if not is_machinery(op)}
+    # what the view hides: machinery and summary tag constants (no loss_1 box)
+    top = {op.name.split("/")[0] for op in graph.ops.values() if not is_training_op(op)}
     texts = _texts(out)
     assert top <= texts
     assert "gradients" not in texts and "Adam" not in texts
@@ -81,3 +82,20 @@ def test_missing_checkpoint_is_one_line(tmp_path, capsys):
     assert main(["render", str(tmp_path / "nothing"), "-o", str(tmp_path / "g.svg")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("signet: ") and "\n" not in err
+
+
+def test_series_draw_as_one_box_and_open_by_member_or_name(tmp_path):
+    from tests.long_chain import build_long_chain
+
+    prefix = build_long_chain(tmp_path / "chain")
+    closed, by_member, by_name = (tmp_path / f"{n}.svg" for n in ("a", "b", "c"))
+    assert main(["render", str(prefix), "-o", str(closed)]) == 0
+    assert main(["render", str(prefix), "-o", str(by_member),
+                 "--expand", "conv3_block2_1_bn"]) == 0
+    assert main(["render", str(prefix), "-o", str(by_name), "--expand", "conv4_block[1-6]"]) == 0
+    texts = _texts(closed)
+    assert {"conv2_block[1-3]", "conv3_block[1-4]"} <= texts and "conv3_block2_1_bn" not in texts
+    member = _texts(by_member)
+    assert any(t.startswith("▾ conv3_block[1-4]") for t in member)  # the series, opened
+    assert any(t.startswith("▾ conv3_block2_1_bn") for t in member)  # the scope in it
+    assert "conv4_block5_out" in _texts(by_name)

@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep only what the signatures need (no optimizer state)")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip comparing the export with the checkpoint")
+    parser.add_argument("--no-warmup", action="store_true",
+                        help="write no TensorFlow Serving warmup file (assets.extra)")
 
 
 def _pair(text: str, flag: str) -> tuple[str, str]:
@@ -98,6 +100,7 @@ def draft_from_args(args: argparse.Namespace) -> Draft:
     opts.overwrite = args.overwrite
     opts.strip_training = args.strip_training or opts.strip_training
     opts.verify = opts.verify and not args.no_verify
+    opts.warmup = opts.warmup and not getattr(args, "no_warmup", False)
     if not draft.signatures:
         raise SignetError("nothing to export: give --input KEY=TENSOR and --output KEY=TENSOR "
                           "(or --preset FILE); `signet inspect CHECKPOINT` suggests tensors")

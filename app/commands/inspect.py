@@ -6,6 +6,7 @@ import argparse
 import json
 
 from app.core.loader import LoadedCheckpoint, load_checkpoint
+from app.core.saved_model_source import is_saved_model, signature_lines, signatures_json
 from app.core.variables import Role
 
 
@@ -54,7 +55,7 @@ def format_summary(loaded: LoadedCheckpoint) -> str:
     variables = loaded.variables
     graph = loaded.graph
     lines = [
-        f"Checkpoint  {ckpt.prefix}",
+        f"{'SavedModel' if is_saved_model(loaded) else 'Checkpoint'}  {ckpt.prefix}",
         f"Step        {ckpt.step if ckpt.step is not None else '-'}"
         f"   (steps here: {', '.join(map(str, ckpt.steps)) or '-'})",
         f"Ops         {len(graph.ops)} in the main graph"
@@ -83,4 +84,5 @@ def format_summary(loaded: LoadedCheckpoint) -> str:
         lines.append(f"  {s.tensor:<40} {s.dtype:<8} {s.shape}")
     if not sugg.outputs:
         lines.append("  (none found)")
+    lines += signature_lines(signatures_json(graph.meta_graph))
     return "\n".join(lines)

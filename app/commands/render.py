@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="picture to write: FILE.svg (labels stay text) or FILE.png")
     parser.add_argument("--expand", nargs="+", default=[], metavar="SCOPE",
-                        help="name scopes to draw opened (their parents open too)")
+                        help="name scopes or series (conv2_block[1-3]) to draw opened "
+                             "(their parents open too)")
     parser.add_argument("--show-training", action="store_true",
                         help="also draw gradients, optimizer, saver, init and summaries")
 
@@ -38,16 +39,21 @@ def run_render(args: argparse.Namespace) -> int:
     layouter = GraphLayouter(loaded.graph)
     scopes = layouter.scoped.scope_paths
     expanded: set[str] = set()
+    scoped = layouter.scoped
     for scope in args.expand:
         path = scope.strip("/")
-        if path not in scopes:
+        if path in scopes:  # its parents open too, and any series holding them
+            expanded |= scoped.scopes_to_reveal(path, args.show_training)
+        elif scoped.series_at(path, args.show_training) is not None:  # "conv2_block[1-3]"
+            container = path.rpartition("/")[0]
+            expanded |= {path} | (scoped.scopes_to_reveal(container, args.show_training)
+                                  if container else set())
+        else:
             top = sorted(p for p in scopes if "/" not in p)
             raise SignetError(
                 f"--expand {scope}: no such name scope in {loaded.checkpoint.prefix} — "
                 f"top-level scopes: {', '.join(top[:12]) or 'none'}"
                 + (", …" if len(top) > 12 else ""))
-        parts = path.split("/")
-        expanded.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
     layout = layouter.layout(ViewState(frozenset(expanded), show_training=args.show_training))
 
     app = _application()  # kept alive until the picture is written

@@ -13,10 +13,11 @@ Coordinates are `app.core.layout`'s job.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from app.core.opgraph import Op, OpGraph
+from app.core.series import Series, Sibling, find_series
 from app.core.suggest import is_machinery
 
 ROOT = ""  # the id of the outermost container (no box is drawn for it)
@@ -27,6 +28,10 @@ _VARIABLE_TYPES = {"VariableV2", "Variable", "VarHandleOp", "AutoReloadVariable"
 _CONSTANT_TYPES = {"Const", "HostConst"}
 _LOOP_BACK_TYPES = {"NextIteration", "RefNextIteration"}
 _TRAINING_UPDATE_TYPES = {"AssignSubVariableOp", "AssignAddVariableOp"}
+_SUMMARY_TYPES = {"ScalarSummary", "HistogramSummary", "ImageSummary", "AudioSummary",
+                  "AudioSummaryV2", "TensorSummary", "TensorSummaryV2", "MergeSummary",
+                  "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary",
+                  "WriteImageSummary", "WriteAudioSummary"}
 
 
 def op_kind(op: Op) -> str:
@@ -42,8 +47,18 @@ def op_kind(op: Op) -> str:
 
 def is_training_op(op: Op) -> bool:
     """Training machinery the view hides: `is_machinery`, plus resource-variable
-    updates (batch norm moving averages) whose control edges reach every gradient."""
-    return is_machinery(op) or op.type in _TRAINING_UPDATE_TYPES
+    updates (batch norm moving averages) whose control edges reach every gradient,
+    plus summary tag constants."""
+    return is_machinery(op) or op.type in _TRAINING_UPDATE_TYPES or is_summary_tag(op)
+
+
+def is_summary_tag(op: Op) -> bool:
+    """A constant read only by summary ops: ``tf.summary.scalar("loss", …)`` makes
+    ``loss_1/tags``, which would otherwise stand alone as a ``loss_1`` box."""
+    if op.type not in _CONSTANT_TYPES or not op.consumers:
+        return False
+    graph = op.graph
+    return graph is not None and all(graph.ops[c].type in _SUMMARY_TYPES for c in op.consumers)
 
 
 @dataclass(frozen=True)
@@ -59,7 +74,7 @@ class ViewState:
 @dataclass(frozen=True, slots=True)
 class Node:
     id: str
-    kind: str  # "scope", "placeholder", "variable", "constant" or "op"
+    kind: str  # "scope", "series", "placeholder", "variable", "constant" or "op"
     label: str
     parent: str  # the container id (ROOT or an expanded scope's id)
     op_count: int  # visible ops inside (1 for an op)
@@ -68,7 +83,12 @@ class Node:
 
     @property
     def is_scope(self) -> bool:
-        return self.kind == "scope"
+        """A box that expands: a name scope or a series of sibling scopes."""
+        return self.kind in ("scope", "series")
+
+    @property
+    def is_series(self) -> bool:
+        return self.kind == "series"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +98,7 @@ class Edge:
     count: int  # underlying op edges
     control: bool  # only control dependencies (drawn dashed)
     back: bool = False  # closes a cycle (a loop, or scopes feeding each other): drawn upward
+    fanout: bool = False  # from a source feeding many nodes: drawn as markers, not a line
 
 
 @dataclass
@@ -92,6 +113,12 @@ class Structure:
     edges: dict[tuple[str, str], list[int]]  # (a, b) -> [data, control, loop-back]
     order_hint: dict[str, int]  # first op of each child in data-flow order
     layering_edges: list[tuple[str, str]] = field(default_factory=list)
+    series: dict[str, Series] = field(default_factory=dict)  # member id -> its series
+
+
+def _layering(edges: dict[tuple[str, str], list[int]]) -> list[tuple[str, str]]:
+    """The edges that decide layers: all but pure loop-back ones (NextIteration)."""
+    return [pair for pair, (d, c, back) in edges.items() if d + c > back]
 
 
 def scope_id(path: str) -> str:
@@ -211,7 +238,8 @@ class ScopedGraph:
         """Drop expanded scopes that are unknown or inside a collapsed scope."""
         expanded = frozenset(
             p for p in state.expanded
-            if p in self.scope_paths and self._ancestors_expanded(p, state.expanded)
+            if (p in self.scope_paths or self.series_at(p, state.show_training) is not None)
+            and self._ancestors_expanded(p, state.expanded)
         )
         focus = state.focus if state.focus in self.graph.ops else None
         if focus is not None:
@@ -227,21 +255,63 @@ class ScopedGraph:
             parent = parent_path(parent)
         return True
 
-    def scopes_to_reveal(self, op_name: str) -> set[str]:
-        """The scopes to expand so ``op_name`` is drawn as itself."""
+    def scopes_to_reveal(self, op_name: str, show_training: bool = False) -> set[str]:
+        """The scopes and series to expand so ``op_name`` is drawn as itself."""
         parts = op_name.split("/")
-        prefixes = {"/".join(parts[:i]) for i in range(1, len(parts) + 1)}
-        return prefixes & self.scope_paths
+        found: set[str] = set()
+        container = ROOT
+        for i in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:i])
+            is_scope = prefix in self.scope_paths
+            child = scope_id(prefix) if is_scope else prefix
+            series = self.structure(container, show_training).series.get(child)
+            if series is not None:
+                found.add(series.path)
+            if not is_scope:
+                break
+            found.add(prefix)
+            container = prefix
+        return found
 
-    def representative(self, op_name: str, expanded: frozenset[str]) -> str:
-        """The id of the visible node that stands for ``op_name``."""
+    def representative(self, op_name: str, expanded: frozenset[str],
+                       show_training: bool = False) -> str:
+        """The id of the visible node that stands for ``op_name``.
+
+        At each level the op's ancestor may be a member of a collapsed series (the
+        series stands for it) or a collapsed scope (the scope does).
+        """
         parts = op_name.split("/")
         prefix = ""
+        container = ROOT
         for part in parts:
             prefix = f"{prefix}/{part}" if prefix else part
-            if prefix in self.scope_paths and prefix not in expanded:
+            is_scope = prefix in self.scope_paths
+            child = scope_id(prefix) if is_scope else prefix
+            series = self._series_of(container, show_training).get(child)
+            if series is not None and series.path not in expanded:
+                return series.id
+            if is_scope and prefix not in expanded:
                 return scope_id(prefix)
+            container = prefix
         return op_name
+
+    def _series_of(self, container: str, show_training: bool) -> dict[str, Series]:
+        found = self._structures.get((container, show_training))
+        if found is None:
+            found = self.structure(container, show_training)
+        return found.series
+
+    def series_at(self, path: str, show_training: bool) -> Series | None:
+        """The series whose expansion key is ``path``, if there is one."""
+        if path in self.scope_paths or "[" not in path:
+            return None
+        container = parent_path(path)
+        if container and container not in self.scope_paths:
+            return None
+        for series in self._series_of(container, show_training).values():
+            if series.path == path:
+                return series
+        return None
 
     # -- containers ---------------------------------------------------------------
 
@@ -259,8 +329,12 @@ class ScopedGraph:
         key = (path, show_training)
         found = self._structures.get(key)
         if found is None:
-            found = self._build_structure(path, show_training)
-            self._structures[key] = found
+            series = self.series_at(path, show_training)  # registers series structures
+            found = self._structures.get(key)
+            if found is None:
+                found = self._build_structure(path, show_training) if series is None \
+                    else Structure([], {}, {})
+                self._structures[key] = found
         return found
 
     def _build_structure(self, path: str, show_training: bool) -> Structure:
@@ -296,8 +370,56 @@ class ScopedGraph:
                     tally[2] += 1
         children = [self._node(child, path, counts[child]) for child in
                     sorted(counts, key=hint.__getitem__)]
-        layering = [pair for pair, (d, c, back) in edges.items() if d + c > back]
-        return Structure(children, edges, hint, layering)
+        raw = Structure(children, edges, hint, _layering(edges))
+        return self._group_series(path, raw, show_training)
+
+    def _group_series(self, path: str, raw: Structure, show_training: bool) -> Structure:
+        """``raw`` with each series of siblings replaced by one series node.
+
+        Each series also gets its own structure (its members and the edges between
+        them), the container an expanded series box lays out.
+        """
+        ops = self.graph.ops
+        siblings = [Sibling(c.id, c.label, "scope" if c.is_scope else ops[c.id].type)
+                    for c in raw.children]
+        found = find_series(path, siblings, raw.edges)
+        if not found:
+            return raw
+        owner: dict[str, Series] = {}
+        for series in found:
+            owner.update(dict.fromkeys(series.members, series))
+        by_id = {c.id: c for c in raw.children}
+        parent = scope_id(path) if path else ROOT
+        children: list[Node] = []
+        for child in raw.children:
+            series = owner.get(child.id)
+            if series is None:
+                children.append(child)
+            elif child.id == min(series.members, key=raw.order_hint.__getitem__):
+                count = sum(by_id[m].op_count for m in series.members)
+                children.append(Node(series.id, "series", series.label, parent, count))
+        edges: dict[tuple[str, str], list[int]] = {}
+        inner: dict[str, dict[tuple[str, str], list[int]]] = defaultdict(dict)
+        for (a, b), tally in raw.edges.items():
+            sa, sb = owner.get(a), owner.get(b)
+            if sa is not None and sa is sb:
+                inner[sa.path][(a, b)] = tally
+                continue
+            key = (sa.id if sa else a, sb.id if sb else b)
+            merged = edges.setdefault(key, [0, 0, 0])
+            for i in range(3):
+                merged[i] += tally[i]
+        hint = {n.id: raw.order_hint[n.id] for n in children if n.id in raw.order_hint}
+        for series in found:
+            hint[series.id] = min(raw.order_hint[m] for m in series.members)
+            members = [replace(by_id[m], parent=series.id)
+                       for m in sorted(series.members, key=raw.order_hint.__getitem__)]
+            inner_edges = inner.get(series.path, {})
+            self._structures[(series.path, show_training)] = Structure(
+                members, inner_edges, {m.id: raw.order_hint[m.id] for m in members},
+                _layering(inner_edges))
+        children.sort(key=lambda n: hint[n.id])
+        return Structure(children, edges, hint, _layering(edges), owner)
 
     def _child_id(self, op_name: str, depth: int) -> str:
         parts = op_name.split("/")
@@ -346,8 +468,7 @@ class ScopedGraph:
             for target, control in succ[name]:
                 if target in members:
                     edges[(name, target)] = [int(not control), int(control), int(loop_back)]
-        layering = [pair for pair, (d, c, back) in edges.items() if d + c > back]
-        return Structure(children, edges, {n: topo[n] for n in ordered}, layering)
+        return Structure(children, edges, {n: topo[n] for n in ordered}, _layering(edges))
 
     # -- visible edges ------------------------------------------------------------
 
@@ -357,7 +478,8 @@ class ScopedGraph:
             structure = self.neighbourhood_structure(state)
             return {(a, b, bool(c)): 1 for (a, b), (_d, c, _l) in structure.edges.items()}
         visible = self.visible_ops(state.show_training)
-        rep = {name: self.representative(name, state.expanded) for name in visible}
+        rep = {name: self.representative(name, state.expanded, state.show_training)
+               for name in visible}
         counts: dict[tuple[str, str, bool], int] = defaultdict(int)
         succ = self.succ(state.show_training)
         for name, a in rep.items():

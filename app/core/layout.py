@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
@@ -40,6 +40,7 @@ HEADER = 30.0  # title strip of an expanded box
 GAP_X = 24.0
 GAP_Y = 44.0
 SWEEPS = 4
+FANOUT_MIN = 5  # a source feeding this many visible nodes is drawn once, with markers
 
 
 def op_size(label: str) -> tuple[float, float]:
@@ -180,6 +181,7 @@ class GraphLayout:
     edges: list[Edge]
     width: float
     height: float
+    fanout: dict[str, int] = field(default_factory=dict)  # source id -> nodes it feeds
 
     def children(self, container: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.parent == container]
@@ -225,12 +227,14 @@ class GraphLayouter:
         boxes: dict[str, Box] = {}
         layerings: dict[str, Layering] = {}
         self._compose(placed, ROOT, 0.0, 0.0, state, nodes, boxes, layerings)
+        visible = self.scoped.visible_edges(state)
+        fanout = fanout_sources(visible)
         edges = [
-            Edge(a, b, count, control, _is_back(a, b, nodes, layerings))
-            for (a, b, control), count in self.scoped.visible_edges(state).items()
+            Edge(a, b, count, control, _is_back(a, b, nodes, layerings), a in fanout)
+            for (a, b, control), count in visible.items()
         ]
         edges.sort(key=lambda e: (e.src, e.dst, e.control))
-        result = GraphLayout(state, nodes, boxes, edges, placed.width, placed.height)
+        result = GraphLayout(state, nodes, boxes, edges, placed.width, placed.height, fanout)
         self._layouts[state] = result
         if len(self._layouts) > self._cache_size:
             self._layouts.popitem(last=False)
@@ -252,7 +256,10 @@ class GraphLayouter:
                                structure.order_hint)
 
     def _container(self, path: str, state: ViewState) -> _Placed:
-        key = (path, state.show_training, self._inside.get(path, frozenset()))
+        inside_of = path
+        if self.scoped.series_at(path, state.show_training) is not None:
+            inside_of = path.rpartition("/")[0]  # members keep their names' parent
+        key = (path, state.show_training, self._inside.get(inside_of, frozenset()))
         found = self._placed.get(key)
         if found is not None:
             return found
@@ -295,6 +302,31 @@ class GraphLayouter:
                 inner = self._container(child.id[:-1], state)
                 self._compose(inner, child.id, box[0] + PAD, box[1] + HEADER, state, nodes,
                               boxes, layerings)
+
+
+def fanout_sources(edges: dict[tuple[str, str, bool], int]) -> dict[str, int]:
+    """Sources feeding ``FANOUT_MIN`` or more nodes, with that count.
+
+    The Keras learning phase feeds every batch norm; as lines it is a fan of dozens
+    of parallel edges across the picture, so the view draws it once with a marker on
+    each node it feeds. A source has no visible input, or is a single op reading
+    only nodes that have none (``Cast(keras_learning_phase)``). Positions are
+    unchanged: the source still sits above its first reader.
+    """
+    targets: dict[str, set[str]] = {}
+    inputs: dict[str, set[str]] = {}
+    for a, b, _control in edges:
+        targets.setdefault(a, set()).add(b)
+        inputs.setdefault(b, set()).add(a)
+
+    def source(node: str) -> bool:
+        if node not in inputs:
+            return True
+        is_op = not node.endswith(("/", "*"))  # a box is a layer of the model, not a source
+        return is_op and all(a not in inputs for a in inputs[node])
+
+    return {a: len(found) for a, found in targets.items()
+            if len(found) >= FANOUT_MIN and source(a)}
 
 
 def _expanded_inside(expanded: frozenset[str]) -> dict[str, frozenset[str]]:

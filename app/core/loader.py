@@ -16,7 +16,9 @@ from app.core.checkpoint import Checkpoint, CheckpointFiles, check_complete, res
 from app.core.errors import Cancelled
 from app.core.metagraph import read_meta_graph
 from app.core.opgraph import OpGraph, collector_paused
+from app.core.saved_model_source import open_saved_model, signatures_json
 from app.core.search import SearchIndex
+from app.core.serving_model import model_version_folder
 from app.core.suggest import Suggestions, is_machinery, suggest
 from app.core.variables import VariableInventory
 
@@ -60,6 +62,7 @@ class LoadedCheckpoint:
             "ops": len(self.graph.meta_graph.graph_def.node),
             "functions": {name: len(body) for name, body in self.graph.functions.items()},
             "placeholders": self.placeholders,
+            "signatures": signatures_json(self.graph.meta_graph),
             "suggested_inputs": [s.tensor for s in sugg.inputs],
             "suggested_outputs": [s.tensor for s in sugg.outputs],
             "inputs": [_suggestion_json(s) for s in sugg.inputs],
@@ -107,6 +110,8 @@ def load_checkpoint(
 def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress,
           index_names: bool) -> LoadedCheckpoint:
     stage(0.0, "Finding checkpoint files")
+    if not isinstance(path, Checkpoint) and (saved := model_version_folder(path)) is not None:
+        return _finish(open_saved_model(saved, stage), stage, index_names)
     checkpoint = path if isinstance(path, Checkpoint) else resolve(path)
     stage(0.05, "Checking the checkpoint is complete")
     files = check_complete(checkpoint.prefix)
@@ -117,7 +122,10 @@ def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress,
     stage(0.8, "Classifying variables")
     trainable = set(graph.collection_names("trainable_variables"))
     variables = VariableInventory.from_index(files.bundle, trainable)
-    loaded = LoadedCheckpoint(checkpoint, files, graph, variables)
+    return _finish(LoadedCheckpoint(checkpoint, files, graph, variables), stage, index_names)
+
+
+def _finish(loaded: LoadedCheckpoint, stage: Progress, index_names: bool) -> LoadedCheckpoint:
     if index_names:
         stage(0.9, "Indexing names for search")
         _ = loaded.search_index

@@ -14,7 +14,7 @@ Format (version 1)::
                      "outputs": [...]}],
      "bind": {"keep_prob:0": 1.0},
      "export": {"name": "encoder", "base": "/srv/models", "strip_training": true,
-                "verify": true}}
+                "verify": true, "warmup": true}}
 
 ``dtype`` and ``shape`` are optional; when present, applying the preset to a
 checkpoint where they differ is an error for that slot (see `signature.validate`).
@@ -58,7 +58,8 @@ def to_json(draft: Draft) -> dict[str, Any]:
         ],
         "bind": dict(draft.bound),
         "export": {"name": opts.name, "base": opts.base,
-                   "strip_training": opts.strip_training, "verify": opts.verify},
+                   "strip_training": opts.strip_training, "verify": opts.verify,
+                   "warmup": opts.warmup},
     }
 
 
@@ -104,6 +105,7 @@ def from_json(data: Any, source: str = "preset") -> Draft:
         base=_text(export.get("base", ""), fail, "export base"),
         strip_training=_flag(export.get("strip_training", False), fail, "strip_training"),
         verify=_flag(export.get("verify", True), fail, "verify"),
+        warmup=_flag(export.get("warmup", True), fail, "warmup"),
     )
     return Draft(signatures, dict(bound), options)
 

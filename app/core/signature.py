@@ -83,6 +83,7 @@ class ExportOptions:
     overwrite: bool = False
     strip_training: bool = False
     verify: bool = True
+    warmup: bool = True  # write and replay assets.extra/tf_serving_warmup_requests
 
 
 @dataclass
@@ -300,6 +301,9 @@ def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
     sig_keys = [s.key for s in draft.signatures]
     for i, sig in enumerate(draft.signatures):
         problems += _validate_signature(draft, i, sig, graph, scopes, sig_keys)
+    from app.core.serving_checks import request_problems  # imports this module
+
+    problems += request_problems(draft, graph)
     return problems
 
 

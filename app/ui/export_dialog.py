@@ -123,12 +123,15 @@ class ExportDialog(QDialog):
                                checked=opts.strip_training)
         self.verify = QCheckBox("Verify the SavedModel against the checkpoint",
                                 checked=opts.verify)
+        self.warmup = QCheckBox("Write warmup requests for TensorFlow Serving (replayed first)",
+                                checked=opts.warmup)
         form = QFormLayout()
         form.addRow("Base folder:", base_row)
         form.addRow("Model name:", self.name)
         form.addRow("Version:", self.version)
         form.addRow("", self.strip)
         form.addRow("", self.verify)
+        form.addRow("", self.warmup)
         self.form = QWidget()
         self.form.setLayout(form)
         self.base.textChanged.connect(self.propose_version)
@@ -192,6 +195,7 @@ class ExportDialog(QDialog):
         opts.base, opts.name = self.base.text().strip(), self.name.text().strip()
         opts.version, opts.overwrite = self.version.value(), False
         opts.strip_training, opts.verify = self.strip.isChecked(), self.verify.isChecked()
+        opts.warmup = self.warmup.isChecked()
         return draft
 
     # Running ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from app.core.graph_view_model import Edge, Node
 from app.core.layout import HEADER, Box, count_text
 from app.core.opgraph import Op
 
+LABEL_PIXELS = 11  # label font size in scene units (pixels at zoom 1)
 LABEL_LOD = 0.45  # below this zoom (device pixels per scene unit) no text is drawn
 NODE_ROLE = 0  # QGraphicsItem.data key holding the node id
 
@@ -36,6 +37,7 @@ _FILL = {
     "constant": QColor("#eeeeee"),
     "op": QColor("#ffffff"),
     "scope": QColor("#dde8f6"),
+    "series": QColor("#e4ddf4"),
 }
 _BORDER = {
     "placeholder": QColor("#3c8d2f"),
@@ -43,6 +45,7 @@ _BORDER = {
     "constant": QColor("#9a9a9a"),
     "op": QColor("#5f6b7a"),
     "scope": QColor("#4a6fa5"),
+    "series": QColor("#6a53a8"),
 }
 HIGHLIGHT = {"input": QColor("#1b9e3e"), "output": QColor("#d9480f")}
 SELECTED = QColor("#1c7ed6")
@@ -51,7 +54,7 @@ TEXT = QColor("#1f2933")
 
 def label_font() -> QFont:
     font = QFont()
-    font.setPixelSize(11)  # matches app.core.layout.CHAR_WIDTH on common UI fonts
+    font.setPixelSize(LABEL_PIXELS)  # matches app.core.layout.CHAR_WIDTH on common UI fonts
     return font
 
 
@@ -63,11 +66,14 @@ class NodeItem(QGraphicsItem):
     """An op, or a collapsed scope with its op count; selectable, with a tooltip."""
 
     def __init__(self, node: Node, box: Box, op: Op | None = None,
-                 highlight: str | None = None) -> None:
+                 highlight: str | None = None, fanout: int = 0,
+                 fanout_colour: QColor | None = None) -> None:
         super().__init__()
         self.node = node
         self.op = op
         self.highlight = highlight
+        self.fanout = fanout  # nodes this source feeds, drawn as markers instead of lines
+        self.fanout_colour = fanout_colour or FANOUT_COLOURS[0]
         x, y, w, h = box
         self.setPos(x, y)
         self._rect = QRectF(0, 0, w, h)
@@ -78,9 +84,14 @@ class NodeItem(QGraphicsItem):
         self.setToolTip(self._tooltip())
 
     def _tooltip(self) -> str:
+        feeds = (f"\nFeeds {self.fanout} nodes (each has a marker of this colour)"
+                 if self.fanout else "")
+        if self.node.is_series:
+            return (f"{self.node.label}: a series of alike scopes — "
+                    f"{count_text(self.node.op_count)}\nDouble-click to expand{feeds}")
         if self.node.is_scope:
             return (f"{self.node.id} — {count_text(self.node.op_count)}\n"
-                    "Double-click to expand")
+                    f"Double-click to expand{feeds}")
         op = self.op
         if op is None:
             return self.node.id
@@ -90,10 +101,10 @@ class NodeItem(QGraphicsItem):
             lines.append(f"… {len(op.outputs) - 8} more outputs")
         if self.highlight:
             lines.append(f"suggested {self.highlight}")
-        return "\n".join(lines)
+        return "\n".join(lines) + feeds
 
     def boundingRect(self) -> QRectF:
-        return self._rect.adjusted(-2, -2, 2, 2)
+        return self._rect.adjusted(-2, -2, 2, 2 + (FANOUT_STUB if self.fanout else 0))
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -110,7 +121,12 @@ class NodeItem(QGraphicsItem):
         painter.setPen(QPen(border, width))
         painter.setBrush(QBrush(_FILL[kind]))
         radius = rect.height() / 2 if kind == "placeholder" else 5.0
+        if self.node.is_series:  # a stack of boxes: several alike scopes behind one
+            painter.drawRoundedRect(rect.adjusted(5, 0, 0, -5), radius, radius)
+            rect = rect.adjusted(0, 5, -5, 0)
         painter.drawRoundedRect(rect, radius, radius)
+        if self.fanout:
+            self._paint_fanout(painter, option)
         if kind == "variable":  # a double border, like a stored value
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 3, 3)
@@ -127,13 +143,61 @@ class NodeItem(QGraphicsItem):
             label = metrics.elidedText(self.node.label, Qt.TextElideMode.ElideMiddle,
                                        top.width())
             painter.drawText(top, Qt.AlignmentFlag.AlignCenter, label)
-            painter.setPen(_BORDER["scope"])
+            painter.setPen(_BORDER[kind])
             painter.drawText(bottom, Qt.AlignmentFlag.AlignCenter,
                              count_text(self.node.op_count))
         else:
             label = metrics.elidedText(self.node.label, Qt.TextElideMode.ElideMiddle,
                                        text_rect.width())
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, label)
+
+
+    def _paint_fanout(self, painter: QPainter, option: QStyleOptionGraphicsItem) -> None:
+        """A short stub under the source ending in its marker, with the count."""
+        centre = QPointF(self._rect.center().x(), self._rect.bottom() + FANOUT_STUB - 6)
+        painter.save()
+        painter.setPen(QPen(self.fanout_colour, 1.6))
+        painter.drawLine(QPointF(centre.x(), self._rect.bottom()), centre)
+        painter.setBrush(self.fanout_colour)
+        painter.drawEllipse(centre, MARKER_RADIUS, MARKER_RADIUS)
+        if _lod(option, painter) >= LABEL_LOD:
+            painter.setFont(label_font())
+            painter.drawText(QRectF(centre.x() + 9, centre.y() - 8, 120, 16),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             f"feeds {self.fanout}")
+        painter.restore()
+
+
+FANOUT_STUB = 22.0  # length of a fan-out source's stub below its box
+MARKER_RADIUS = 5.0
+FANOUT_COLOURS = [QColor("#c2255c"), QColor("#2b8a3e"), QColor("#e67700"), QColor("#1864ab"),
+                  QColor("#5f3dc4")]
+
+
+class FanoutMarkerItem(QGraphicsItem):
+    """On a node fed by fan-out sources: one dot per source, in the source's colour."""
+
+    def __init__(self, box: Box, sources: list[tuple[str, QColor]]) -> None:
+        super().__init__()
+        self.sources = sources
+        x, y, _w, _h = box
+        self.setPos(x + 10, y)
+        self._rect = QRectF(-MARKER_RADIUS - 1, -MARKER_RADIUS - 1,
+                            len(sources) * 2 * (MARKER_RADIUS + 2) + 2, 2 * MARKER_RADIUS + 2)
+        self.setZValue(12)
+        self.setToolTip("Fed by " + ", ".join(name for name, _ in sources)
+                        + " (drawn once, not as a line to every node)")
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        for i, (_name, colour) in enumerate(self.sources):
+            painter.setPen(QPen(QColor("#ffffff"), 1.2))
+            painter.setBrush(colour)
+            painter.drawEllipse(QPointF(i * 2 * (MARKER_RADIUS + 2), 0), MARKER_RADIUS,
+                                MARKER_RADIUS)
 
 
 class ScopeBoxItem(QGraphicsItem):
@@ -148,7 +212,8 @@ class ScopeBoxItem(QGraphicsItem):
         self.setData(NODE_ROLE, node.id)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(depth)
-        self.setToolTip(f"{node.id} — {count_text(node.op_count)}\nDouble-click to collapse")
+        name = f"{node.id[:-1]} series" if node.is_series else node.id
+        self.setToolTip(f"{name} — {count_text(node.op_count)}\nDouble-click to collapse")
 
     def boundingRect(self) -> QRectF:
         return self._rect.adjusted(-1, -1, 1, 1)
@@ -161,9 +226,9 @@ class ScopeBoxItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        shade = QColor(_FILL["scope"])
+        shade = QColor(_FILL[self.node.kind])
         shade.setAlpha(90)
-        painter.setPen(QPen(_BORDER["scope"], 1.2))
+        painter.setPen(QPen(_BORDER[self.node.kind], 1.2))
         painter.setBrush(shade)
         painter.drawRoundedRect(self._rect.adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
         if _lod(option, painter) < LABEL_LOD:

@@ -31,13 +31,17 @@ from app.core.errors import SignetError
 from app.core.graph_view_model import ViewState, is_training_op
 from app.core.layout import GraphLayout, GraphLayouter
 from app.core.loader import LoadedCheckpoint
-from app.ui.graph_items import NodeItem
+from app.ui.graph_items import LABEL_PIXELS, NodeItem
 from app.ui.graph_scene import GraphScene, write_image
+from app.ui.overview_map import OverviewMap
 from app.ui.workers import TaskRunner, TaskState
 
 MIN_ZOOM = 0.02
 MAX_ZOOM = 4.0
 ZOOM_STEP = 1.25
+READABLE_PIXELS = 9.0  # the first picture of a graph keeps labels at least this tall
+READABLE_ZOOM = READABLE_PIXELS / LABEL_PIXELS
+TOP_MARGIN = 24.0  # pixels above the inputs' end when a graph opens
 
 
 def highlights_of(loaded: LoadedCheckpoint) -> dict[str, str]:
@@ -64,6 +68,7 @@ class GraphView(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self._press: tuple[QPoint, str] | None = None
+        self.overview_map = OverviewMap(self)
 
     def zoom(self) -> float:
         return self.transform().m11()
@@ -73,6 +78,7 @@ class GraphView(QGraphicsView):
         factor = target / self.zoom()
         if abs(factor - 1.0) > 1e-9:
             self.scale(factor, factor)
+            self.overview_map.place()
 
     def fit(self) -> None:
         rect = self.scene().sceneRect()
@@ -83,6 +89,28 @@ class GraphView(QGraphicsView):
         if self.zoom() > 1.0:  # small graphs: natural size, centred
             self.zoom_by(1.0 / self.zoom())
             self.centerOn(rect.center())
+        self.overview_map.place()
+
+    def open_readable(self, anchor: QPointF | None) -> None:
+        """The first picture of a graph: fitted if labels stay readable there, else at
+        the readable zoom with ``anchor`` (the inputs' end) near the top of the view.
+
+        Fitting a long chain (a Keras ResNet-50 is ~170 scopes deep) gives a one-pixel
+        line; the overview map shows the rest.
+        """
+        self.fit()
+        rect = self.scene().sceneRect()
+        if rect.isEmpty() or self.zoom() >= READABLE_ZOOM - 1e-9:
+            return
+        self.zoom_by(READABLE_ZOOM / self.zoom())
+        point = anchor if anchor is not None else QPointF(rect.center().x(), rect.top())
+        half = self.viewport().height() / 2 / self.zoom()
+        self.centerOn(point.x(), point.y() - TOP_MARGIN / self.zoom() + half)
+        self.overview_map.place()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.overview_map.place()
 
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0
@@ -246,16 +274,16 @@ class GraphPanel(QWidget):
         if op_name not in self.loaded.graph.ops:
             return False
         state = self.state
-        if state.focus is not None:
-            state = ViewState(state.expanded, state.show_training, op_name, state.hops)
-        else:
-            needed = self._layouter.scoped.scopes_to_reveal(op_name)
-            state = ViewState(state.expanded | needed, state.show_training, None, state.hops)
         if not state.show_training and self._is_machinery(op_name):
             # A selection never flips the toggle (a range over hidden ops made a hairball).
             self.status.setText(f"{op_name} is a training op, hidden; the Training ops "
                                 "button shows it")
             return False
+        if state.focus is not None:
+            state = ViewState(state.expanded, state.show_training, op_name, state.hops)
+        else:
+            needed = self._layouter.scoped.scopes_to_reveal(op_name, state.show_training)
+            state = ViewState(state.expanded | needed, state.show_training, None, state.hops)
         if self.layout_data is not None \
                 and self.layout_data.state == self._layouter.scoped.normalize(state) \
                 and op_name in self.layout_data.nodes:
@@ -353,9 +381,10 @@ class GraphPanel(QWidget):
         ops = sum(n.op_count for n in layout.nodes.values() if not n.expanded)
         self.status.setText(f"{len(layout.nodes):,} nodes · {ops:,} ops · "
                             f"{len(layout.edges):,} edges")
+        self.view.overview_map.refresh()
         if self._fit_next:
             self._fit_next = False
-            self.view.fit()
+            self.view.open_readable(self._inputs_end(layout))
         if self._centre_on is not None:
             item = self.scene.item_for(self._centre_on)
             if item is not None:
@@ -432,7 +461,7 @@ class GraphPanel(QWidget):
             near.triggered.connect(lambda _=False, n=op.name: self.show_neighbourhood(n))
         elif node is not None and node.is_scope:
             text = "Collapse" if node.expanded else "Expand"
-            act = menu.addAction(f"{text} {node.id}")
+            act = menu.addAction(f"{text} {node.id[:-1]}" + (" series" if node.is_series else "/"))
             act.triggered.connect(lambda _=False, p=node.id[:-1]: self.toggle_scope(p))
         if self.state.focus is not None:
             back = menu.addAction("Back to the whole graph")
@@ -473,6 +502,17 @@ class GraphPanel(QWidget):
         for s in self.loaded.suggestions.outputs + self.loaded.suggestions.inputs:
             return s.tensor.rsplit(":", 1)[0]
         return next(iter(self.loaded.graph.ops), None)
+
+    def _inputs_end(self, layout: GraphLayout) -> QPointF | None:
+        """Top centre of the node standing for the first suggested input, if shown."""
+        if self.loaded is None or self._layouter is None:
+            return None
+        for suggestion in self.loaded.suggestions.inputs:
+            node = self._layouter.node_for_op(layout, suggestion.tensor.rsplit(":", 1)[0])
+            if node is not None:
+                x, y, w, _h = layout.boxes[node]
+                return QPointF(x + w / 2, y)
+        return None
 
     def _shown_expanded(self) -> frozenset[str]:
         shown = self.layout_data.state.expanded if self.layout_data is not None else frozenset()

@@ -18,7 +18,14 @@ from app.core.errors import SignetError
 from app.core.graph_view_model import ROOT
 from app.core.layout import GraphLayout
 from app.core.opgraph import OpGraph
-from app.ui.graph_items import NODE_ROLE, EdgeItem, NodeItem, ScopeBoxItem
+from app.ui.graph_items import (
+    FANOUT_COLOURS,
+    NODE_ROLE,
+    EdgeItem,
+    FanoutMarkerItem,
+    NodeItem,
+    ScopeBoxItem,
+)
 from app.ui.mime import TensorDrag, tensor_mime
 
 MARGIN = 24.0
@@ -52,6 +59,8 @@ class GraphScene(QGraphicsScene):
         self._items = {}
         ops = self.graph.ops if self.graph is not None else {}
         depth: dict[str, int] = {ROOT: 0}
+        colours = {source: FANOUT_COLOURS[i % len(FANOUT_COLOURS)]
+                   for i, source in enumerate(sorted(layout.fanout))}
         for node in layout.nodes.values():  # containers come before their children
             box = layout.boxes[node.id]
             if node.expanded:
@@ -59,12 +68,22 @@ class GraphScene(QGraphicsScene):
                 item: QGraphicsItem = ScopeBoxItem(node, box, depth[node.id])
             else:
                 item = NodeItem(node, box, ops.get(node.op) if node.op else None,
-                                self.highlights.get(node.op or ""))
+                                self.highlights.get(node.op or ""),
+                                layout.fanout.get(node.id, 0), colours.get(node.id))
             self.addItem(item)
             self._items[node.id] = item
+        fed: dict[str, list[str]] = {}
         for edge in layout.edges:
+            if edge.fanout:  # a marker on the target instead of one more long line
+                fed.setdefault(edge.dst, [])
+                if edge.src not in fed[edge.dst]:
+                    fed[edge.dst].append(edge.src)
+                continue
             offset = 5.0 if edge.control else 0.0
             self.addItem(EdgeItem(edge, layout.boxes[edge.src], layout.boxes[edge.dst], offset))
+        for target, sources in fed.items():
+            named = [(layout.nodes[s].label, colours[s]) for s in sorted(sources)]
+            self.addItem(FanoutMarkerItem(layout.boxes[target], named))
         self.setSceneRect(QRectF(-MARGIN, -MARGIN, layout.width + 2 * MARGIN,
                                  layout.height + 2 * MARGIN))
 

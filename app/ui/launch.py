@@ -40,11 +40,13 @@ def build_window(path: str | None = None, demo: bool = False, warm_up: bool = Tr
     from app.ui.graph_panel import install_graph_panel
     from app.ui.help import install_help
     from app.ui.signature_editor import install_signature_editor
+    from app.ui.try_panel import install_try_panel
     from app.ui.window import MainWindow
 
     window = MainWindow(warm_up=warm_up)
     install_graph_panel(window)
     install_export_log(window, install_signature_editor(window))
+    install_try_panel(window)
     install_help(window)
     window.restore_layout()  # again, now that the panels' docks exist
     window.show()

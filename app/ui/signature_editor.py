@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import PresetError
+from app.core.saved_model_source import draft_from_signatures
 from app.core.signature import (
     METHODS,
     Draft,
@@ -366,6 +367,8 @@ class SignatureEditor(QWidget):
         draft = restored
         if _is_empty(draft) and _is_demo(loaded):
             draft = draft_from_suggestions(loaded)
+        if _is_empty(draft):  # a SavedModel: edit its own signatures
+            draft = draft_from_signatures(loaded) or draft
         self.doc.open(loaded, draft)
         self.setEnabled(True)
         if not _is_empty(restored):  # only what was saved before, never the suggestions

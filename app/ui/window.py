@@ -64,6 +64,9 @@ def window_title(checkpoint) -> str:
     """``model.ckpt-200 (step 200) — skip_thoughts — Signet``."""
     if checkpoint is None:
         return APP_NAME
+    if checkpoint.directory.name == checkpoint.name == "variables":  # a SavedModel
+        version = checkpoint.directory.parent
+        return f"{version.name} (SavedModel) — {version.parent.name} — {APP_NAME}"
     step = f" (step {checkpoint.step})" if checkpoint.step is not None else ""
     return f"{checkpoint.name}{step} — {checkpoint.directory.name} — {APP_NAME}"
 

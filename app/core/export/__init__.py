@@ -10,7 +10,8 @@
   loaded)``, ``next_version(base, name)``, ``STAGES``; `serving` has the snippet builders.
 
 Modules: `recipe` (TensorFlow steps), `publish` (atomic BASE/NAME/VERSION),
-`verify` (compare with the checkpoint), `serving` (summary, models.config, REST).
+`verify` (compare with the checkpoint), `warmup` (TF Serving's warmup file, replayed
+before publishing), `serving` (summary, models.config, REST).
 """
 
 from app.core.export.engine import (

@@ -18,7 +18,7 @@ from typing import Any
 
 from app.core.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError
-from app.core.export import publish, recipe, serving
+from app.core.export import publish, recipe, serving, warmup
 from app.core.export.verify import (
     VerifyReport,
     expected_outputs,
@@ -41,6 +41,7 @@ STAGES = (
     ("write variables", 0.4),
     ("copy assets", 0.65),
     ("verify", 0.7),
+    ("warmup", 0.88),
     ("publish", 0.95),
 )
 # Test hook: the export stops itself (SIGSTOP) when it reaches this stage, so a
@@ -69,7 +70,7 @@ class ExportResult:
 
     def rest_body(self, key: str | None = None) -> dict[str, Any]:
         key = key or next(iter(sorted(self.signature_defs)))
-        return serving.rest_body(key, self.rest_samples.get(key, {}))
+        return serving.rest_body(key, self.rest_samples.get(key, {}), self.signature_defs[key])
 
 
 def open_checkpoint(path: str | os.PathLike[str] | Checkpoint) -> LoadedCheckpoint:
@@ -143,6 +144,10 @@ def export_model(
             stage("verify", "Verifying the SavedModel against the checkpoint")
             report = _verify(staging.saved_dir, session, sig_defs, full_meta, bound, loaded,
                              opts.strip_training, cancelled)
+
+        if opts.warmup:
+            stage("warmup", "Writing and replaying TensorFlow Serving's warmup requests")
+            _guard_io(lambda: warmup.add_warmup(staging.saved_dir, sig_defs, opts.name, cancelled))
 
         stage("publish", f"Publishing into {staging.model_folder}")
         path, version = _guard_io(lambda: staging.publish(opts.version, opts.overwrite))

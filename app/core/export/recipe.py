@@ -240,6 +240,9 @@ def write_variables(session: Session, saved_dir: Path, signatures: dict[str, Any
             main_op=tf1.group(tf1.tables_initializer(), tf1.local_variables_initializer(),
                               name="signet_main_op"),
             strip_default_attrs=True,
+            # A TF2-written graph (a SavedModel re-exported) keeps its variables in no
+            # collection: only the Saver it came with knows them.
+            saver=None if graph.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES) else session.saver,
         )
     return builder
 

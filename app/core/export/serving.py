@@ -49,37 +49,31 @@ def models_config(name: str, model_folder: Path) -> str:
             "}\n")
 
 
-def _jsonable(value: Any) -> Any:
-    import numpy as np
+def signature_shapes(signature_def: Any) -> dict[str, Any]:
+    """``{"inputs:key"/"outputs:key": shape}`` of a SignatureDef (None: unknown rank)."""
+    shapes = {}
+    for side in ("inputs", "outputs"):
+        for key, info in getattr(signature_def, side).items():
+            dims = info.tensor_shape.dim
+            shapes[f"{side}:{key}"] = None if info.tensor_shape.unknown_rank else \
+                tuple(None if d.size < 0 else d.size for d in dims)
+    return shapes
 
-    array = np.asarray(value)
-    if array.dtype.kind in "OS":
-        return np.vectorize(lambda b: b.decode("utf-8", "replace")
-                            if isinstance(b, bytes) else str(b), otypes=[object])(
-            array).tolist() if array.size else array.tolist()
-    return array.tolist()
 
+def rest_body(signature_key: str, samples: dict[str, Any],
+              signature_def: Any = None) -> dict[str, Any]:
+    """A ``:predict`` body TF Serving accepts: rows only when the signature allows them."""
+    from app.core.rest import request_body
+    from app.core.serving_checks import row_format_offenders
 
-def rest_body(signature_key: str, samples: dict[str, Any]) -> dict[str, Any]:
-    """A ``:predict`` request body: row format when every input has a batch dimension."""
-    import numpy as np
-
-    arrays = {k: np.asarray(v) for k, v in samples.items()}
-    batch = {a.shape[0] if a.ndim else None for a in arrays.values()}
-    if arrays and len(batch) == 1 and None not in batch:
-        (rows,) = batch
-        instances = [{k: _jsonable(a[i]) for k, a in arrays.items()} for i in range(rows)]
-        if len(arrays) == 1:
-            (key,) = arrays
-            instances = [row[key] for row in instances]
-        return {"signature_name": signature_key, "instances": instances}
-    return {"signature_name": signature_key,
-            "inputs": {k: _jsonable(a) for k, a in arrays.items()}}
+    row_ok = signature_def is None or not row_format_offenders(signature_shapes(signature_def))
+    return request_body(signature_key, samples, row_ok)
 
 
 def curl_command(name: str, body: dict[str, Any], host: str = "localhost") -> str:
+    text = json.dumps(body).replace("'", "'\\''")  # safe inside the shell's single quotes
     return (f"curl -X POST http://{host}:{REST_PORT}/v1/models/{name}:predict "
-            f"-d '{json.dumps(body)}'")
+            f"-d '{text}'")
 
 
 def serving_command(name: str, model_folder: Path) -> str:

@@ -1,0 +1,166 @@
+"""TensorFlow Serving's warmup file: written into every export and replayed before publishing.
+
+TF Serving reads ``VERSION/assets.extra/tf_serving_warmup_requests`` (a TFRecord of
+``tensorflow.serving.PredictionLog``) when it loads a version and runs every record
+before serving it, so the first real request is not the slow one. When one record
+fails, the server refuses the whole version; so Signet replays the file on the
+staged SavedModel first, and a failing record fails the export (nothing published).
+
+Records: for every signature, a request at batch 1 and one at `SMALL_BATCH`, built
+from the verification's sample inputs: ``predict_log`` for predict signatures,
+``classify_log``/``regress_log`` (``tf.Example`` inputs) for classify/regress ones.
+
+- ``write_warmup(saved_dir, signature_defs, words, model_name) -> Path``
+- ``replay_warmup(saved_dir, cancelled=None) -> int`` (records replayed; `ExportError`)
+
+`tensorflow_serving.apis` imports all of TensorFlow: it is imported inside the
+functions, which only the export and `signet run` reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import Cancelled, ExportError
+
+WARMUP_FOLDER = "assets.extra"
+WARMUP_FILE = "tf_serving_warmup_requests"
+MAX_RECORDS = 1000  # TF Serving reads at most this many warmup records
+SMALL_BATCH = 3
+CLASSIFY, REGRESS = "tensorflow/serving/classify", "tensorflow/serving/regress"
+
+
+def warmup_path(saved_dir: Path) -> Path:
+    return saved_dir / WARMUP_FOLDER / WARMUP_FILE
+
+
+def _examples(samples: dict[str, Any]) -> list[Any]:
+    """The sample ``inputs`` as tf.Example protos; empty Examples when they are not ones.
+
+    Verification feeds a classify/regress signature whatever strings its graph
+    takes; TF Serving's Classify/Regress APIs only send serialized Examples, so
+    a sample that is not one becomes an empty Example (every feature at its default).
+    """
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.example import example_pb2
+
+    raws = [bytes(raw) for value in samples.values() for raw in value.ravel()]
+    try:
+        return [example_pb2.Example.FromString(raw) for raw in raws]
+    except DecodeError:
+        return [example_pb2.Example() for _ in raws]
+
+
+def _record(key: str, method: str, samples: dict[str, Any], model_name: str) -> Any:
+    from tensorflow_serving.apis import (
+        classification_pb2,
+        input_pb2,
+        predict_pb2,
+        prediction_log_pb2,
+        regression_pb2,
+    )
+
+    from app.core.tf_runtime import tensorflow
+
+    make_proto = tensorflow().make_tensor_proto
+    log = prediction_log_pb2.PredictionLog()
+    if method in (CLASSIFY, REGRESS):
+        request_type = classification_pb2.ClassificationRequest if method == CLASSIFY else \
+            regression_pb2.RegressionRequest
+        request = request_type(input=input_pb2.Input(
+            example_list=input_pb2.ExampleList(examples=_examples(samples))))
+        target = log.classify_log if method == CLASSIFY else log.regress_log
+    else:
+        request = predict_pb2.PredictRequest()
+        for name, value in samples.items():
+            request.inputs[name].CopyFrom(make_proto(value))
+        target = log.predict_log
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = key
+    target.request.CopyFrom(request)
+    return log
+
+
+def write_warmup(saved_dir: Path, signature_defs: dict[str, Any], words: list[str],
+                 model_name: str) -> Path:
+    """Write the warmup file for ``signature_defs`` into ``saved_dir``; return its path."""
+    from app.core.export.verify import signature_samples
+    from app.core.tf_runtime import tensorflow
+
+    path = warmup_path(saved_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records = [_record(key, sig.method_name, signature_samples(sig, words, batch), model_name)
+               for key, sig in sorted(signature_defs.items()) for batch in (1, SMALL_BATCH)]
+    with tensorflow().io.TFRecordWriter(str(path)) as writer:
+        for log in records[:MAX_RECORDS]:
+            writer.write(log.SerializeToString())
+    return path
+
+
+def read_warmup(path: Path) -> list[Any]:
+    """Every PredictionLog in a warmup file, parsed with TF Serving's message class."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from app.core.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    try:
+        raws = list(tf.compat.v1.io.tf_record_iterator(str(path)))
+    except tf.errors.OpError as exc:
+        raise ExportError(f"{path}: not a TFRecord file ({exc.message.splitlines()[0]})") \
+            from exc
+    return [prediction_log_pb2.PredictionLog.FromString(raw) for raw in raws]
+
+
+def record_inputs(log: Any) -> tuple[str, str, dict[str, Any]]:
+    """(kind, signature key, input arrays) of one PredictionLog, as TF Serving feeds them."""
+    from app.core.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    kind = log.WhichOneof("log_type")
+    if kind == "predict_log":
+        request = log.predict_log.request
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+    elif kind in ("classify_log", "regress_log"):
+        import numpy as np
+
+        request = getattr(log, kind).request
+        examples = [e.SerializeToString() for e in request.input.example_list.examples]
+        inputs = {"inputs": np.array(examples, dtype=object)}
+    else:
+        raise ExportError(f"warmup record of kind {kind!r}: Signet writes only predict, "
+                          "classify and regress records")
+    return kind, request.model_spec.signature_name or "serving_default", inputs
+
+
+def replay_warmup(saved_dir: Path, cancelled: Callable[[], bool] | None = None) -> int:
+    """Run every record of ``saved_dir``'s warmup file through the loaded SavedModel."""
+    from app.core.rest import RestError
+    from app.core.serving_model import ServingModel
+
+    path = warmup_path(saved_dir)
+    logs = read_warmup(path)
+    with ServingModel(saved_dir) as model:
+        for number, log in enumerate(logs, 1):
+            if cancelled is not None and cancelled():
+                raise Cancelled("export cancelled; nothing was published")
+            kind, key, inputs = record_inputs(log)
+            try:
+                model.run(key, inputs)
+            except RestError as exc:
+                raise ExportError(
+                    f"warmup: record {number} of {len(logs)} ({kind}, signature {key!r}) "
+                    f"fails: {str(exc).splitlines()[0]}; TensorFlow Serving would refuse this "
+                    "version, so nothing was published") from exc
+    return len(logs)
+
+
+def add_warmup(saved_dir: Path, signature_defs: dict[str, Any], model_name: str,
+               cancelled: Callable[[], bool] | None = None) -> int:
+    """Write the warmup file into the staged export and replay it; records replayed."""
+    from app.core.export.verify import vocabulary
+
+    write_warmup(saved_dir, signature_defs, vocabulary(saved_dir / "assets"), model_name)
+    return replay_warmup(saved_dir, cancelled)

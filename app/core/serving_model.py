@@ -1,0 +1,131 @@
+"""A SavedModel loaded the way TensorFlow Serving loads a version, ready to answer requests.
+
+TensorFlow Serving loads the ``serve`` meta graph into one session (restoring the
+variables and running the main op) and feeds each request's tensors to the
+signature's input names. `ServingModel` does the same with TensorFlow's own
+loader, so `signet run` and the warmup replay see what the server would.
+
+- ``model_version_folder(path) -> Path | None``: a version folder (holds
+  ``saved_model.pb``) or a model folder (its highest integer version).
+- ``ServingModel(folder)``: ``.signatures`` (key -> SignatureDef),
+  ``.input_dtypes(key)``, ``.run(key, inputs) -> {alias: array}``
+  (raises `RestError` in the server's words), ``.close()``; a context manager.
+- ``answer(model, body) -> (text, ok)``: a REST ``:predict`` body in, the server's
+  response text out (``{"error": …}`` when not ok); ``respond`` also gives the arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import ExportError
+from app.core.rest import RestError, error_response, parse_predict_body, predict_response
+
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+def _is_version(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in SAVED_MODEL_FILES)
+
+
+def model_version_folder(path: str | os.PathLike[str]) -> Path | None:
+    """The SavedModel folder ``path`` names (itself, or its newest version), or None."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return None
+    if _is_version(folder):
+        return folder
+    numbered = sorted((int(p.name), p) for p in folder.iterdir()
+                      if p.is_dir() and p.name.isdigit() and _is_version(p))
+    return numbered[-1][1] if numbered else None
+
+
+class ServingModel:
+    """One loaded ``serve`` meta graph and its session (see module doc)."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        from app.core.tf_runtime import tensorflow
+
+        tf = tensorflow()
+        tf1 = tf.compat.v1
+        self.folder = Path(folder)
+        self._tf = tf
+        self._session = tf1.Session(graph=tf.Graph())
+        try:
+            meta = tf1.saved_model.loader.load(
+                self._session, [tf1.saved_model.tag_constants.SERVING], str(self.folder))
+        except Exception as exc:
+            self._session.close()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ExportError(f"{self.folder}: TensorFlow cannot load this SavedModel "
+                              f"({first}); export it again") from exc
+        self.signatures: dict[str, Any] = dict(meta.signature_def)
+
+    def __enter__(self) -> ServingModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def input_dtypes(self, key: str) -> dict[str, str]:
+        as_dtype = self._tf.dtypes.as_dtype
+        return {name: as_dtype(info.dtype).name
+                for name, info in self.signatures[key].inputs.items()}
+
+    def run(self, key: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Every output of signature ``key`` for ``inputs`` (alias -> array)."""
+        sig = self.signatures.get(key)
+        if sig is None:
+            raise RestError(f'Serving signature key "{key}" not found.')
+        missing = sorted(set(sig.inputs) - set(inputs))
+        extra = sorted(set(inputs) - set(sig.inputs))
+        if missing or extra:
+            sent, want = sorted(inputs), sorted(sig.inputs)
+            raise RestError(
+                f"input size does not match signature: {len(sent)}!={len(want)} "
+                f"len({{{','.join(sent)}}}) != len({{{','.join(want)}}}). Sent extra: "
+                f"{{{','.join(extra)}}}. Missing but required: {{{','.join(missing)}}}.")
+        aliases = sorted(sig.outputs)
+        feeds = {sig.inputs[k].name: v for k, v in inputs.items()}
+        try:
+            values = self._session.run([sig.outputs[a].name for a in aliases], feeds)
+        except self._tf.errors.OpError as exc:
+            raise RestError(op_error_text(exc.message)) from exc
+        except (ValueError, TypeError) as exc:  # a feed TensorFlow refuses before running
+            raise RestError(str(exc).strip().splitlines()[0]) from exc
+        return dict(zip(aliases, values, strict=True))
+
+
+def op_error_text(message: str) -> str:
+    """The runtime's own status message, without the Python client's preamble.
+
+    The Python session prefixes "Graph execution error:" and the Python stack where
+    the failing op was defined; the server reports only the kernel's message.
+    """
+    lines = message.strip().splitlines()
+    if lines and lines[0].startswith("Graph execution error"):
+        nodes = [i for i, line in enumerate(lines) if line.startswith("Node: ")]
+        lines = lines[nodes[-1] + 1:] if nodes else lines[1:]
+    return "\n".join(line for line in lines if line.strip()) or message.strip()
+
+
+def respond(model: ServingModel, body: str | bytes) -> tuple[str, bool, dict[str, Any]]:
+    """The server's answer text for ``body``, whether it is not an error, and the outputs."""
+    try:
+        signatures = {k: model.input_dtypes(k) for k in model.signatures}
+        request = parse_predict_body(body, signatures)
+        outputs = model.run(request.signature, request.inputs)
+        return predict_response(outputs, request.columnar), True, outputs
+    except RestError as exc:
+        return error_response(str(exc)), False, {}
+
+
+def answer(model: ServingModel, body: str | bytes) -> tuple[str, bool]:
+    """The text TF Serving's REST API answers for ``body``; False when it is an error."""
+    text, ok, _ = respond(model, body)
+    return text, ok

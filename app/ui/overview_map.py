@@ -1,0 +1,107 @@
+"""A small navigator over the graph view: the whole picture and the visible rectangle.
+
+The graph opens at a readable zoom, so most of a large model is off screen; the map
+in the view's corner shows where the view is. Click or drag on it to move there.
+The picture is rendered once per layout into a pixmap (far out, without labels),
+so scrolling only repaints the rectangle.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QGraphicsView, QWidget
+
+MAP_SIDE = 180  # longest side of the map, pixels
+MIN_SIDE = 36  # a long thin chain still gets a usable strip
+MARGIN = 10  # from the view's corner
+
+
+class OverviewMap(QWidget):
+    """Sits in the bottom right corner of ``view``; hidden while the whole scene fits."""
+
+    def __init__(self, view: QGraphicsView) -> None:
+        super().__init__(view)
+        self.view = view
+        self._pixmap = QPixmap()
+        self._scale = 1.0  # map pixels per scene unit
+        self._offset = QPointF()  # where the scene rect starts inside the map
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Overview: click or drag to move the view")
+        view.horizontalScrollBar().valueChanged.connect(self.update)
+        view.verticalScrollBar().valueChanged.connect(self.update)
+        self.hide()
+
+    def refresh(self) -> None:
+        """Render the scene again (after a new layout) and place the map."""
+        scene = self.view.scene()
+        rect = scene.sceneRect() if scene is not None else QRectF()
+        if rect.isEmpty():
+            self._pixmap = QPixmap()
+            self.hide()
+            return
+        scale = MAP_SIDE / max(rect.width(), rect.height())
+        size = QSize(max(MIN_SIDE, round(rect.width() * scale)),
+                     max(MIN_SIDE, round(rect.height() * scale)))
+        self._scale = scale
+        self._offset = QPointF((size.width() - rect.width() * scale) / 2,
+                               (size.height() - rect.height() * scale) / 2)
+        pixmap = QPixmap(size)
+        pixmap.fill(QColor("#ffffff"))
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        target = QRectF(self._offset, rect.size() * scale)
+        scene.render(painter, target, rect, Qt.AspectRatioMode.KeepAspectRatio)
+        painter.end()
+        self._pixmap = pixmap
+        self.resize(size)
+        self.place()
+
+    def place(self) -> None:
+        """Bottom right of the viewport; shown only when part of the scene is off screen."""
+        viewport = self.view.viewport().geometry()
+        self.move(viewport.right() - self.width() - MARGIN,
+                  viewport.bottom() - self.height() - MARGIN)
+        self.setVisible(not self._pixmap.isNull() and not self._fits())
+        self.update()
+
+    def _fits(self) -> bool:
+        scene = self.view.scene()
+        shown = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        return shown.adjusted(-1, -1, 1, 1).contains(scene.sceneRect())
+
+    def visible_rect(self) -> QRectF:
+        """The part of the scene on screen, in map pixels."""
+        shown = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        origin = self.view.scene().sceneRect().topLeft()
+        return QRectF(self._offset + (shown.topLeft() - origin) * self._scale,
+                      shown.size() * self._scale)
+
+    def scene_point(self, pos: QPointF) -> QPointF:
+        """The scene point under map position ``pos``."""
+        origin = self.view.scene().sceneRect().topLeft()
+        return origin + (pos - self._offset) / self._scale
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._pixmap)
+        painter.setPen(QPen(QColor("#9aa5b1"), 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5))
+        if not self._pixmap.isNull():
+            shade = QColor("#1c7ed6")
+            shade.setAlpha(40)
+            painter.setBrush(shade)
+            painter.setPen(QPen(QColor("#1c7ed6"), 1.5))
+            painter.drawRect(self.visible_rect().intersected(QRectF(self.rect())))
+        painter.end()
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.view.centerOn(self.scene_point(event.position()))
+            event.accept()
+
+    def mouseMoveEvent(self, event) -> None:
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self.view.centerOn(self.scene_point(event.position()))
+            event.accept()
