@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -201,7 +202,7 @@ def test_versions_count_up_and_overwrite_is_refused(gpu_pinned, tmp_path):
     marker = tmp_path / "g" / "2" / "saved_model.pb"
     before = marker.read_bytes()
     draft.options.version = 2
-    with pytest.raises(ExportError, match="already exists; pick another --version"):
+    with pytest.raises(ExportError, match="already exists; pick another version"):
         export_model(draft, gpu_pinned.latest)
     assert marker.read_bytes() == before
     draft.options.overwrite = True
@@ -243,6 +244,34 @@ def test_disk_full_removes_the_staging_folder(gpu_pinned, tmp_path, monkeypatch)
     with pytest.raises(ExportError, match="the disk is full; nothing was published"):
         export_model(_draft(gpu_pinned, tmp_path, "g"), gpu_pinned.latest)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_file_system_is_not_called_permission_denied(gpu_pinned, tmp_path,
+                                                                  monkeypatch):
+    def read_only(_root):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(publish, "fsync_tree", read_only)
+    with pytest.raises(ExportError) as caught:
+        export_model(_draft(gpu_pinned, tmp_path, "g"), gpu_pinned.latest)
+    assert str(caught.value) == ("cannot write the export: read-only file system; nothing "
+                                 "was published")
+    assert list(tmp_path.iterdir()) == []
+    assert publish.io_words(PermissionError(errno.EACCES, "denied")) == "permission denied"
+
+
+def test_target_problems_name_no_command_line_flag(tmp_path):
+    """The window shows these words as they are: no --out, --name or --version in them."""
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    (tmp_path / "file").write_text("x")
+    cases = [(tmp_path, "../m", 1), ("", "m", 1), (tmp_path, "m", 0), (tmp_path, "m", 1),
+             (tmp_path / "file", "m", 1)]
+    for base, name, version in cases:
+        with pytest.raises(ExportError) as caught:
+            publish.check_target(base, name, version, overwrite=False)
+        assert "--" not in str(caught.value), str(caught.value)
+    with pytest.raises(ExportError, match="the next free one is 2"):
+        publish.check_target(tmp_path, "m", 1, overwrite=False)
 
 
 def test_invalid_draft_is_refused_before_any_work(gpu_pinned, tmp_path):

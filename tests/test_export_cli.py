@@ -82,7 +82,7 @@ BAD_INPUTS = [
     (["--bind", "keep_prob"], "--bind 'keep_prob': expected TENSOR=VALUE"),
     (["--signature", "x", "--output", "y=decoder/logits"],
      "signature 'x': the outputs need placeholder(s) no input feeds: decode_post_ids:0"),
-    (["--version", "0"], "--version 0: versions are positive integers"),
+    (["--version", "0"], "version 0: versions are positive integers"),
 ]
 
 
@@ -100,7 +100,7 @@ def test_every_error_is_listed_at_once(skip_thoughts, tmp_path, capsys):
                         "m", "--input", "a=nope", "--input", "a=encode_mask",
                         "--output", "b=init", "--bind", "missing=1")
     assert code == 2
-    for part in ("--bind missing", "no tensor nope:0", "two inputs share this key",
+    for part in ("binding missing", "no tensor nope:0", "two inputs share this key",
                  "init is an op with no outputs"):
         assert part in err
 
@@ -112,7 +112,8 @@ def test_missing_options_and_existing_versions(skip_thoughts, tmp_path, capsys):
     assert code == 2 and "nothing to export" in err
     (tmp_path / "enc" / "3").mkdir(parents=True)
     code, _, err = _run(capsys, *_skip_args(skip_thoughts, tmp_path, "--version", "3"))
-    assert code == 2 and "enc/3 already exists; pick another --version" in err
+    assert code == 2 and "enc/3 already exists; pick another version (the next free one " \
+        "is 4)" in err
     assert sorted(p.name for p in (tmp_path / "enc").iterdir()) == ["3"]
 
 

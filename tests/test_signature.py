@@ -225,6 +225,17 @@ def test_slot_key_for(tensor, existing, expected):
     assert slot_key_for(tensor, existing) == expected
 
 
+@pytest.mark.parametrize(("tensor", "op_type", "expected"), [
+    ("encoder/Identity:0", "Identity", "encoder"),
+    ("a/b/Identity_3:0", "Identity", "b"),
+    ("model/dense/add:0", "AddV2", "dense"),
+    ("encoder/thought_vectors:0", "Identity", "thought_vectors"),
+    ("Identity:0", "Identity", "Identity"),  # no scope to take the name from
+])
+def test_slot_key_for_an_op_with_a_default_name_uses_its_scope(tensor, op_type, expected):
+    assert slot_key_for(tensor, [], op_type) == expected
+
+
 def test_tensor_name():
     assert tensor_name(" a/b ") == "a/b:0"
     assert tensor_name("a:2") == "a:2"

@@ -141,14 +141,26 @@ def is_valid_key(key: str) -> bool:
     return bool(_VALID_KEY.match(key)) and not key.startswith("__")
 
 
-def slot_key_for(tensor: str, existing: Iterable[str]) -> str:
+def default_op_name(name: str, op_type: str) -> bool:
+    """Whether ``name`` is the name TensorFlow gives an op of ``op_type`` that nobody named
+    (``Identity``, ``Identity_3``, ``add`` for ``AddV2``): it says nothing about the tensor."""
+    base = re.sub(r"_\d+$", "", name).lower()
+    kind = op_type.lower()
+    return base in (kind, re.sub(r"v\d+$", "", kind))
+
+
+def slot_key_for(tensor: str, existing: Iterable[str], op_type: str = "") -> str:
     """A valid key not in ``existing``: ``'encoder/thought_vectors:0' -> 'thought_vectors'``.
 
-    Falls back to the scope-qualified name, then numbered suffixes.
+    An op with TensorFlow's default name for its ``op_type`` is keyed by its scope
+    (``'encoder/Identity:0' -> 'encoder'``). Falls back to the scope-qualified name,
+    then numbered suffixes.
     """
     taken = set(existing)
     op_name, _, index = tensor_name(tensor).rpartition(":")
     parts = op_name.split("/")
+    if len(parts) > 1 and op_type and default_op_name(parts[-1], op_type):
+        parts = parts[:-1]
     suffix = "" if index == "0" else f"_{index}"
     candidates = [_clean_key(parts[-1] + suffix)]
     if len(parts) > 1:
@@ -256,8 +268,8 @@ def record_facts(draft: Draft, graph: OpGraph) -> None:
 
 def new_slot(tensor: Tensor, existing: Iterable[str], key: str | None = None) -> Slot:
     """A slot for ``tensor`` with a derived unique key and its facts recorded."""
-    return Slot(key or slot_key_for(tensor.name, existing), tensor.name, tensor.dtype,
-                tensor.shape_text)
+    return Slot(key or slot_key_for(tensor.name, existing, tensor.op.type), tensor.name,
+                tensor.dtype, tensor.shape_text)
 
 
 def draft_from_suggestions(loaded: Any, limit: int = 4) -> Draft:
@@ -343,18 +355,18 @@ def _validate_bound(draft: Draft, graph: OpGraph) -> list[Problem]:
         name = tensor_name(raw)
         t = graph.tensor(name)
         if t is None:
-            problems.append(Problem(Level.ERROR, f"--bind {raw}: no tensor {name} in this graph"))
+            problems.append(Problem(Level.ERROR, f"binding {raw}: no tensor {name} in this graph"))
             continue
         reason = drop_problem(graph, name, "inputs")
         if reason:
-            problems.append(Problem(Level.ERROR, f"--bind {raw}: {reason}"))
+            problems.append(Problem(Level.ERROR, f"binding {raw}: {reason}"))
             continue
         if name in fed_anywhere:
-            problems.append(Problem(Level.ERROR, f"--bind {raw}: {name} is also a signature "
+            problems.append(Problem(Level.ERROR, f"binding {raw}: {name} is also a signature "
                                                  "input; bind it or feed it, not both"))
         reason = bound_value_problem(value, t.dtype, t.shape)
         if reason:
-            problems.append(Problem(Level.ERROR, f"--bind {raw}={value!r}: {reason}"))
+            problems.append(Problem(Level.ERROR, f"binding {raw}={value!r}: {reason}"))
     return problems
 
 
@@ -405,6 +417,7 @@ def _validate_signature(draft: Draft, index: int, sig: Signature, graph: OpGraph
         add(Level.ERROR, "has no outputs; add at least one")
 
     seen_inputs: dict[str, str] = {}
+    seen_outputs: dict[str, str] = {}
     for side in ("inputs", "outputs"):
         slots = sig.slots(side)
         keys = [s.key for s in slots]
@@ -436,6 +449,11 @@ def _validate_signature(draft: Draft, index: int, sig: Signature, graph: OpGraph
                         side, slot, j)
                 else:
                     seen_inputs[name] = slot.key
+            elif name in seen_outputs:
+                add(Level.WARNING, f"{name} is already output {seen_outputs[name]!r}; "
+                                   "the same values would be sent twice", side, slot, j)
+            else:
+                seen_outputs[name] = slot.key
     _method_problems(sig, graph, add)
     if sig.outputs and not any(p.level is Level.ERROR and p.side == "outputs" for p in problems):
         fed = _fed(draft, sig)

@@ -11,7 +11,8 @@ on the UI thread or holds its GIL.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -40,7 +42,8 @@ from app.ui.export_result import ExportResultView
 from app.ui.workers import Task, TaskRunner, TaskState
 
 
-def export_job(draft: Draft, loaded, cancel, started: Callable[[int], None] | None = None):
+def export_job(draft: Draft, loaded, cancel, started: Callable[[int], None] | None = None,
+               hold=None):
     """The worker-thread job: the engine in a child process (app.ui.export_process).
 
     ``cancel`` is an `export_process.cancel_flag`, not the task state's flag: a
@@ -52,9 +55,29 @@ def export_job(draft: Draft, loaded, cancel, started: Callable[[int], None] | No
     def job(state: TaskState):
         from app.ui.export_process import run_export
 
-        return run_export(draft, loaded.checkpoint.prefix, state, cancel, started)
+        return run_export(draft, loaded.checkpoint.prefix, state, cancel, started, hold)
 
     return job
+
+
+def ask_cancel_export(parent: QWidget) -> bool:
+    """Whether to cancel the running export and close the window."""
+    answer = QMessageBox.question(
+        parent, "Export running",
+        "An export is still running. Cancel it (nothing will be published) and close?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def ask_stop_export(parent: QWidget) -> bool:
+    """Whether to cancel the running export (Escape or the dialog's close button)."""
+    answer = QMessageBox.question(
+        parent, "Export running",
+        "Cancel the running export? Nothing will be published.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def plain_error(exc: BaseException) -> str:
@@ -75,12 +98,12 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export SavedModel")
         self.setObjectName("exportDialog")
-        self.resize(720, 640)
         self.loaded = loaded
         self.draft = draft.copy()
         self.runner = TaskRunner(self)
         self.task: Task | None = None
         self._cancel = cancel_flag()
+        self._hold = cancel_flag()  # set while the user is asked whether to cancel
         self.child_pid: int | None = None  # the export process, while one runs
         self._outcome: tuple | None = None  # (signal, args) to emit when the thread ends
         self.result = None
@@ -121,6 +144,7 @@ class ExportDialog(QDialog):
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setObjectName("exportLog")
         self.log.setMaximumHeight(140)
+        self.log.hide()  # until an export starts: no empty box under the form
         self.error = QLabel(wordWrap=True)
         self.error.setObjectName("exportError")
         self.error.setStyleSheet("color: #a01010;")
@@ -135,7 +159,7 @@ class ExportDialog(QDialog):
         self.export_button.setDefault(True)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.export_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.reject)
+        self.cancel_button.clicked.connect(self._cancel_clicked)
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.form)
@@ -145,6 +169,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.error)
         layout.addWidget(self.result_view, 1)
         layout.addWidget(self.buttons)
+        self.resize(720, self.sizeHint().height())  # the form, no empty area under it
 
     # Form ---------------------------------------------------------------------------------
 
@@ -186,14 +211,16 @@ class ExportDialog(QDialog):
         self.error.hide()
         self.result_view.hide()
         self.log.clear()
+        self.log.show()
         self.progress.setValue(0)
         self._last_message = ""
         self._log(f"Exporting {self.loaded.checkpoint.prefix} to "
                   f"{Path(draft.options.base) / draft.options.name / str(draft.options.version)}")
         self._cancel = cancel_flag()
+        self._hold = cancel_flag()
         self.child_pid = None
-        task = self.runner.start(export_job(draft, self.loaded, self._cancel, self._child),
-                                 name="signet-export")
+        task = self.runner.start(export_job(draft, self.loaded, self._cancel, self._child,
+                                            self._hold), name="signet-export")
         task.progressed.connect(self._progressed)
         task.succeeded.connect(self._succeeded)
         task.failed.connect(self._failed)
@@ -216,11 +243,24 @@ class ExportDialog(QDialog):
     def _child(self, pid: int) -> None:
         self.child_pid = pid  # from the worker thread; read by tests and the bench
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep the export from going past its next stage while the user is asked."""
+        self._hold.set()
+        try:
+            yield
+        finally:
+            self._hold.clear()
+
     def shutdown(self) -> None:
-        """Cancel and wait for the worker (the window is closing)."""
+        """Cancel and wait for the worker (the window is closing).
+
+        Waits through the runner, which holds each task until its thread ended: the
+        dialog's last `Task` may already be finished and deleted by now.
+        """
         self._cancel.set()
-        if self.task is not None:
-            self.task.wait()
+        self._hold.clear()
+        self.runner.shutdown()
 
     def _set_running(self, running: bool) -> None:
         self.form.setEnabled(not running)
@@ -256,7 +296,18 @@ class ExportDialog(QDialog):
         self.export_button.hide()
         self.result_view.show_result(result)
         self.result_view.show()
+        self._make_room()
         self._announce(self.exportSucceeded, result)
+
+    def _make_room(self) -> None:
+        """Give the result page room: a short log, and a taller dialog (within the screen)."""
+        self.log.setMaximumHeight(80)
+        screen = self.screen().availableGeometry()
+        self.resize(max(self.width(), min(880, screen.width() - 40)),
+                    max(self.height(), min(780, screen.height() - 60)))
+        frame = self.frameGeometry()  # grown downwards: keep it on the screen
+        self.move(min(frame.left(), max(screen.left(), screen.right() - frame.width())),
+                  min(frame.top(), max(screen.top(), screen.bottom() - frame.height())))
 
     def _failed(self, exc: BaseException) -> None:
         self._set_running(False)
@@ -282,16 +333,30 @@ class ExportDialog(QDialog):
 
     # Closing ------------------------------------------------------------------------------
 
-    def reject(self) -> None:
-        """Cancel while running (the dialog stays to show the outcome), else close."""
+    def _cancel_clicked(self) -> None:
+        """The Cancel button cancels at once while running (the dialog stays to show the
+        outcome); as Close it closes."""
         if self.running():
             self.cancel()
+        else:
+            super().reject()
+
+    def ask_and_cancel(self) -> None:
+        """Escape or the title bar's close while running: ask first, the export held."""
+        with self.held():
+            stop = ask_stop_export(self)
+        if stop and self.running():
+            self.cancel()
+
+    def reject(self) -> None:
+        if self.running():
+            self.ask_and_cancel()
             return
         super().reject()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.running():
-            self.cancel()
             event.ignore()
+            self.ask_and_cancel()
             return
         super().closeEvent(event)

@@ -30,8 +30,15 @@ CANCEL_GRACE_SECONDS = 10.0  # then a cancelled export process is killed
 _CONTEXT = multiprocessing.get_context("spawn")  # never fork a process running TensorFlow
 
 
-def _child(draft: Draft, prefix: str, conn: Any, stop: Any) -> None:
+HELD_MESSAGE = "Paused: waiting for your answer"
+
+
+def _child(draft: Draft, prefix: str, conn: Any, stop: Any, hold: Any) -> None:
     """The child process: export and send progress, then the result or the error.
+
+    While ``hold`` is set (the user is being asked whether to cancel) the engine waits
+    at its next stage check instead of going on, so an export cannot publish behind an
+    open "Cancel it (nothing will be published)?" question.
 
     It ends with ``os._exit`` once the outcome is sent: everything it wrote is
     already flushed (the engine fsyncs before publishing), and TensorFlow's
@@ -40,8 +47,20 @@ def _child(draft: Draft, prefix: str, conn: Any, stop: Any) -> None:
     try:
         from app.core.export import export_model
 
-        result = export_model(draft, prefix, progress=lambda f, m: conn.send(("progress", f, m)),
-                              cancelled=stop.is_set)
+        reached = [0.0]
+
+        def progress(fraction: float, message: str) -> None:
+            reached[0] = fraction
+            conn.send(("progress", fraction, message))
+
+        def cancelled() -> bool:
+            if hold.is_set() and not stop.is_set():
+                conn.send(("progress", reached[0], HELD_MESSAGE))
+                while hold.is_set() and not stop.is_set():
+                    time.sleep(POLL_SECONDS)
+            return stop.is_set()
+
+        result = export_model(draft, prefix, progress=progress, cancelled=cancelled)
         conn.send(("result", result))
     except Cancelled:
         conn.send(("cancelled",))
@@ -62,17 +81,19 @@ def cancel_flag() -> Any:
 
 
 def run_export(draft: Draft, prefix: str | Path, state: TaskState, stop: Any,
-               started: Callable[[int], None] | None = None) -> Any:
+               started: Callable[[int], None] | None = None, hold: Any = None) -> Any:
     """Export in a child process; returns its `ExportResult` (call from a worker thread).
 
     ``stop`` is a `cancel_flag`: setting it reaches the process at once, and the
     engine stops at its next stage. A stage that runs on for `CANCEL_GRACE_SECONDS`
     after that is cut short by killing the process (publishing is atomic, and the
-    staging folder is cleaned). Raises `Cancelled`, the engine's `SignetError`, or
+    staging folder is cleaned). ``hold`` (another `cancel_flag`) pauses the engine at
+    its next stage while set. Raises `Cancelled`, the engine's `SignetError`, or
     `ExportError` when the process died or was killed after it had published.
     """
     receive, send = _CONTEXT.Pipe(duplex=False)
-    process = _CONTEXT.Process(target=_child, args=(draft, str(prefix), send, stop),
+    hold = hold if hold is not None else cancel_flag()
+    process = _CONTEXT.Process(target=_child, args=(draft, str(prefix), send, stop, hold),
                                name="signet-export", daemon=True)
     process.start()
     send.close()

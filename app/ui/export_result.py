@@ -8,16 +8,18 @@ REST predict request with a sample body) come from the core's
 from __future__ import annotations
 
 import shlex
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -45,11 +47,46 @@ def snippets(result) -> dict[str, str]:
     }
 
 
-class Snippet(QGroupBox):
-    """A read-only text with a Copy button."""
+@dataclass
+class ExportRecord:
+    """What the result page shows, as plain text: kept after the dialog closes (the Log
+    dock, File › Recent Exports) and stored in the settings as a dict."""
+
+    path: str
+    version: int
+    verification: str
+    summary: str
+    snippets: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result) -> ExportRecord:
+        """The record of an `ExportResult`."""
+        report = result.verification
+        return cls(str(result.path), int(result.version),
+                   f"✔ {report.summary()}" if report is not None
+                   else "Not verified (verification was turned off).",
+                   result.summary, snippets(result))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ExportRecord | None:
+        """A stored record, or None when it is not one (an older or damaged entry)."""
+        try:
+            return cls(str(data["path"]), int(data["version"]), str(data["verification"]),
+                       str(data["summary"]), {str(k): str(v)
+                                              for k, v in dict(data["snippets"]).items()})
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class Snippet(QWidget):
+    """A read-only text with a Copy button (a tab of the result page, titled ``title``)."""
 
     def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(title, parent)
+        super().__init__(parent)
+        self.title = title
         self.text = QPlainTextEdit(text, readOnly=True)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.text.setMaximumHeight(110)
@@ -79,29 +116,31 @@ class ExportResultView(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.path_label, 1)
         top.addWidget(self.open_button)
-        self.snippet_box = QVBoxLayout()
+        self.snippet_tabs = QTabWidget()  # one tab a snippet: the summary keeps the room
+        self.snippet_tabs.setObjectName("snippetTabs")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(self.verification)
         layout.addWidget(QLabel("Signatures (as saved_model_cli show --all prints them):"))
         layout.addWidget(self.summary, 1)
-        layout.addLayout(self.snippet_box)
+        layout.addWidget(self.snippet_tabs)
         self.snippets: dict[str, Snippet] = {}
 
     def show_result(self, result) -> None:
-        self.path = Path(result.path)
-        self.path_label.setText(f"Published version {result.version}: <b>{self.path}</b>")
-        report = result.verification
-        self.verification.setText(
-            f"✔ {report.summary()}" if report is not None
-            else "Not verified (verification was turned off).")
-        self.summary.setPlainText(result.summary)
+        self.show_record(ExportRecord.of(result))
+
+    def show_record(self, record: ExportRecord) -> None:
+        self.path = Path(record.path)
+        self.path_label.setText(f"Published version {record.version}: <b>{self.path}</b>")
+        self.verification.setText(record.verification)
+        self.summary.setPlainText(record.summary)
+        self.snippet_tabs.clear()
         for box in self.snippets.values():
             box.deleteLater()
-        self.snippets = {title: Snippet(title, text) for title, text in snippets(result).items()}
-        for box in self.snippets.values():
-            self.snippet_box.addWidget(box)
+        self.snippets = {title: Snippet(title, text) for title, text in record.snippets.items()}
+        for title, box in self.snippets.items():
+            self.snippet_tabs.addTab(box, title)
 
     def open_folder(self) -> None:
         if self.path is not None:

@@ -274,15 +274,16 @@ class GraphPanel(QWidget):
         if op_name not in self.loaded.graph.ops:
             return False
         state = self.state
+        if not state.show_training and self._is_machinery(op_name):
+            # A selection never flips the toggle (a range over hidden ops made a hairball).
+            self.status.setText(f"{op_name} is a training op, hidden; the Training ops "
+                                "button shows it")
+            return False
         if state.focus is not None:
             state = ViewState(state.expanded, state.show_training, op_name, state.hops)
         else:
-            needed = self._layouter.scoped.scopes_to_reveal(
-                op_name, state.show_training or self._is_machinery(op_name))
+            needed = self._layouter.scoped.scopes_to_reveal(op_name, state.show_training)
             state = ViewState(state.expanded | needed, state.show_training, None, state.hops)
-        if not state.show_training and self._is_machinery(op_name):
-            state = ViewState(state.expanded, True, state.focus, state.hops)
-            self._set_checked(self.training_action, True)
         if self.layout_data is not None \
                 and self.layout_data.state == self._layouter.scoped.normalize(state) \
                 and op_name in self.layout_data.nodes:

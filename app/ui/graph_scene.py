@@ -122,11 +122,12 @@ class GraphScene(QGraphicsScene):
         return None
 
     def mime_for(self, node_id: str) -> QMimeData | None:
-        """The drag payload of an op node: its output tensors, as the op tree drags them."""
+        """The drag payload of an op node: its first output, as the op tree drags an op row."""
         item = self._items.get(node_id)
         if not isinstance(item, NodeItem) or item.op is None or not item.op.outputs:
             return None
-        return tensor_mime([TensorDrag(t.name, t.dtype, t.shape_text) for t in item.op.outputs])
+        first = item.op.outputs[0]
+        return tensor_mime([TensorDrag(first.name, first.dtype, first.shape_text)])
 
     def mouseDoubleClickEvent(self, event) -> None:
         for item in self.items(event.scenePos()):

@@ -36,15 +36,18 @@ def gui_parser() -> argparse.ArgumentParser:
 def build_window(path: str | None = None, demo: bool = False, warm_up: bool = True):
     """The main window with the graph view and signature editor, shown, opening ``path`` or
     the demo (needs a QApplication)."""
+    from app.ui.export_log import install_export_log
     from app.ui.graph_panel import install_graph_panel
+    from app.ui.help import install_help
     from app.ui.signature_editor import install_signature_editor
     from app.ui.try_panel import install_try_panel
     from app.ui.window import MainWindow
 
     window = MainWindow(warm_up=warm_up)
     install_graph_panel(window)
-    install_signature_editor(window)
+    install_export_log(window, install_signature_editor(window))
     install_try_panel(window)
+    install_help(window)
     window.restore_layout()  # again, now that the panels' docks exist
     window.show()
     if demo:
@@ -83,6 +86,12 @@ def _set_icon(app) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the window until it is closed; returns the exit status."""
     args = gui_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from app.ui import platform_check
+
+    problem = platform_check.xcb_problem()
+    if problem is not None:  # else Qt aborts with a message that names no package
+        print(problem, file=sys.stderr)
+        return 1
     app = _application()
     exit_when = os.environ.get(EXIT_WHEN_SHOWN, "")
     window = build_window(args.path[0] if args.path else None, args.demo,

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 
 from app.core.opgraph import ScopeNode, Tensor
 from app.core.search import SearchIndex, SearchResult
+from app.ui.column_widths import ColumnWidths
+from app.ui.settings import AppSettings
 from app.ui.tree_delegate import OpTreeDelegate
 from app.ui.tree_model import NAME, OpTreeModel, TreeOrder
 
@@ -38,8 +40,10 @@ class OpTreePanel(QWidget):
     opSelected = Signal(str)  # op name of the selected op or tensor row
     addTensorRequested = Signal(str, str)  # tensor name, "input" or "output"
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: AppSettings | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.settings = settings
         self.model = OpTreeModel(self)
         self.index: SearchIndex | None = None
         self.result = SearchResult()
@@ -71,6 +75,7 @@ class OpTreePanel(QWidget):
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
         self.view.header().resizeSection(NAME, 220)
+        self.widths = ColumnWidths(self.view, settings)
 
         copy = QAction("Copy name", self.view, shortcut=QKeySequence.StandardKey.Copy)
         copy.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -97,6 +102,7 @@ class OpTreePanel(QWidget):
         ``order`` is the graph's `TreeOrder` if already computed off the UI thread.
         """
         self.model.set_graph(loaded.graph if loaded is not None else None, order)
+        self.widths.fit()
         self._filtered = None
         self.index = loaded.search_index if loaded is not None else None
         self.apply_search()

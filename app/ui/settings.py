@@ -8,6 +8,7 @@ files, so resetting the layout never loses the recent list. Both go through
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -20,6 +21,24 @@ WINDOW_STATE_VERSION = 2
 
 def _settings(name: str) -> QSettings:
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, name)
+
+
+def _model_of(path: str | Path) -> tuple[Path, str | None]:
+    """(folder, prefix without step and extension) of a recent entry; a folder has no
+    prefix (it stands for whatever it holds)."""
+    p = Path(path)
+    if p.is_dir() or not p.suffix:
+        return (p, None) if p.is_dir() else (p.parent, re.sub(r"-\d+$", "", p.name))
+    stem = p.name.split(".data-")[0] if ".data-" in p.name else p.name.rsplit(".", 1)[0]
+    return p.parent, re.sub(r"-\d+$", "", stem)
+
+
+def same_model(a: str | Path, b: str | Path) -> bool:
+    """Whether two recent entries open the same model (a folder and a file in it, or two
+    files or steps of one prefix)."""
+    (folder_a, prefix_a), (folder_b, prefix_b) = _model_of(a), _model_of(b)
+    return folder_a == folder_b and (prefix_a is None or prefix_b is None
+                                     or prefix_a == prefix_b)
 
 
 class AppSettings:
@@ -40,8 +59,10 @@ class AppSettings:
         return [Path(p) for p in existing]
 
     def add_recent(self, path: str | Path) -> None:
+        """Put ``path`` first, as the user chose it; an older entry of the same model
+        (its folder, or another of its files) goes."""
         text = str(Path(path).resolve())
-        entries = [text] + [p for p in self._recent_raw() if p != text]
+        entries = [text] + [p for p in self._recent_raw() if not same_model(p, text)]
         self.preferences.setValue("recent", entries[:RECENT_LIMIT])
         self.preferences.sync()
 

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QMenu,
-    QMessageBox,
     QSplitter,
     QToolButton,
     QTreeView,
@@ -61,7 +60,7 @@ from app.core.signature import (
 )
 from app.ui import signature_commands as cmd
 from app.ui.autosave import Autosave
-from app.ui.export_dialog import ExportDialog
+from app.ui.export_dialog import ExportDialog, ask_cancel_export
 from app.ui.mime import TENSOR_MIME
 from app.ui.presets_menu import PresetsMenu
 from app.ui.settings import AppSettings
@@ -107,12 +106,18 @@ class SlotView(QTreeView):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for changed in (model.rowsInserted, model.modelReset, model.dataChanged):
+            changed.connect(self._fit_keys)
         self.setStyleSheet('SlotView[dropTarget="true"] { border: 2px solid palette(highlight);'
                            ' background: palette(alternate-base); }')
         self._refusal: str | None = None
 
     def slot_model(self) -> SlotModel:
         return self.model()  # type: ignore[return-value]
+
+    def _fit_keys(self, *_args: object) -> None:
+        """Slot keys are never cut off (the dock is narrow)."""
+        self.resizeColumnToContents(KEY)
 
     # Drop target ------------------------------------------------------------------------
 
@@ -223,16 +228,6 @@ def ask_constant(parent: QWidget, tensor: str, proposed: str) -> str | None:
     return text if ok else None
 
 
-def ask_cancel_export(parent: QWidget) -> bool:
-    """Whether to cancel the running export and close."""
-    answer = QMessageBox.question(
-        parent, "Export running",
-        "An export is still running. Cancel it (nothing will be published) and close?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
-
-
 def proposed_constant(tensor) -> object:
     """A value that fits ``tensor`` (zeros of its shape; unknown dimensions as 1)."""
     fill: object = "" if tensor.dtype == "string" else False if tensor.dtype == "bool" else \
@@ -256,6 +251,8 @@ class SignatureEditor(QWidget):
     """The dock's contents; see the module docstring."""
 
     statusMessage = Signal(str)  # a refusal or result for the status bar
+    exportDialogOpened = Signal(object)  # a new ExportDialog (app.ui.export_log listens)
+    presetSaved = Signal(str)  # the path written
 
     def __init__(self, settings: AppSettings | None = None,
                  parent: QWidget | None = None) -> None:
@@ -369,15 +366,18 @@ class SignatureEditor(QWidget):
 
     def set_checkpoint(self, loaded) -> None:
         """Edit the draft of ``loaded``: the autosaved one, or (for the demo) suggestions."""
-        draft = self.autosave.attach(loaded.checkpoint)
+        restored = self.autosave.attach(loaded.checkpoint)
+        draft = restored
         if _is_empty(draft) and _is_demo(loaded):
             draft = draft_from_suggestions(loaded)
         if _is_empty(draft):  # a SavedModel: edit its own signatures
             draft = draft_from_signatures(loaded) or draft
         self.doc.open(loaded, draft)
         self.setEnabled(True)
-        if draft is not None and not _is_empty(draft):
+        if not _is_empty(restored):  # only what was saved before, never the suggestions
             self.show_status(f"Restored the signature draft of {loaded.checkpoint.name}")
+        elif not _is_empty(draft):
+            self.show_status("The signature starts with the suggested inputs and outputs")
 
     def clear(self) -> None:
         self.autosave.detach()
@@ -468,6 +468,7 @@ class SignatureEditor(QWidget):
         self.presets.recent.add(written)
         self.presets.refresh()
         self.show_status(f"Saved the signature preset {written}")
+        self.presetSaved.emit(str(written))
         return True
 
     def load_preset(self, path) -> bool:
@@ -503,6 +504,7 @@ class SignatureEditor(QWidget):
         dialog = ExportDialog(self.doc.loaded, self.doc.draft, self.window())
         dialog.exportSucceeded.connect(lambda result: self._exported(dialog))
         self.export_dialog = dialog
+        self.exportDialogOpened.emit(dialog)
         dialog.show()
         return dialog
 
@@ -589,8 +591,11 @@ class _CloseGuard(QObject):
         self.editor = editor
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        dialog = self.editor.export_dialog
         if event.type() == QEvent.Type.Close and self.editor.export_running():
-            if not ask_cancel_export(watched):  # type: ignore[arg-type]
+            with dialog.held():  # the export waits at its next stage meanwhile
+                cancel = ask_cancel_export(watched)  # type: ignore[arg-type]
+            if not cancel:
                 event.ignore()
                 return True
             self.editor.shutdown()

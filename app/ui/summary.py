@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QWidget
 from app.core.loader import LoadedCheckpoint
 from app.ui.details import human_bytes
 from app.ui.link_browser import LinkBrowser
+from app.ui.paths import abbreviate_home
 
 
 class SummaryPanel(LinkBrowser):
@@ -29,7 +30,7 @@ class SummaryPanel(LinkBrowser):
         steps = ", ".join(map(str, ckpt.steps)) or "—"
         html = [
             f"<h3>{escape(ckpt.name)}</h3><table cellspacing='4'>",
-            f"<tr><td><b>Folder</b></td><td>{escape(str(ckpt.directory))}</td></tr>",
+            f"<tr><td><b>Folder</b></td><td>{escape(abbreviate_home(str(ckpt.directory)))}</td></tr>",
             f"<tr><td><b>Step</b></td><td>{ckpt.step if ckpt.step is not None else '—'}</td></tr>",
             f"<tr><td><b>Steps here</b></td><td>{escape(steps)}</td></tr>",
             f"<tr><td><b>Ops</b></td><td>{len(loaded.graph):,}</td></tr>",

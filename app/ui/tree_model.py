@@ -60,6 +60,7 @@ _QUIET_CHECK_LIMIT = 2000
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _LEAF_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 _TENSOR_FLAGS = _LEAF_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
+_OP_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
 
 
 def kind_of(obj: ScopeNode | Tensor) -> str:
@@ -286,6 +287,8 @@ class OpTreeModel(QAbstractItemModel):
             return _TENSOR_FLAGS
         if not obj.children and (obj.op is None or not obj.op.outputs):
             return _LEAF_FLAGS
+        if obj.op is not None and obj.op.outputs:
+            return _OP_FLAGS  # an op drags its first output, as in the graph view
         return _ROW_FLAGS
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole):
@@ -357,6 +360,8 @@ class OpTreeModel(QAbstractItemModel):
         seen: set[str] = set()
         for index in indexes:
             obj = self.object_at(index)
+            if isinstance(obj, ScopeNode) and obj.op is not None and obj.op.outputs:
+                obj = obj.op.outputs[0]
             if isinstance(obj, Tensor) and obj.name not in seen:
                 seen.add(obj.name)
                 tensors.append(TensorDrag(obj.name, obj.dtype, obj.shape_text))

@@ -51,6 +51,7 @@ from app.ui.about import AboutDialog
 from app.ui.details import DetailsPanel
 from app.ui.empty_state import EmptyState
 from app.ui.op_tree import OpTreePanel
+from app.ui.paths import abbreviate_home
 from app.ui.settings import WINDOW_STATE_VERSION, AppSettings
 from app.ui.summary import SummaryPanel
 from app.ui.tree_model import TreeOrder
@@ -233,7 +234,7 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self.tree = OpTreePanel()
+        self.tree = OpTreePanel(self.settings)
         self.tree.opSelected.connect(self._op_selected)
         self.tree.addTensorRequested.connect(self.addTensorRequested)
         self.tree_dock = self._dock("Ops", "opsDock", self.tree, left)
@@ -274,6 +275,8 @@ class MainWindow(QMainWindow):
         self.quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"),
                                    triggered=self.close)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        # Ctrl+Q also from the Export dialog (its own window), where a user waits on an export.
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         file_menu.addAction(self.quit_action)
 
         view_menu = self.menuBar().addMenu("&View")
@@ -393,9 +396,9 @@ class MainWindow(QMainWindow):
                   f"in {seconds:.2f} s")
         self.banner.hide()
         if remember:
-            # A folder is remembered as a folder; a prefix (not a file) by its .index file.
-            folder = self.loading_path is not None and Path(self.loading_path).is_dir()
-            self.settings.add_recent(self.loading_path if folder else loaded.files.index)
+            # Remembered as the user chose it (folder or file); a bare prefix by its .index.
+            chosen = self.loading_path is not None and Path(self.loading_path).exists()
+            self.settings.add_recent(self.loading_path if chosen else loaded.files.index)
             self._refresh_recent()
         self._show_loaded(loaded, order)
         self.checkpointLoaded.emit(loaded)
@@ -449,6 +452,11 @@ class MainWindow(QMainWindow):
             self.progress.setValue(0)
 
     def _log(self, line: str) -> None:
+        self.log_message(abbreviate_home(line))
+
+    def log_message(self, line: str) -> None:
+        """Add a time-stamped line to the Log dock as given (for the other panels; paths in
+        commands to paste stay absolute)."""
         self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {line}")
 
     # Selection ----------------------------------------------------------------------------

@@ -3,11 +3,16 @@
 Run from the repository root:  .venv/bin/python resources/screenshots/make_screenshot.py
 (uses Qt's offscreen platform unless QT_QPA_PLATFORM says otherwise; for pixel-exact
 window decorations run it under Xvfb with QT_QPA_PLATFORM=xcb).
+
+The demo is copied to ``~/models/skip_thoughts`` under a temporary HOME, so the picture
+shows a neutral path (the window writes the home folder as ``~``), never the folder of
+the machine it was taken on.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -23,18 +28,25 @@ OUT = Path(__file__).resolve().parent / "main-window.png"
 def main() -> None:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
 
-    # A clean settings folder: the screenshot never shows someone's recent files.
-    settings_dir = tempfile.mkdtemp(prefix="signet-shot-")
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
+    # A clean HOME and settings folder: the screenshot never shows someone's recent files
+    # or folders; the demo is opened from ~/models/skip_thoughts.
+    home = Path(tempfile.mkdtemp(prefix="signet-shot-"))
+    os.environ["HOME"] = str(home)
+    settings_dir = home / ".config"
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings_dir))
+    from app.demo import demo_checkpoint
     from app.ui.launch import _application, build_window
 
+    model = home / "models" / "skip_thoughts"
+    shutil.copytree(demo_checkpoint(), model)
     app = _application()
-    window = build_window(demo=True, warm_up=False)
+    window = build_window(str(model), warm_up=False)
     window.resize(1440, 900)
     loop = QEventLoop()
     window.checkpointLoaded.connect(lambda _loaded: QTimer.singleShot(2500, loop.quit))
     QTimer.singleShot(120_000, loop.quit)
     loop.exec()
+    window.signature_editor.use_suggestions()  # as "Use suggestions" does (not the demo now)
     window.select_op("encoder/thought_vectors")
     window.tree.search.setText("thought")
     QTimer.singleShot(2500, loop.quit)
@@ -44,6 +56,7 @@ def main() -> None:
     window.close()
     window.shutdown()
     app.quit()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

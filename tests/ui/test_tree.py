@@ -127,7 +127,8 @@ def test_tensor_rows_drag_with_both_mime_formats(loaded):
     model.set_graph(loaded.graph)
     index = model.index_of_name("encode_ids:0")
     assert model.flags(index) & Qt.ItemFlag.ItemIsDragEnabled
-    assert not model.flags(model.index_of_name("encode_ids")) & Qt.ItemFlag.ItemIsDragEnabled
+    assert model.flags(model.index_of_name("encode_ids")) & Qt.ItemFlag.ItemIsDragEnabled
+    assert not model.flags(model.index_of_name("encoder")) & Qt.ItemFlag.ItemIsDragEnabled
     mime = model.mimeData([index, index.sibling(index.row(), 1)])
     assert mime.hasFormat(TENSOR_MIME) and mime.hasText()
     assert mime.text() == "encode_ids:0"

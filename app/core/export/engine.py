@@ -205,8 +205,8 @@ def _guard_io(write: Callable[[], Any]) -> Any:
     try:
         return write()
     except OSError as exc:
-        why = "the disk is full" if publish.is_disk_full(exc) else (exc.strerror or str(exc))
-        raise ExportError(f"cannot write the export: {why}; nothing was published") from exc
+        raise ExportError(f"cannot write the export: {publish.io_words(exc)}; nothing was "
+                          "published") from exc
     except tf.errors.OpError as exc:
         raise ExportError(f"cannot write the export: {exc.message.splitlines()[0]}; "
                           "nothing was published") from exc

@@ -48,26 +48,46 @@ def next_version(base: str | os.PathLike[str], name: str) -> int:
 
 def check_target(base: str | os.PathLike[str], name: str, version: int | None,
                  overwrite: bool) -> None:
-    """Fail early (before any work) on a bad model name or an existing version."""
+    """Fail early (before any work) on a bad model name, an existing version or a base
+    folder that cannot be written. The words name no command-line flag: the window shows
+    them as they are."""
     if not name or name in (".", "..") or "/" in name or os.sep in name or \
             name.startswith("."):
-        raise ExportError(f"--name {name!r}: give a plain folder name for the model, "
+        raise ExportError(f"model name {name!r}: give a plain folder name for the model, "
                           "such as 'encoder'")
     if not str(base):
-        raise ExportError("--out: give the base folder TensorFlow Serving reads models from")
+        raise ExportError("no base folder given: give the folder TensorFlow Serving reads "
+                          "models from")
     if version is not None:
         if version < 1:
-            raise ExportError(f"--version {version}: versions are positive integers")
+            raise ExportError(f"version {version}: versions are positive integers")
         target = Path(base) / name / str(version)
         if target.exists() and not overwrite:
-            raise ExportError(f"{target} already exists; pick another --version, leave it "
-                              "out for the next free one, or add --overwrite")
+            free = next_version(base, name)
+            raise ExportError(f"{target} already exists; pick another version (the next free "
+                              f"one is {free}) or overwrite it")
     base_path = Path(base)
     if base_path.exists() and not base_path.is_dir():
-        raise ExportError(f"--out {base}: is a file, not a folder — give the folder "
+        raise ExportError(f"{base}: is a file, not a folder — give the folder "
                           "TensorFlow Serving reads models from")
-    if base_path.exists() and not os.access(base_path, os.W_OK):
-        raise ExportError(f"--out {base}: permission denied — pick a folder you can write to")
+    if base_path.is_dir():
+        try:  # a real write: os.access says "permission denied" on a read-only disk
+            with tempfile.TemporaryFile(dir=base_path):
+                pass
+        except OSError as exc:
+            raise ExportError(f"{base}: {io_words(exc)} — pick a folder you can write "
+                              "to") from exc
+
+
+def io_words(exc: OSError) -> str:
+    """What a failed write means, in the words a user searches for."""
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    return exc.strerror or str(exc)
 
 
 def _lock(fd: int, block: bool) -> bool:
@@ -200,7 +220,3 @@ class Staging:
         if self._created_model_folder and self.published is None:
             with contextlib.suppress(OSError):
                 self.model_folder.rmdir()  # only when empty
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
