@@ -181,6 +181,7 @@ def test_bound_placeholder_is_baked_in(cnn, tmp_path):
     tf = tensorflow()
     tf1 = tf.compat.v1
     draft = _draft(cnn, tmp_path, "cnn", strip_training=True)
+    draft.rewrites["dropout"] = False  # the binding, not the rewrite, switches dropout off
     draft.bound["keep_prob"] = 1.0
     result = export_model(draft, cnn.latest)
     assert result.notes == []  # keep_prob no longer left at its default
@@ -190,6 +191,13 @@ def test_bound_placeholder_is_baked_in(cnn, tmp_path):
     keep = [op for op in graph.get_operations() if op.name == "keep_prob"]
     assert all(not op.outputs[0].consumers() for op in keep)
     assert any(op.name.startswith("signet_bound/") for op in graph.get_operations())
+
+
+def test_binding_a_placeholder_the_dropout_rewrite_took_out_still_exports(cnn, tmp_path):
+    draft = _draft(cnn, tmp_path, "cnn")
+    draft.bound["keep_prob"] = 1.0  # its only reader, the dropout, is bypassed by default
+    result = export_model(draft, cnn.latest)
+    assert result.verification is not None and result.verification.max_difference <= 1e-5
 
 
 def test_versions_count_up_and_overwrite_is_refused(gpu_pinned, tmp_path):

@@ -184,14 +184,19 @@ def bound_constants(draft: Draft, graph: OpGraph) -> dict[str, Any]:
 
 
 def import_graph(meta: Any, bound: dict[str, Any]) -> tuple[Any, Any]:
-    """A fresh ``tf.Graph`` with ``meta`` imported (devices cleared); returns (graph, saver)."""
+    """A fresh ``tf.Graph`` with ``meta`` imported (devices cleared); returns (graph, saver).
+
+    A bound tensor whose op an inference rewrite already took out of ``meta`` (a
+    ``keep_prob`` that only fed a bypassed dropout) has nothing left to bind.
+    """
     tf = _tf()
     tf1 = tf.compat.v1
     graph = tf.Graph()
+    present = {node.name for node in meta.graph_def.node}
     with graph.as_default():
         input_map = {
             name: tf.constant(value, name="signet_bound/" + _op(name).replace("/", "_"))
-            for name, value in bound.items()
+            for name, value in bound.items() if _op(name) in present
         }
         try:
             saver = tf1.train.import_meta_graph(meta, clear_devices=True,
