@@ -284,3 +284,75 @@ def tf2_dataset_functional_while(directory: Path) -> dict:
             prefix = _save(sess, directory, "model.ckpt")
     return {"prefix": prefix, "inputs": [batch["signal"].name], "outputs": [prob.name],
             "labels": [batch["flag"].name], "loss": loss.name}
+
+
+def tf2_misleading_names(directory: Path) -> dict:
+    """Names that lie: the feature placeholder is called ``labels``, the target is called
+    ``input_images`` and the logits sit in a ``loss`` scope. Structure must win."""
+    tf, tf1 = _tf()
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(8)
+        feats = tf1.placeholder(tf.float32, [None, 4], name="labels")
+        target = tf1.placeholder(tf.float32, [None, 2], name="input_images")
+        with tf1.variable_scope("loss"):
+            out = _dense(tf1, _dense(tf1, feats, 5, "fc", tf.nn.relu), 2, "logits")
+        cost = tf1.losses.sigmoid_cross_entropy(target, out)
+        train = tf1.train.GradientDescentOptimizer(0.1).minimize(cost)
+        with tf1.Session() as sess:
+            sess.run(tf1.global_variables_initializer())
+            sess.run(train, {feats: np.ones((2, 4)), target: np.ones((2, 2))})
+            prefix = _save(sess, directory, "model.ckpt")
+    return {"prefix": prefix, "inputs": ["labels:0"], "outputs": [out.name],
+            "labels": ["input_images:0"], "loss": cost.name}
+
+
+def tf2_adam_weight_decay(directory: Path) -> dict:
+    """BERT's AdamWeightDecayOptimizer, as its source wrote it: slots are plain
+    non-trainable variables named ``<variable>/adam_m`` and ``<variable>/adam_v``,
+    next to a batch-norm layer's moving statistics (model state, not training-only)."""
+    tf, tf1 = _tf()
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [None, 3], name="x")
+        h = _dense(tf1, x, 4, "bert/dense")
+        with tf1.variable_scope("bert/norm"):
+            mean = tf1.get_variable("moving_mean", [4], trainable=False,
+                                    initializer=tf1.zeros_initializer())
+            out = tf.identity(h - mean, name="output")
+        loss = tf.reduce_mean(tf.square(out))
+        params = tf1.trainable_variables()
+        grads = tf.gradients(loss, params)
+        updates = []
+        for param, grad in zip(params, grads, strict=True):
+            name = param.op.name
+            m = tf1.get_variable(name + "/adam_m", param.shape, trainable=False,
+                                 initializer=tf1.zeros_initializer())
+            v = tf1.get_variable(name + "/adam_v", param.shape, trainable=False,
+                                 initializer=tf1.zeros_initializer())
+            next_m = 0.9 * m + 0.1 * grad
+            next_v = 0.999 * v + 0.001 * tf.square(grad)
+            step = next_m / (tf.sqrt(next_v) + 1e-6) + 0.01 * param
+            updates += [param.assign(param - 0.01 * step), m.assign(next_m), v.assign(next_v)]
+        train = tf.group(*updates)
+        with tf1.Session() as sess:
+            sess.run(tf1.global_variables_initializer())
+            sess.run(train, {x: np.ones((2, 3))})
+            prefix = _save(sess, directory, "model.ckpt")
+    return {"prefix": prefix, "slots": [f"{p.op.name}/adam_{k}" for p in params for k in "mv"],
+            "trainable": [p.op.name for p in params], "state": ["bert/norm/moving_mean"]}
+
+
+def tf1_corpus(directory: Path, names: list[str]) -> dict:
+    """Several builders of this module in one child process (a TensorFlow start each is
+    the slow part); Keras' session is reset between them."""
+    import tf_keras
+
+    facts = {}
+    for name in names:
+        function, _, variant = name.partition("+")
+        tf_keras.backend.clear_session()
+        (directory / name).mkdir(parents=True, exist_ok=True)
+        kwargs = {"resnet": True} if variant == "resnet" else {}
+        facts[name] = globals()[function](directory / name, **kwargs)
+    return facts

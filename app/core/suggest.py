@@ -93,9 +93,15 @@ def _is_servable_tensor(tensor: Tensor) -> bool:
     )
 
 
+def graph_roles(graph: OpGraph) -> GraphRoles:
+    """`read_roles` with the name evidence of `is_machinery` (the Saver's placeholders,
+    summaries): what `suggest` and the training-to-serving rewrites read."""
+    return read_roles(graph, {n for n, op in graph.ops.items() if is_machinery(op)})
+
+
 def suggest(graph: OpGraph, limit: int = 10) -> Suggestions:
     """Serving inputs and outputs of ``graph``, best first, from `read_roles`."""
-    roles = read_roles(graph, {n for n, op in graph.ops.items() if is_machinery(op)})
+    roles = graph_roles(graph)
     outputs = _outputs(graph, roles)
     return Suggestions(_inputs(graph, roles, outputs[:3])[:limit], outputs[:limit])
 
