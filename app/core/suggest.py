@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from app.core.graph_roles import Fate, GraphRoles, SourceRole, read_roles
-from app.core.opgraph import Op, OpGraph, Tensor
+from app.core.opgraph import Op, OpGraph, Tensor, collector_paused
 
 # Top-level or nested scopes that are never part of the served model.
 _MACHINERY_SCOPE = re.compile(
@@ -101,9 +101,10 @@ def graph_roles(graph: OpGraph) -> GraphRoles:
 
 def suggest(graph: OpGraph, limit: int = 10) -> Suggestions:
     """Serving inputs and outputs of ``graph``, best first, from `read_roles`."""
-    roles = graph_roles(graph)
-    outputs = _outputs(graph, roles)
-    return Suggestions(_inputs(graph, roles, outputs[:3])[:limit], outputs[:limit])
+    with collector_paused():  # the passes allocate per op; nothing is garbage yet
+        roles = graph_roles(graph)
+        outputs = _outputs(graph, roles)
+        return Suggestions(_inputs(graph, roles, outputs[:3])[:limit], outputs[:limit])
 
 
 def _outputs(graph: OpGraph, roles: GraphRoles) -> list[Suggestion]:
