@@ -225,7 +225,8 @@ def tf1_keras_fit(directory: Path, resnet: bool = False) -> dict:
 
 def tf2_seq2seq(directory: Path) -> dict:
     """TF2 behaviour (resource variables): a teacher-forced seq2seq. The decoder reads its
-    own input ids; target ids and a target mask are read only by the loss."""
+    own input ids; target ids and a target mask are read only by the loss; the token
+    probabilities only by a histogram summary."""
     tf, tf1 = _tf()
     graph = tf.Graph()
     with graph.as_default():
@@ -243,6 +244,8 @@ def tf2_seq2seq(directory: Path) -> dict:
             steps = tf.nn.embedding_lookup(dec_emb, dec) + context[:, None, :]
             hidden = tf.nn.relu(tf.tensordot(steps, tf1.get_variable("w", [8, 8]), 1))
             logits = tf.tensordot(hidden, tf1.get_variable("out", [8, 30]), 1)
+        # Read only by a summary: still an end of the forward graph, not machinery.
+        tf1.summary.histogram("probs", tf.nn.softmax(logits, name="token_probabilities"))
         xent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tgt, logits=logits)
         loss = tf.reduce_sum(xent * mask) / tf.reduce_sum(mask)
         train = tf1.train.AdamOptimizer(0.01).minimize(loss)
@@ -253,7 +256,8 @@ def tf2_seq2seq(directory: Path) -> dict:
                              tgt: rng.integers(0, 30, (2, 3)), mask: np.ones((2, 3))})
             prefix = _save(sess, directory, "model.ckpt")
     return {"prefix": prefix, "inputs": ["source_ids:0", "decoder_input_ids:0"],
-            "outputs": [logits.name], "labels": ["target_ids:0", "target_mask:0"],
+            "outputs": [logits.name, "token_probabilities:0"],
+            "labels": ["target_ids:0", "target_mask:0"],
             "loss": loss.name}
 
 

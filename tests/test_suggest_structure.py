@@ -12,6 +12,7 @@ import pytest
 
 from app.core.graph_roles import Fate, SourceRole
 from app.core.loader import load_checkpoint
+from app.core.signature import draft_from_suggestions
 from app.core.suggest import graph_roles, is_machinery
 from app.core.variables import Role
 from tests import suggest_corpus
@@ -159,3 +160,22 @@ def test_sources_carry_their_role(opened):
     assert by_tensor["IteratorGetNext:1"].role is SourceRole.FEATURE
     assert by_tensor["IteratorGetNext:0"].role is SourceRole.LABEL
     assert {s.kind for s in roles.sources} == {"pipeline"}
+
+
+def test_a_tensor_read_only_by_a_summary_ends_the_forward_graph(opened):
+    outputs = {s.tensor: s for s in opened["tf2_seq2seq"].suggestions.outputs}
+    assert outputs["token_probabilities:0"].reason == "ends the forward graph"
+    assert opened["tf2_seq2seq"].suggestions.outputs[0].tensor == "token_probabilities:0"
+
+
+def test_draft_and_inspect_json_use_the_structural_suggestions(corpus, opened):
+    keras = opened["tf1_keras_fit"]
+    sig = draft_from_suggestions(keras).signatures[0]
+    assert [s.tensor for s in sig.outputs] == corpus["tf1_keras_fit"]["outputs"]
+    assert [s.tensor for s in sig.inputs] == corpus["tf1_keras_fit"]["inputs"]
+    summary = opened["tf1_queue_parse_example"].summary()
+    first = summary["inputs"][0]
+    assert (first["tensor"], first["kind"], first["label"]) == (
+        "ParseExample/ParseExampleV2:0", "pipeline", False)
+    assert {"ParseExample/ParseExampleV2:1"} == {
+        s["tensor"] for s in summary["inputs"] if s["label"]}

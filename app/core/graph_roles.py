@@ -59,6 +59,10 @@ _WRITER_TYPES = {
     "InitializeTable", "InitializeTableFromTextFile", "MakeIterator", "IteratorToStringHandle",
     "DestroyResourceOp",
 }
+# Writers that only look: a tensor read by these alone still ends the forward graph.
+_OBSERVERS = {"ScalarSummary", "HistogramSummary", "ImageSummary", "AudioSummary",
+              "AudioSummaryV2", "TensorSummary", "TensorSummaryV2", "WriteScalarSummary",
+              "WriteHistogramSummary", "WriteSummary", "Print", "PrintV2", "Assert"}
 _WRITER_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply",
                     "Scatter", "ResourceScatter", "QueueEnqueue", "QueueClose", "StackPush",
                     "StackPop", "StackClose")
@@ -371,9 +375,10 @@ def _fates(ops: dict[str, Op], order: list[str], loss: set[str], machinery: set[
         if name in machinery:
             fate[name] = Fate.MACHINERY
             continue
-        consumers = [c for c in ops[name].consumers if fate.get(c) is not Fate.MACHINERY
+        watched = [c for c in ops[name].consumers if ops[c].type not in _OBSERVERS]
+        consumers = [c for c in watched if fate.get(c) is not Fate.MACHINERY
                      or c in label_dependent]
-        machinery_only = bool(ops[name].consumers) and not consumers
+        machinery_only = bool(watched) and not consumers
         if machinery_only or (not consumers and _is_plumbing(ops[name])):
             fate[name] = Fate.MACHINERY
         elif not consumers:

@@ -128,7 +128,10 @@ def _outputs(graph: OpGraph, roles: GraphRoles) -> list[Suggestion]:
     for name in roles.order:
         kind = fate[name]
         if kind is Fate.END and eligible(name):
-            found[name] = (3.0, "ends the forward graph")
+            if _read_only_by_evaluation(graph, roles, name):
+                found[name] = (-1.0, "compared with the labels (evaluation)")
+            else:
+                found[name] = (3.0, "ends the forward graph")
         elif kind is Fate.FORWARD and eligible(name) and any(
                 fate.get(c) in (Fate.LOSS, Fate.LOSS_SIDE) for c in ops[name].consumers):
             found[name] = (0.0, "read by the loss")
@@ -163,6 +166,12 @@ def _outputs(graph: OpGraph, roles: GraphRoles) -> list[Suggestion]:
                                   score=score, kind="output"))
     outputs.sort(key=lambda s: (-s.score, s.tensor))
     return outputs
+
+
+def _read_only_by_evaluation(graph: OpGraph, roles: GraphRoles, name: str) -> bool:
+    """True for an end that label-dependent ops read (a metric's ArgMax): an answer, but
+    the model's own output usually sits right above it."""
+    return any(c in roles.label_dependent for c in graph.ops[name].consumers)
 
 
 def _served_tensor(graph: OpGraph, roles: GraphRoles, name: str,
