@@ -102,6 +102,7 @@ class GraphRoles:
     label_dependent: set[str]
     feature_dependent: set[str]
     order: list[str]  # data-flow order (loop back edges dropped)
+    inputs: dict[str, list[str]]  # op -> the ops its data inputs come from
 
     def is_machinery(self, name: str) -> bool:
         return self.fate.get(name) is Fate.MACHINERY
@@ -159,7 +160,7 @@ def read_roles(graph: OpGraph, name_machinery: set[str] | None = None) -> GraphR
         loss=loss, gradient_scopes=scopes,
         sources=[Source(t, kind, role) for (t, kind), role in zip(sources, roles, strict=True)],
         fate=fate, loss_ancestors=ancestors, model_body=body, label_dependent=label_dep,
-        feature_dependent=feature_dep, order=order,
+        feature_dependent=feature_dep, order=order, inputs=inputs,
     )
 
 

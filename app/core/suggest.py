@@ -111,7 +111,7 @@ def _outputs(graph: OpGraph, roles: GraphRoles) -> list[Suggestion]:
     """Ends of the forward graph and what the loss reads from it; when the loss reads
     the model only through the loss-side chain, the prediction in that chain."""
     ops, fate = graph.ops, roles.fate
-    depth = _depths(graph, roles.order)
+    depth = _depths(roles)
     max_depth = max(depth.values(), default=1) or 1
     fed = roles.feature_dependent if roles.features else None
 
@@ -132,8 +132,9 @@ def _outputs(graph: OpGraph, roles: GraphRoles) -> list[Suggestion]:
                 found[name] = (-1.0, "compared with the labels (evaluation)")
             else:
                 found[name] = (3.0, "ends the forward graph")
-        elif kind is Fate.FORWARD and eligible(name) and any(
-                fate.get(c) in (Fate.LOSS, Fate.LOSS_SIDE) for c in ops[name].consumers):
+        elif kind is Fate.FORWARD and any(
+                fate.get(c) in (Fate.LOSS, Fate.LOSS_SIDE) for c in ops[name].consumers
+        ) and eligible(name):
             found[name] = (0.0, "read by the loss")
     if not any(reason == "read by the loss" for _, reason in found.values()):
         for name, bonus in _loss_side_predictions(graph, roles).items():
@@ -277,14 +278,14 @@ def _ancestors(graph: OpGraph, start: list[str], roles: GraphRoles) -> set[str]:
         if name in seen or name not in ops or roles.is_machinery(name):
             continue
         seen.add(name)
-        stack.extend(ops[name].input_ops)
+        stack.extend(roles.inputs[name])
     return seen
 
 
-def _depths(graph: OpGraph, order: list[str]) -> dict[str, int]:
-    ops = graph.ops
+def _depths(roles: GraphRoles) -> dict[str, int]:
+    """Longest data path from a graph input to each op (deeper outputs rank higher)."""
     depth: dict[str, int] = {}
-    for name in order:
-        parents = [depth.get(src, 0) for src in ops[name].input_ops if src in ops]
-        depth[name] = 1 + max(parents, default=0)
+    get = depth.get
+    for name in roles.order:
+        depth[name] = 1 + max((get(src, 0) for src in roles.inputs[name]), default=0)
     return depth
