@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.commands.inspect import format_summary
 from app.core.graph_roles import Fate, SourceRole
 from app.core.loader import load_checkpoint
 from app.core.signature import draft_from_suggestions
@@ -179,3 +180,10 @@ def test_draft_and_inspect_json_use_the_structural_suggestions(corpus, opened):
         "ParseExample/ParseExampleV2:0", "pipeline", False)
     assert {"ParseExample/ParseExampleV2:1"} == {
         s["tensor"] for s in summary["inputs"] if s["label"]}
+
+
+def test_inspect_text_marks_pipeline_inputs_and_labels(opened):
+    text = format_summary(opened["tf1_dataset_layers_bn"])
+    lines = text.split("Suggested inputs\n", 1)[1].splitlines()
+    assert lines[0].startswith("  IteratorGetNext:0") and "(from the input pipeline)" in lines[0]
+    assert lines[1].startswith("  IteratorGetNext:1") and "(label: only the loss" in lines[1]
