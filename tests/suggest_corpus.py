@@ -360,3 +360,23 @@ def tf1_corpus(directory: Path, names: list[str]) -> dict:
         kwargs = {"resnet": True} if variant == "resnet" else {}
         facts[name] = globals()[function](directory / name, **kwargs)
     return facts
+
+
+def tf2_autoencoder(directory: Path) -> dict:
+    """No labels at all: a denoising-free autoencoder whose loss compares the
+    reconstruction with the input itself; the bottleneck is a named code."""
+    tf, tf1 = _tf()
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(9)
+        x = tf1.placeholder(tf.float32, [None, 6], name="signal")
+        code = tf.identity(_dense(tf1, x, 2, "encoder", tf.tanh), name="code")
+        recon = _dense(tf1, code, 6, "decoder")
+        loss = tf.reduce_mean(tf.square(recon - x))
+        train = tf1.train.AdamOptimizer(0.01).minimize(loss)
+        with tf1.Session() as sess:
+            sess.run(tf1.global_variables_initializer())
+            sess.run(train, {x: np.ones((2, 6))})
+            prefix = _save(sess, directory, "model.ckpt")
+    return {"prefix": prefix, "inputs": ["signal:0"], "outputs": [recon.name, "code:0"],
+            "labels": [], "loss": loss.name}

@@ -23,7 +23,8 @@ TF1_PLAIN = ["tf1_bare_mean_clipped", "tf1_softmax_under_loss_scope", "tf1_queue
              "tf1_while_encoder"]
 # tf.compat.v1.layers and Keras need tf-keras under TF_USE_LEGACY_KERAS=1.
 TF1_KERAS = ["tf1_dataset_layers_bn", "tf1_keras_fit", "tf1_keras_fit+resnet"]
-TF2 = ["tf2_seq2seq", "tf2_dataset_functional_while", "tf2_misleading_names"]
+TF2 = ["tf2_seq2seq", "tf2_dataset_functional_while", "tf2_misleading_names",
+       "tf2_autoencoder"]
 PIPELINE_FED = {"tf1_dataset_layers_bn", "tf1_queue_parse_example",
                 "tf2_dataset_functional_while"}
 _MACHINERY_WORDS = ("Initializer", "AssignMovingAvg", "clip_by", "gradients", "save/",
