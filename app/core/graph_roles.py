@@ -21,8 +21,10 @@ loss everything else follows:
   label-dependent evaluation), it only feeds machinery (``machinery``), or it is
   still used by the forward graph (``forward``).
 
-Names are never consulted except TensorFlow's own (``grad_ys``, ``_grad``) and the
-name-based `is_machinery` evidence for ops structure says nothing about.
+Names are never consulted except those TensorFlow gives itself (``grad_ys``,
+``<op>_grad``, the unread ``Identity``/``switch_t`` a loop or cond leaves on its
+outputs) and the name-based `is_machinery` evidence, which counts only for ops
+structure leaves outside the model.
 Every pass is linear in the number of ops and edges.
 """
 
