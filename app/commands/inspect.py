@@ -107,7 +107,9 @@ def format_summary(loaded: LoadedCheckpoint) -> str:
     sugg = loaded.suggestions
     lines.append("\nSuggested inputs")
     for s in sugg.inputs or []:
-        flag = "  (optional)" if s.optional else ""
+        flag = ("  (optional)" if s.optional else "") + (
+            "  (label: only the loss reads it)" if s.label else
+            "  (from the input pipeline)" if s.kind == "pipeline" else "")
         lines.append(f"  {s.tensor:<40} {s.dtype:<8} {s.shape}{flag}")
     if not sugg.inputs:
         lines.append("  (none found)")

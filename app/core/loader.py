@@ -82,7 +82,7 @@ class LoadedCheckpoint:
 
 def _suggestion_json(s) -> dict:
     return {"tensor": s.tensor, "dtype": s.dtype, "shape": s.shape, "reason": s.reason,
-            "optional": s.optional}
+            "optional": s.optional, "kind": s.kind, "label": s.label}
 
 
 def load_checkpoint(

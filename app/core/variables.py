@@ -1,7 +1,9 @@
 """The checkpoint's saved variables, each classed as trainable, model state or training-only.
 
 Training-only variables (optimizer slots, ``beta1_power``, ``global_step``,
-moving-average copies) are what ``--strip-training`` leaves behind.
+moving-average copies) are what ``--strip-training`` leaves behind. A slot is
+known by where it sits (under a trainable variable's name) as well as by the
+optimizers' own slot names.
 """
 
 from __future__ import annotations
@@ -32,11 +34,24 @@ class Role(StrEnum):
 
 
 def role_of(name: str, trainable: set[str]) -> Role:
-    if _TRAINING_ONLY.search(name):
-        return Role.TRAINING
     if name in trainable:
         return Role.TRAINABLE
+    if _TRAINING_ONLY.search(name) or _is_slot(name, trainable):
+        return Role.TRAINING
     return Role.MODEL
+
+
+def _is_slot(name: str, trainable: set[str]) -> bool:
+    """True for ``<trainable variable>/<anything>``: optimizers name their per-variable
+    slots so (``kernel/Adam``, AdamWeightDecay's ``kernel/adam_m``, LAMB's, any custom
+    one), while model state such as ``bn/moving_mean`` sits beside its layer's
+    weights, never under one."""
+    end = name.find("/")
+    while end != -1:
+        if name[:end] in trainable:
+            return True
+        end = name.find("/", end + 1)
+    return False
 
 
 @dataclass(frozen=True, slots=True)
