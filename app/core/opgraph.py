@@ -367,7 +367,7 @@ class OpGraph:
 
     def collection_names(self, key: str) -> list[str]:
         """Op names listed in a node-list or variable collection of the meta graph."""
-        from tensorflow.core.framework import variable_pb2
+        from app.core.protos import VariableDef
 
         collection = self.meta_graph.collection_def.get(key)
         if collection is None:
@@ -378,7 +378,7 @@ class OpGraph:
         if kind == "bytes_list" and "variable" in key:
             names = []
             for raw in collection.bytes_list.value:
-                var = variable_pb2.VariableDef.FromString(raw)
+                var = VariableDef.FromString(raw)
                 names.append(var.variable_name.rsplit(":", 1)[0])
             return names
         return []
