@@ -28,13 +28,20 @@ Shape = tuple[int | None, ...] | None  # None: unknown rank; None dims: unknown 
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """No cyclic GC while a model is built: it allocates ~10 long-lived objects per op,
-    and collection passes over them would only cost time (nothing is garbage yet)."""
+    and collection passes over them would only cost time (nothing is garbage yet).
+
+    On the way out the survivors are frozen (`gc.freeze`) before the collector is
+    enabled again: otherwise the first allocation after it would start a pass over
+    every object just built (~30 ms at 10k ops, ~0.3 s at 100k). The model holds no
+    reference cycles (see `OpGraph`), so reference counting still frees it.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
             gc.enable()
 
 
