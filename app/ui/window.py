@@ -530,6 +530,9 @@ class MainWindow(QMainWindow):
         self.tensorflow_version = version
         self.tensorflow_label.hide()
         self._log(f"TensorFlow {version} ready")
+        from app.ui import export_process
+
+        export_process.prewarm()  # an export then skips the TensorFlow import
 
     def _warm_up_failed(self, exc: BaseException) -> None:
         self.tensorflow_label.setText("TensorFlow is not available: exports cannot run")
@@ -539,6 +542,9 @@ class MainWindow(QMainWindow):
         """Cancel and wait for every worker thread (none may outlive the window)."""
         self.runner.shutdown()
         self._warm_runner.shutdown()
+        from app.ui import export_process
+
+        export_process.stop_warm()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window(self.saveGeometry(), self.saveState(WINDOW_STATE_VERSION))
