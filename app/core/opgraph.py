@@ -327,7 +327,6 @@ class OpGraph:
             self.functions[fname] = [_make_op(node, op_defs, None, fname)
                                      for node in function.node_def]
 
-
         self.function_root = ScopeNode("", "", None)
         for fname, body in self.functions.items():
             froot = self.function_root.child(fname)
