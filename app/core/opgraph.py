@@ -232,10 +232,8 @@ def _finish_tree(root: ScopeNode) -> None:
     """
     order = [root]
     extend = order.extend
-    i = 0
-    while i < len(order):
-        children = order[i].children
-        i += 1
+    for node in order:  # a list iterator also visits what is appended while it runs
+        children = node.children
         if not children:
             continue
         if len(children) > 1:
