@@ -89,8 +89,8 @@ def main() -> None:
     # long-lived objects leave the cyclic collector's sight.
     gc.freeze()
     repeat = 3 if args.quick else 7
-    figures = measure("10k (ResNet-50 + Adam)", resnet50_checkpoint(), 0.3, repeat)
-    figures += measure("100k (synthetic)", synthetic_checkpoint(), 3.0, max(3, repeat // 2))
+    figures = measure("10k (ResNet-50 + Adam)", resnet50_checkpoint(), 0.15, repeat)
+    figures += measure("100k (synthetic)", synthetic_checkpoint(), 1.0, max(3, repeat // 2))
     if args.json:
         print(to_json(figures))
     else:

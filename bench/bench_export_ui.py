@@ -7,9 +7,10 @@ export process, app/ui/export_process.py), while a 10 ms
 longest the window could not respond (goal: at most 100 ms). Beside it, in the
 same run, the plain engine (`export_model`) called in-process with no Qt: its
 time is also the stall a window running the export on its UI thread would have.
-The dialog's wall time includes starting the process (TensorFlow import and
-re-reading the checkpoint there), the price of keeping TensorFlow's GIL-holding
-graph imports out of the window's process.
+The dialog's wall time is measured as the window runs it: the window keeps one
+export process warm (TensorFlow imported) from the moment its own TensorFlow is
+ready, so the export starts in that process (re-reading the checkpoint there is
+the price of keeping TensorFlow's GIL-holding graph imports out of the window).
 
     .venv/bin/python -m bench.bench_export_ui [--json] [--repeat N] [--keep-training]
 """
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.core.loader import load_checkpoint
     from app.core.tf_runtime import tensorflow
+    from app.ui import export_process
 
     with tempfile.TemporaryDirectory() as scratch:
         config = Path(scratch) / "config"
@@ -116,10 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         for n in range(args.repeat):  # alternate, so machine drift hits both alike
             base = Path(scratch) / f"models{n}"
             draft = _draft(loaded, base, "resnet50", strip)
+            export_process.prewarm()  # as the window does once TensorFlow is ready
+            if not export_process.wait_warm(600):
+                raise SystemExit("the kept-warm export process never imported TensorFlow")
             stall, wall, gaps = export_through_dialog(app, loaded, draft, base, "resnet50")
             stalls.append(stall)
             walls.append(wall)
             all_gaps += gaps
+            export_process.stop_warm()  # the plain engine runs without a TF import beside it
             plains.append(plain_engine(loaded, _draft(loaded, base, "plain", strip)))
 
     worst_ms = max(stalls) * 1000
@@ -133,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                worst_ms <= STALL_GOAL_MS),
         Figure("99th percentile heartbeat gap (10 ms timer)", p99, "ms", "", None, "", None),
         Figure("export wall time through the dialog worker", statistics.median(walls), "s",
-               "", plain, "plain in-process export_model (no Qt)", None),
+               "<= 1.1x", plain, "plain in-process export_model (no Qt)",
+               statistics.median(walls) <= 1.1 * plain),
     ]
     if args.json:
         print(to_json(figures))

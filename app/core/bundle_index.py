@@ -115,11 +115,9 @@ def _entries(block: bytes) -> list[tuple[bytes, bytes]]:
 
 def read_bundle_index(path: Path) -> BundleIndex:
     """Parse ``path`` (a ``.index`` file); raise `CheckpointError` if it is not one."""
-    from app.core.tf_runtime import tensorflow
-
-    tensorflow()
     from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import tensor_bundle_pb2
+
+    from app.core.protos import BundleEntryProto, BundleHeaderProto
 
     data = read_checkpoint_file(path)
 
@@ -139,11 +137,11 @@ def read_bundle_index(path: Path) -> BundleIndex:
             block, _ = _block(data, handle)
             for key, value in _entries(block):
                 if key == b"":
-                    header = tensor_bundle_pb2.BundleHeaderProto.FromString(value)
+                    header = BundleHeaderProto.FromString(value)
                     continue
                 if key[:1] == b"\x00":  # slice of a partitioned variable
                     continue
-                proto = tensor_bundle_pb2.BundleEntryProto.FromString(value)
+                proto = BundleEntryProto.FromString(value)
                 name = key.decode("utf-8", "replace")
                 entries[name] = BundleEntry(
                     name=name,

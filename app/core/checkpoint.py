@@ -144,10 +144,7 @@ def read_state_file(directory: Path) -> list[Path]:
 
     from google.protobuf import text_format
 
-    from app.core.tf_runtime import tensorflow
-
-    tensorflow()
-    from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
+    from app.core.protos import CheckpointState
 
     try:
         proto = text_format.Parse(text, CheckpointState())

@@ -1,4 +1,4 @@
-"""Read a ``.meta`` file into TensorFlow's ``MetaGraphDef`` protobuf, without a session."""
+"""Read a ``.meta`` file into a ``MetaGraphDef`` without TensorFlow (see `app.core.protos`)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,15 @@ def read_meta_graph(path: Path) -> Any:
     Parsing the protobuf is fast and safe: nothing is imported into a graph and
     no op kernels are needed, so graphs with custom ops can still be shown.
     """
-    from app.core.tf_runtime import tensorflow
-
-    tensorflow()
     from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import meta_graph_pb2
+
+    from app.core.protos import MetaGraphDef
 
     data = read_checkpoint_file(path)
     fix = "copy the .meta file again, or re-save it with saver.export_meta_graph"
     if not data:
         raise CheckpointError(f"{path}: empty meta graph file — {fix}")
-    meta = meta_graph_pb2.MetaGraphDef()
+    meta = MetaGraphDef()
     try:
         meta.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as exc:
@@ -32,3 +30,25 @@ def read_meta_graph(path: Path) -> Any:
     if not meta.graph_def.node:
         raise CheckpointError(f"{path}: not a meta graph (it holds no graph ops) — {fix}")
     return meta
+
+
+def read_saved_model_meta_graphs(path: Path) -> list[Any]:
+    """The ``MetaGraphDef``s of a SavedModel's ``saved_model.pb``, without TensorFlow.
+
+    Lets a published export be described (its graph, tags and signatures) as
+    cheaply as a checkpoint; raise `CheckpointError` if ``path`` is not one.
+    """
+    from google.protobuf.message import DecodeError
+
+    from app.core.protos import SavedModel
+
+    data = read_checkpoint_file(path)
+    fix = "export the model again (the file is written last, so a complete export has it whole)"
+    saved = SavedModel()
+    try:
+        saved.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: corrupt or truncated SavedModel — {fix}") from exc
+    if not saved.meta_graphs:
+        raise CheckpointError(f"{path}: not a SavedModel (it holds no meta graph) — {fix}")
+    return list(saved.meta_graphs)

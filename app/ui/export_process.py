@@ -9,6 +9,11 @@ relays the child's progress, turns the user's cancel into the child's
 cooperative cancel flag (the engine checks it at every stage and publishes
 nothing when cancelled), and returns the child's `ExportResult` or raises its
 error. A bundled app needs ``multiprocessing.freeze_support()`` in its entry point.
+
+Starting that process costs a TensorFlow import, longer than many exports. So
+once the window has TensorFlow, `prewarm` keeps one process ready: TensorFlow
+imported, waiting for its one export on a pipe. `run_export` takes it when there
+is one (and starts the next), or spawns a process as before.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +51,31 @@ def _child(draft: Draft, prefix: str, conn: Any, stop: Any, hold: Any) -> None:
     interpreter teardown would keep the supervising thread waiting for seconds.
     """
     try:
+        _export(draft, prefix, conn, stop, hold)
+    finally:
+        conn.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _warm_child(jobs: Any, conn: Any, stop: Any, hold: Any, ready: Any) -> None:
+    """A kept-warm child: import TensorFlow and the engine, then run the one export sent
+    on ``jobs`` as `_child` does; leave quietly if the pipe closes first."""
+    try:
+        from app.core.export import export_model  # noqa: F401 - imported to be warm
+        from app.core.tf_runtime import tensorflow
+
+        tensorflow()
+        ready.set()
+        draft, prefix = jobs.recv()
+    except (EOFError, OSError, KeyboardInterrupt):
+        os._exit(0)
+    _child(draft, prefix, conn, stop, hold)
+
+
+def _export(draft: Draft, prefix: str, conn: Any, stop: Any, hold: Any) -> None:
+    try:
         from app.core.export import export_model
 
         reached = [0.0]
@@ -69,15 +100,87 @@ def _child(draft: Draft, prefix: str, conn: Any, stop: Any, hold: Any) -> None:
     except BaseException as exc:  # sent as words: any exception may not pickle
         conn.send(("error", ExportError(f"the export failed unexpectedly "
                                         f"({type(exc).__name__}: {exc}); nothing was published")))
-    conn.close()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 def cancel_flag() -> Any:
     """A flag the UI sets and the export process reads (a `multiprocessing.Event`)."""
     return _CONTEXT.Event()
+
+
+class _Warm:
+    """A started `_warm_child` and the ends of its pipes."""
+
+    def __init__(self) -> None:
+        jobs_out, self.jobs = _CONTEXT.Pipe(duplex=False)
+        self.results, results_in = _CONTEXT.Pipe(duplex=False)
+        # An Event reaches a process only when it starts, so the warm child has its own
+        # stop and hold flags, and `run_export` relays the caller's to them.
+        self.stop = _CONTEXT.Event()
+        self.hold = _CONTEXT.Event()
+        self.ready = _CONTEXT.Event()
+        self.process = _CONTEXT.Process(target=_warm_child, name="signet-export-warm",
+                                        args=(jobs_out, results_in, self.stop, self.hold,
+                                              self.ready),
+                                        daemon=True)
+        self.process.start()
+        jobs_out.close()
+        results_in.close()
+
+    def close(self) -> None:
+        self.jobs.close()  # the child sees the pipe close and leaves
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.results.close()
+
+
+_warm: _Warm | None = None
+_keep_warm = False
+_warm_lock = threading.Lock()
+
+
+def prewarm() -> None:
+    """Keep one export process ready from now on (call once TensorFlow is wanted)."""
+    global _warm, _keep_warm
+    with _warm_lock:
+        _keep_warm = True
+        if _warm is None or not _warm.process.is_alive():
+            _warm = _Warm()
+
+
+def wait_warm(timeout: float) -> bool:
+    """True once the kept-warm process has TensorFlow imported (False: none, or not yet)."""
+    with _warm_lock:
+        warm = _warm
+    return warm is not None and warm.ready.wait(timeout)
+
+
+def stop_warm() -> None:
+    """Stop keeping a process warm and end the one waiting (the window calls it on close)."""
+    global _warm, _keep_warm
+    with _warm_lock:
+        _keep_warm = False
+        warm, _warm = _warm, None
+    if warm is not None:
+        warm.close()
+
+
+def _take_warm() -> _Warm | None:
+    global _warm
+    with _warm_lock:
+        warm, _warm = _warm, None
+    if warm is not None and not warm.process.is_alive():
+        warm.close()
+        return None
+    return warm
+
+
+def _rewarm() -> None:
+    with _warm_lock:
+        wanted = _keep_warm and _warm is None
+    if wanted:
+        prewarm()
 
 
 def run_export(draft: Draft, prefix: str | Path, state: TaskState, stop: Any,
@@ -91,12 +194,8 @@ def run_export(draft: Draft, prefix: str | Path, state: TaskState, stop: Any,
     its next stage while set. Raises `Cancelled`, the engine's `SignetError`, or
     `ExportError` when the process died or was killed after it had published.
     """
-    receive, send = _CONTEXT.Pipe(duplex=False)
     hold = hold if hold is not None else cancel_flag()
-    process = _CONTEXT.Process(target=_child, args=(draft, str(prefix), send, stop, hold),
-                               name="signet-export", daemon=True)
-    process.start()
-    send.close()
+    process, receive, child_stop, child_hold = _start(draft, str(prefix), stop, hold)
     if started is not None:
         started(process.pid)
     stop_asked: float | None = None
@@ -104,7 +203,13 @@ def run_export(draft: Draft, prefix: str | Path, state: TaskState, stop: Any,
         while True:
             if state.is_cancelled():
                 stop.set()
+            if child_hold is not hold and hold.is_set() != child_hold.is_set():
+                if hold.is_set():
+                    child_hold.set()
+                else:
+                    child_hold.clear()
             if stop_asked is None and stop.is_set():
+                child_stop.set()
                 stop_asked = time.monotonic()
             if stop_asked is not None and time.monotonic() - stop_asked > CANCEL_GRACE_SECONDS:
                 process.kill()
@@ -139,6 +244,27 @@ def run_export(draft: Draft, prefix: str | Path, state: TaskState, stop: Any,
     finally:
         receive.close()
         process.join()
+        _rewarm()  # after, not during: a TensorFlow import would slow this export down
+
+
+def _start(draft: Draft, prefix: str, stop: Any, hold: Any) -> tuple[Any, Any, Any, Any]:
+    """The process running this export, the end its messages arrive on, and its cancel
+    and hold flags: the kept-warm process if there is one, else a new one reading
+    ``stop`` and ``hold``."""
+    warm = _take_warm()
+    if warm is not None:
+        try:
+            warm.jobs.send((draft, prefix))
+            warm.jobs.close()
+            return warm.process, warm.results, warm.stop, warm.hold
+        except OSError:  # it died since: start one as without it
+            warm.close()
+    receive, send = _CONTEXT.Pipe(duplex=False)
+    process = _CONTEXT.Process(target=_child, args=(draft, prefix, send, stop, hold),
+                               name="signet-export", daemon=True)
+    process.start()
+    send.close()
+    return process, receive, stop, hold
 
 
 def _target(draft: Draft) -> Path | None:

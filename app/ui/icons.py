@@ -11,6 +11,7 @@ SCOPE, FUNCTIONS, OP, PLACEHOLDER, VARIABLE, TENSOR = (
     "scope", "functions", "op", "placeholder", "variable", "tensor"
 )
 _SIZE = 32  # drawn large, scaled down smoothly by Qt
+_SMALL = 16  # the style's small-icon size, which item views use
 
 
 def _draw(kind: str, painter: QPainter) -> None:
@@ -55,4 +56,9 @@ def icon(kind: str) -> QIcon:
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     _draw(kind, painter)
     painter.end()
-    return QIcon(pixmap)
+    result = QIcon(pixmap)
+    # The tree draws icons at the small-icon size (16 px) on every repaint: a pixmap of
+    # that size, scaled once here, spares Qt a smooth rescale per painted row.
+    result.addPixmap(pixmap.scaled(_SMALL, _SMALL, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                   Qt.TransformationMode.SmoothTransformation))
+    return result

@@ -5,8 +5,9 @@ TensorFlow follows in a background thread. With ``SIGNET_EXIT_WHEN_SHOWN=1`` the
 app prints ``shown <epoch seconds> tensorflow=<imported?>`` as soon as the window
 is on screen and quits (bench/bench_ui.py, the start-up test); with
 ``SIGNET_EXIT_WHEN_SHOWN=loaded`` it quits once the checkpoint has opened,
-printing ``loaded <prefix> ops=N`` (status 1 and ``failed <message>`` if it could
-not), which smoke-tests an installed or bundled app.
+printing ``loaded <prefix> ops=N at=<epoch seconds> tensorflow=<imported?>`` once
+the op tree is shown (status 1 and ``failed <message>`` if it could not), which
+smoke-tests an installed or bundled app and times opening (bench/bench_ui.py).
 """
 
 from __future__ import annotations
@@ -116,11 +117,16 @@ def _exit_when_shown(window) -> None:
 
 def _exit_when_loaded(window) -> None:
     """Quit once the checkpoint opened (status 0) or failed (status 1): a smoke test."""
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     def loaded(checkpoint) -> None:
-        print(f"loaded {checkpoint.checkpoint.prefix} ops={len(checkpoint.graph)}", flush=True)
-        window.close()
+        def report() -> None:  # after the op tree's first paint, which is queued before it
+            print(f"loaded {checkpoint.checkpoint.prefix} ops={len(checkpoint.graph)} "
+                  f"at={time.time():.6f} tensorflow={'tensorflow' in sys.modules}", flush=True)
+            window.close()
+
+        QTimer.singleShot(0, report)
 
     def failed(message: str) -> None:
         print(f"failed {message}", flush=True)

@@ -80,7 +80,8 @@ def _import_tensorflow() -> str:
     TensorFlow's modules make about a million tracked objects that live forever;
     left in the collector's view, every full collection walks them and freezes
     both threads for about a second, often in the middle of opening a checkpoint.
-    This runs before any checkpoint is loaded, so no graph is frozen with them.
+    Opening never waits for it (a graph is read without TensorFlow); a model
+    frozen with them is still freed by reference counting (see `_collector_paused`).
     """
     from app.core.tf_runtime import tensorflow
 
@@ -124,7 +125,6 @@ def _load_job(target):
     def job(state: TaskState):
         from app.core.loader import load_checkpoint
 
-        _import_tensorflow()
         with _collector_paused():
             loaded = load_checkpoint(target, progress=state.progress,
                                      cancelled=state.is_cancelled)
@@ -189,6 +189,7 @@ class MainWindow(QMainWindow):
         self.runner = TaskRunner(self)
         self._warm_runner = TaskRunner(self)
         self._warm_up_wanted = warm_up
+        self._warm_up_pending = False
         self._load_started = 0.0
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
@@ -311,7 +312,12 @@ class MainWindow(QMainWindow):
         self.progress_label = QLabel()
         self.cancel_button = QToolButton(text="Cancel")
         self.cancel_button.clicked.connect(self.cancel_loading)
-        for widget in (self.progress_label, self.progress, self.cancel_button):
+        self.tensorflow_label = QLabel("Loading TensorFlow…")
+        self.tensorflow_label.setToolTip("TensorFlow loads in the background for exports; the "
+                                         "graph, search and signatures do not need it")
+        self.tensorflow_label.hide()
+        for widget in (self.progress_label, self.progress, self.cancel_button,
+                       self.tensorflow_label):
             self.statusBar().addPermanentWidget(widget)
         self._set_busy(False)
 
@@ -366,6 +372,7 @@ class MainWindow(QMainWindow):
         task.failed.connect(lambda exc: self._failed(task, label, exc))
         task.cancelled.connect(lambda: self._log(f"Cancelled opening {label}"))
         task.finished.connect(lambda: self._set_busy(self.runner.busy()))
+        task.finished.connect(self._start_warm_up_when_idle)
         self._load_started = time.perf_counter()
         self._set_busy(True, "Opening…")
         task.start()
@@ -512,23 +519,43 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if self._warm_up_wanted:
             self._warm_up_wanted = False
-            QTimer.singleShot(0, self._start_warm_up)
+            self._warm_up_pending = True
+            self.tensorflow_label.show()
+            QTimer.singleShot(0, self._start_warm_up_when_idle)
 
-    def _start_warm_up(self) -> None:
-        """Import TensorFlow in the background so the first open does not wait for it."""
+    def _start_warm_up_when_idle(self) -> None:
+        """Import TensorFlow in the background once no checkpoint is opening.
+
+        Opening needs no TensorFlow, and its import would share the GIL with the
+        opening thread; started after it, the first graph is on screen sooner.
+        """
+        if not self._warm_up_pending or self.runner.busy():
+            return
+        self._warm_up_pending = False
         task = self._warm_runner.start(_warm_up, name="signet-tf-warm-up")
         task.succeeded.connect(self._warmed_up)
-        task.failed.connect(lambda exc: self._log(f"TensorFlow is not available: {exc}"))
+        task.failed.connect(self._warm_up_failed)
         task.start()
 
     def _warmed_up(self, version: str) -> None:
         self.tensorflow_version = version
+        self.tensorflow_label.hide()
         self._log(f"TensorFlow {version} ready")
+        from app.ui import export_process
+
+        export_process.prewarm()  # an export then skips the TensorFlow import
+
+    def _warm_up_failed(self, exc: BaseException) -> None:
+        self.tensorflow_label.setText("TensorFlow is not available: exports cannot run")
+        self._log(f"TensorFlow is not available: {exc}")
 
     def shutdown(self) -> None:
         """Cancel and wait for every worker thread (none may outlive the window)."""
         self.runner.shutdown()
         self._warm_runner.shutdown()
+        from app.ui import export_process
+
+        export_process.stop_warm()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window(self.saveGeometry(), self.saveState(WINDOW_STATE_VERSION))

@@ -103,6 +103,17 @@ def test_window_is_shown_before_tensorflow_is_imported(tmp_path):
     assert out.startswith("shown ") and out.strip().endswith("tensorflow=False"), out
 
 
+def test_window_shows_the_demo_before_tensorflow_is_imported(tmp_path):
+    """The op tree of a checkpoint opened at launch is on screen with TensorFlow never imported."""
+    env = {"QT_QPA_PLATFORM": "offscreen", "SIGNET_EXIT_WHEN_SHOWN": "loaded",
+           "XDG_CONFIG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "app", "--demo"], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=120, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("loaded "))
+    assert f"{demo_checkpoint() / 'model.ckpt-200'} ops=" in line
+    assert line.endswith("tensorflow=False"), out
+
+
 def _drop(window, path: Path) -> bool:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
@@ -259,6 +270,31 @@ def test_tensorflow_warms_up_in_the_background(qtbot, skip_thoughts):
     win.show()
     qtbot.waitUntil(lambda: win.tensorflow_version is not None, timeout=60_000)
     assert win.tensorflow_version == tf.__version__
+
+
+def test_tensorflow_warms_up_after_the_first_open_and_says_so_meanwhile(qtbot, skip_thoughts):
+    """Opening needs no TensorFlow, so its import waits for the open (they would share the
+    GIL); the status bar says TensorFlow is loading until it is ready."""
+    win = MainWindow(warm_up=True)
+    qtbot.addWidget(win)
+    task = win.open_path(skip_thoughts.directory, remember=False)
+    win.show()
+    assert win.tensorflow_label.isVisible() and "TensorFlow" in win.tensorflow_label.text()
+    assert win.tensorflow_version is None
+    warm_started = []
+    win._warm_runner.start = _recording(win._warm_runner.start, warm_started,
+                                        lambda: task.isRunning())
+    qtbot.waitUntil(lambda: win.loaded is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.tensorflow_version is not None, timeout=60_000)
+    assert warm_started == [False]  # started once, when the open had finished
+    assert not win.tensorflow_label.isVisible()
+
+
+def _recording(start, calls: list, probe):
+    def wrapped(*args, **kwargs):
+        calls.append(probe())
+        return start(*args, **kwargs)
+    return wrapped
 
 
 def test_checkpoint_dialog_accepts_a_checkpoint_folder(qtbot, cnn):

@@ -29,6 +29,7 @@ from app.core.export.verify import (
 from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
 from app.core.opgraph import OpGraph
+from app.core.protos import to_tensorflow_meta_graph
 from app.core.signature import Draft, Level, Problem, validate
 
 Progress = Callable[[float, str], None]
@@ -112,7 +113,7 @@ def export_model(
     notes = check_draft(draft, loaded)
     publish.check_target(opts.base, opts.name, opts.version, opts.overwrite)
 
-    meta = loaded.graph.meta_graph
+    meta = to_tensorflow_meta_graph(loaded.graph.meta_graph)
     moved = recipe.resolve_assets(loaded.graph, loaded.checkpoint.prefix.parent)
     if moved:
         meta = recipe.with_assets_moved(meta, moved)
