@@ -11,7 +11,7 @@ from itertools import pairwise
 
 import pytest
 
-from app.core.graph_view_model import ROOT, ViewState
+from app.core.graph_view_model import ROOT, ViewState, is_training_op
 from app.core.layout import FANOUT_MIN, GraphLayouter, fanout_sources
 from app.core.loader import load_checkpoint
 from app.core.series import Sibling, find_series
@@ -101,7 +101,9 @@ def test_keras_resnet_overview_groups_blocks_and_expands(request, which):
     assert fan and all(e.src == "keras_learning_phase/" for e in fan)
     assert layouter.layout(ViewState()).nodes.keys() == overview.nodes.keys()  # collapse
 
-    op = next(n for n in graph.ops if n.startswith("conv2_block2_1_bn/"))
+    scopes = {n.rsplit("/", 1)[0] for n in graph.ops}
+    op = next(n for n, o in graph.ops.items() if n.startswith("conv2_block2_1_bn/")
+              and not is_training_op(o) and n not in scopes)  # a plain op, not also a scope
     assert layouter.node_for_op(overview, op) == blocks.id
     reveal = layouter.scoped.scopes_to_reveal(op)
     assert reveal == {"conv2_block[1-3]", "conv2_block2_1_bn"} | {

@@ -23,6 +23,7 @@ import pytest
 
 from app.core.metagraph import read_meta_graph
 from app.core.opgraph import OpGraph
+from app.core.protos import to_tensorflow_meta_graph
 from app.core.rewrite import batch_norm, dropout, moving_average
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_walk import ASSIGN_OPS
@@ -98,7 +99,7 @@ def _run(meta, prefix: str, fed: str, output: str, batches: list[np.ndarray],
     tf1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():
-        saver = tf1.train.import_meta_graph(meta, clear_devices=True)
+        saver = tf1.train.import_meta_graph(to_tensorflow_meta_graph(meta), clear_devices=True)
     with tf1.Session(graph=graph) as session:
         saver.restore(session, prefix)
         return [session.run(output, {fed: batch, **(extra or {})}) for batch in batches]
@@ -398,7 +399,7 @@ def test_dropout_follows_an_input_an_earlier_rewrite_replaced():
     assert readers == []
     out = tf.Graph()
     with out.as_default():
-        tf1.train.import_meta_graph(applied.meta, clear_devices=True)
+        tf1.train.import_meta_graph(to_tensorflow_meta_graph(applied.meta), clear_devices=True)
         with tf1.Session(graph=out) as session:
             session.run(tf1.global_variables_initializer())
             ones = np.ones((3, 4), np.float32)

@@ -188,9 +188,14 @@ def import_graph(meta: Any, bound: dict[str, Any]) -> tuple[Any, Any]:
 
     A bound tensor whose op an inference rewrite already took out of ``meta`` (a
     ``keep_prob`` that only fed a bypassed dropout) has nothing left to bind.
+    ``meta`` may be TensorBoard's copy of the class (as graphs are read for display);
+    TensorFlow's import takes only its own.
     """
+    from app.core.protos import to_tensorflow_meta_graph
+
     tf = _tf()
     tf1 = tf.compat.v1
+    meta = to_tensorflow_meta_graph(meta)
     graph = tf.Graph()
     present = {node.name for node in meta.graph_def.node}
     with graph.as_default():
