@@ -12,7 +12,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
-MAP_SIDE = 180  # longest side of the map, pixels
+MAP_SIDE = 180  # longest side of the map, pixels, in a roomy view
+MAP_SHARE = 0.25  # and at most this share of the viewport's shorter side, so it never hides much
 MIN_SIDE = 36  # a long thin chain still gets a usable strip
 MARGIN = 10  # from the view's corner
 
@@ -26,6 +27,7 @@ class OverviewMap(QWidget):
         self._pixmap = QPixmap()
         self._scale = 1.0  # map pixels per scene unit
         self._offset = QPointF()  # where the scene rect starts inside the map
+        self._side = 0  # the longest side the pixmap was rendered for
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Overview: click or drag to move the view")
         view.horizontalScrollBar().valueChanged.connect(self.update)
@@ -40,7 +42,8 @@ class OverviewMap(QWidget):
             self._pixmap = QPixmap()
             self.hide()
             return
-        scale = MAP_SIDE / max(rect.width(), rect.height())
+        self._side = self._wanted_side()
+        scale = self._side / max(rect.width(), rect.height())
         size = QSize(max(MIN_SIDE, round(rect.width() * scale)),
                      max(MIN_SIDE, round(rect.height() * scale)))
         self._scale = scale
@@ -57,8 +60,16 @@ class OverviewMap(QWidget):
         self.resize(size)
         self.place()
 
+    def _wanted_side(self) -> int:
+        viewport = self.view.viewport().size()
+        return max(MIN_SIDE, min(MAP_SIDE, round(MAP_SHARE * min(viewport.width(),
+                                                                   viewport.height()))))
+
     def place(self) -> None:
         """Bottom right of the viewport; shown only when part of the scene is off screen."""
+        if not self._pixmap.isNull() and abs(self._wanted_side() - self._side) > 8:
+            self.refresh()  # the view was resized: render the map for its new size
+            return
         viewport = self.view.viewport().geometry()
         self.move(viewport.right() - self.width() - MARGIN,
                   viewport.bottom() - self.height() - MARGIN)
