@@ -269,6 +269,23 @@ def test_untrained_batch_norm_warns_trained_does_not(v1, v2):
         assert [f.warning for f in kept] == [None, None]
 
 
+def test_an_opened_checkpoint_warns_of_untrained_statistics_where_users_look(v1):
+    """The loader hands the graph its checkpoint, so the window's validation, `inspect`
+    and the export all carry the warning (not only a direct call)."""
+    from app.core import rewrite
+    from app.core.loader import load_checkpoint
+    from app.core.signature import Level, validate
+
+    for built, warned in ((v1["layers@0"], True), (v1["layers"], False)):
+        loaded = load_checkpoint(built["prefix"])
+        draft = _draft(built)
+        sites = [f for f in rewrite.find_all(loaded.graph, draft) if f.rewrite == "batch_norm"]
+        assert sites and all(bool(f.warning) is warned for f in sites)
+        problems = [p for p in validate(draft, loaded.graph)
+                    if p.level is Level.WARNING and "0 and 1" in p.message]
+        assert bool(problems) is warned
+
+
 def _meta_of(builder) -> OpGraph:
     tf = tensorflow()
     tf1 = tf.compat.v1

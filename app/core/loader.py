@@ -119,6 +119,7 @@ def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress,
     meta = read_meta_graph(files.meta)
     stage(0.45, "Building the op graph")
     graph = OpGraph(meta)
+    graph.checkpoint_prefix = checkpoint.prefix
     stage(0.8, "Classifying variables")
     trainable = set(graph.collection_names("trainable_variables"))
     variables = VariableInventory.from_index(files.bundle, trainable)

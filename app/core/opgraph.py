@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -274,6 +275,9 @@ class OpGraph:
     """
 
     def __init__(self, meta_graph: Any) -> None:
+        # The checkpoint whose values go with this graph (set by the loader): the
+        # batch-norm rewrite reads a few of them to warn about untrained statistics.
+        self.checkpoint_prefix: Path | None = None
         with collector_paused():
             self._build(meta_graph)
 

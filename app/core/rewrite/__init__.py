@@ -56,10 +56,18 @@ def is_kept(finding: Finding, draft: Draft) -> bool:
 
 
 def find_all(graph: OpGraph, draft: Draft) -> list[Finding]:
-    """Every site every registered rewrite finds, in registry order (on and off alike)."""
+    """Every site every registered rewrite finds, in registry order (on and off alike).
+
+    When the graph knows its checkpoint, batch-norm sites whose moving statistics
+    still hold their initial 0 and 1 carry a warning (a few cached reads).
+    """
+    from app.core.rewrite.batch_norm import warn_initial_statistics
+
     findings: list[Finding] = []
     for rewrite in registry():
         findings += rewrite.find(graph, draft)
+    if graph.checkpoint_prefix is not None:
+        findings = warn_initial_statistics(findings, graph.checkpoint_prefix)
     return findings
 
 

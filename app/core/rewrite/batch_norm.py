@@ -29,6 +29,7 @@ the bundle) to warn when a moving mean is still all 0 and its variance all 1.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import struct
 from pathlib import Path
 from typing import Any
@@ -281,28 +282,49 @@ def warn_initial_statistics(findings: list[Finding], prefix: Path) -> list[Findi
     """The findings, with a warning on each whose checkpoint statistics are still 0 and 1.
 
     Reads only the moving statistics' bytes from the data shard (a few floats per
-    layer), so the export can call it before building anything. A statistic the
-    checkpoint lacks is left to the export's own missing-variable check.
+    layer, remembered per checkpoint file), so the window can ask on every edit. A
+    statistic the checkpoint lacks is left to the export's own missing-variable check.
     """
-    from app.core.bundle_index import read_bundle_index
-    from app.core.checkpoint import data_shards
-
-    index = read_bundle_index(prefix.with_name(prefix.name + ".index"))
-    shards = data_shards(prefix, index.num_shards)
+    sites = {f.id for f in findings if f.rewrite == ID and f.blocked is None and f.data}
+    if not sites:
+        return findings
+    index_file = prefix.with_name(prefix.name + ".index")
+    try:
+        stamp = index_file.stat().st_mtime_ns
+    except OSError:
+        return findings
     result = []
     for finding in findings:
         data = finding.data
-        if finding.rewrite == ID and finding.blocked is None and data:
-            mean = _values(index, shards, data["mean_key"])
-            variance = _values(index, shards, data["variance_key"])
-            if (mean is not None and variance is not None and all(v == 0.0 for v in mean)
-                    and all(v == 1.0 for v in variance)):
-                finding = dataclasses.replace(finding, warning=(
-                    f"the checkpoint's moving statistics of {finding.key} still hold their "
-                    "initial 0 and 1: the model was not trained with their updates, so serving "
-                    "will not normalise (run the update ops while training)"))
+        if finding.id in sites and _at_start(str(prefix), stamp, data["mean_key"],
+                                          data["variance_key"]):
+            finding = dataclasses.replace(finding, warning=(
+                f"the checkpoint's moving statistics of {finding.key} still hold their "
+                "initial 0 and 1: the model was not trained with their updates, so serving "
+                "will not normalise (run the update ops while training)"))
         result.append(finding)
     return result
+
+
+@functools.lru_cache(maxsize=4096)
+def _at_start(prefix: str, stamp: int, mean_key: str, variance_key: str) -> bool:
+    """Whether the checkpoint (``stamp``: its index file's mtime) holds mean 0, variance 1."""
+    from app.core.checkpoint import data_shards
+
+    path = Path(prefix)
+    index = _index(str(path.with_name(path.name + ".index")), stamp)
+    shards = data_shards(path, index.num_shards)
+    mean = _values(index, shards, mean_key)
+    variance = _values(index, shards, variance_key)
+    return (mean is not None and variance is not None and all(v == 0.0 for v in mean)
+            and all(v == 1.0 for v in variance))
+
+
+@functools.lru_cache(maxsize=8)
+def _index(index_file: str, stamp: int) -> Any:
+    from app.core.bundle_index import read_bundle_index
+
+    return read_bundle_index(Path(index_file))
 
 
 def _values(index: Any, shards: tuple[Path, ...], key: str) -> list[float] | None:
