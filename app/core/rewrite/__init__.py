@@ -155,9 +155,12 @@ def plan_problems(graph: OpGraph, draft: Draft,
     served |= {name.rpartition(":")[0] for name in fed}  # an input's own op is its site
     for f in blocking(findings, draft):
         if served.intersection(f.ops):
+            rewrite = by_id(f.rewrite)
+            keep = (f" (to serve it as it is, keep it: --keep {f.id})"
+                    if rewrite is None or rewrite.keep_serves else "")
             problems.append(Problem(
-                Level.ERROR, f"training → serving: {f.id} cannot be rewritten: {f.blocked} "
-                f"(to serve it as it is, keep it: --keep {f.id})"))
+                Level.ERROR, f"training → serving: {f.id} cannot be rewritten: {f.blocked}"
+                + keep))
     for f in active(findings, draft):
         if f.warning and served.intersection(f.ops):
             problems.append(Problem(Level.WARNING, f"training → serving: {f.id}: {f.warning}"))
