@@ -92,13 +92,17 @@ def switched_off(findings: Iterable[Finding], draft: Draft) -> dict[str, str]:
 
 def switch_on_hint(finding: Finding, draft: Draft) -> str:
     """How to switch ``finding`` on: its own switch when that is what turned it off, else
-    its rewrite's (the site switch wins in `is_on`, so naming the rewrite would not help)."""
+    its rewrite's (the site switch wins in `is_on`, so naming the rewrite would not help).
+
+    On the command line ``--no-rewrite`` wins over ``--rewrite``, so the line says to drop
+    the first and names the second only for a preset that switched it off."""
     switch = finding.id if draft.rewrites.get(finding.id) is False else finding.rewrite
     rewrite = by_id(finding.rewrite)
     title = rewrite.title if rewrite is not None else finding.rewrite
     return (f"the rewrite {finding.rewrite!r} ({title}) fixes this but is switched off: "
-            f"switch {switch} on (--rewrite {switch} on the command line, or its box in the "
-            "window's \"Training → serving\" section)")
+            f"switch {switch} on (command line: drop --no-rewrite {switch}, or add --rewrite "
+            f"{switch} when a preset switches it off; window: its box in the "
+            "\"Training → serving\" section)")
 
 
 def apply_all(meta: Any, graph: OpGraph, draft: Draft,
