@@ -23,6 +23,7 @@ import pytest
 
 from app.core.metagraph import read_meta_graph
 from app.core.opgraph import OpGraph
+from app.core.protos import to_tensorflow_meta_graph
 from app.core.rewrite import batch_norm, dropout, moving_average
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_walk import ASSIGN_OPS
@@ -93,12 +94,13 @@ def _rewritten(built: dict, rewrites: tuple[Rewrite, ...] = REWRITES) -> tuple[o
 
 def _run(meta, prefix: str, fed: str, output: str, batches: list[np.ndarray],
          extra: dict | None = None) -> list[np.ndarray]:
-    """Import ``meta`` as the export does, restore ``prefix``, answer each batch."""
+    """Import ``meta`` as the export does (as TensorFlow's class: `read_meta_graph` gives
+    TensorBoard's copy), restore ``prefix``, answer each batch."""
     tf = tensorflow()
     tf1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():
-        saver = tf1.train.import_meta_graph(meta, clear_devices=True)
+        saver = tf1.train.import_meta_graph(to_tensorflow_meta_graph(meta), clear_devices=True)
     with tf1.Session(graph=graph) as session:
         saver.restore(session, prefix)
         return [session.run(output, {fed: batch, **(extra or {})}) for batch in batches]
