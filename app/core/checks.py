@@ -178,9 +178,10 @@ def _random_finding(graph: OpGraph, op: Op, path: set[str], inputs: list[str],
     the bound value really switches it off is what verification's two runs prove).
 
     The fix: ``rewrite_off`` (how to switch on the rewrite that removes ``op``) when
-    given, and binding the placeholder when there is one; rebuilding the model only
-    for a dropout no rewrite can remove, and serving a deterministic output for other
-    random ops (sampling), where serving what it draws from may be the way."""
+    given, and binding the placeholder when there is one. Otherwise, for a dropout no
+    rewrite removes, rebuilding the model in inference mode; for other random ops
+    (sampling, noise), which inference mode may not remove, serving a tensor from
+    before the op, or rebuilding without it."""
     where = _layer(op.name)
     # A signature input is the request's data, unless it is a scalar (keep_prob, is_training).
     switches = [ph for ph in _switching_placeholders(graph, op, path)
