@@ -249,3 +249,19 @@ def layers_dropout(directory: Path) -> dict:
         sess.run(tf1.global_variables_initializer())
         prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=1)
     return {"prefix": prefix}
+
+
+def sampling(directory: Path) -> dict:
+    """A classifier whose ``sample`` output draws a class (``tf.random.categorical``), which no
+    inference rewrite removes, next to its deterministic ``logits``."""
+    import tensorflow as tf
+
+    tf1 = tf.compat.v1
+    x = tf1.placeholder(tf.float32, [None, 3], name="x")
+    with tf1.variable_scope("head"):
+        logits = tf.identity(tf.matmul(x, tf1.get_variable("w", [3, 4])), name="logits")
+        tf.identity(tf.random.categorical(logits, 1), name="sample")
+    with tf1.Session() as sess:
+        sess.run(tf1.global_variables_initializer())
+        prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=1)
+    return {"prefix": prefix}

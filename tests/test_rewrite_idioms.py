@@ -94,7 +94,8 @@ def _rewritten(built: dict, rewrites: tuple[Rewrite, ...] = REWRITES) -> tuple[o
 
 def _run(meta, prefix: str, fed: str, output: str, batches: list[np.ndarray],
          extra: dict | None = None) -> list[np.ndarray]:
-    """Import ``meta`` as the export does, restore ``prefix``, answer each batch."""
+    """Import ``meta`` as the export does (as TensorFlow's class: `read_meta_graph` gives
+    TensorBoard's copy), restore ``prefix``, answer each batch."""
     tf = tensorflow()
     tf1 = tf.compat.v1
     graph = tf.Graph()

@@ -8,6 +8,7 @@ import pytest
 from app.core.errors import ExportError
 from app.core.export import export_model, recipe
 from app.core.loader import load_checkpoint
+from app.core.protos import to_tensorflow_meta_graph
 from app.core.signature import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests.isolated_build import build
@@ -82,7 +83,9 @@ def test_strip_training_on_a_v1_loop_loads_and_equals_the_full_export(encoders, 
 
 def test_a_context_naming_a_pruned_op_is_reported_in_tensorflows_words(encoders):
     """What the old pruning produced: TF's message, no talk of missing libraries."""
-    meta = load_checkpoint(encoders["scan"]).graph.meta_graph
+    # As TensorFlow's class, the one the export hands import_graph (the loader reads
+    # TensorBoard's copy).
+    meta = to_tensorflow_meta_graph(load_checkpoint(encoders["scan"]).graph.meta_graph)
     broken = type(meta)()
     broken.CopyFrom(meta)
     exits = [n.name for n in broken.graph_def.node if n.op == "Exit"]

@@ -132,13 +132,16 @@ def test_tf1_graph_with_regress_signature_gets_regress_log_records(tf1_regress, 
 
 
 def tf1_failing_on_small_batch(directory: Path) -> dict:
-    """Verification's batches (1 and 3) pass; TF Serving's warmup batch of 4 fails an assert."""
+    """Verification's batches (BATCH examples, and each alone) pass; TF Serving's warmup
+    batch (SMALL_BATCH, one more) fails an assert."""
     import tensorflow as tf
+
+    from app.core.export.verify import BATCH
 
     tf1 = tf.compat.v1
     x = tf1.placeholder(tf.float32, [None, 2], name="x")
     w = tf1.get_variable("w", [2, 2])
-    check = tf1.assert_less_equal(tf.shape(x)[0], 3, message="batch too big")
+    check = tf1.assert_less_equal(tf.shape(x)[0], BATCH, message="batch too big")
     with tf.control_dependencies([check]):
         tf.identity(tf.matmul(x, w), name="y")
     with tf1.Session() as sess:

@@ -15,13 +15,15 @@ Rewrites (issue 13: dropout bypassed, batch norm on moving statistics, pipeline
 inputs rewired to placeholders) remove some of these causes before export. They
 are passed in as ``replaced``: the names of ops a rewrite bypasses or replaces.
 Those ops are never reported, but the walk still goes on through their inputs,
-since a rewrite keeps the rest of the path.
+since a rewrite keeps the rest of the path. Ops a rewrite would take off the path
+but that the user switched off come in as ``off``, each with the line that says how
+to switch its rewrite back on: that is their fix, not rebuilding the model.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from app.core.opgraph import Op, OpGraph
@@ -88,11 +90,14 @@ def path_ops(graph: OpGraph, outputs: Iterable[str], fed: Iterable[str]) -> dict
 
 def signature_findings(graph: OpGraph, outputs: Iterable[str], inputs: Iterable[str],
                        bound: Iterable[str] = (),
-                       replaced: frozenset[str] = frozenset()) -> list[Finding]:
+                       replaced: frozenset[str] = frozenset(),
+                       off: Mapping[str, str] | None = None) -> list[Finding]:
     """Random and input-pipeline ops between a signature's ``inputs`` and ``outputs``.
 
     ``bound``: placeholders the export bakes in as constants. ``replaced``: ops the
     inference rewrites bypass or replace (never reported; see the module doc).
+    ``off``: op -> how to switch on the rewrite that would remove it
+    (`app.core.rewrite.switched_off`), given as that op's fix.
     Each finding names (`Finding.output`) the first output whose path holds it.
     """
     outputs = list(outputs)
@@ -109,7 +114,8 @@ def signature_findings(graph: OpGraph, outputs: Iterable[str], inputs: Iterable[
         if name in replaced:
             continue
         if op.type in RANDOM_OPS:
-            finding = _random_finding(graph, op, path_set, inputs, bound_set, index)
+            finding = _random_finding(graph, op, path_set, inputs, bound_set, index,
+                                      (off or {}).get(name))
             if finding is not None:
                 findings.append(finding)
         elif op.type in PIPELINE_OPS:
@@ -165,24 +171,39 @@ def _may_reach(graph: OpGraph, sources: frozenset[str], outputs: list[str]) -> b
 
 
 def _random_finding(graph: OpGraph, op: Op, path: set[str], inputs: list[str],
-                    bound: set[str], output: int) -> Finding | None:
+                    bound: set[str], output: int, rewrite_off: str | None = None
+                    ) -> Finding | None:
     """An error when nothing can switch ``op`` off; a warning when a placeholder the
     export does not fix can; nothing when every such placeholder is bound (whether
-    the bound value really switches it off is what verification's two runs prove)."""
+    the bound value really switches it off is what verification's two runs prove).
+
+    The fix: ``rewrite_off`` (how to switch on the rewrite that removes ``op``) when
+    given, and binding the placeholder when there is one. Otherwise, for a dropout no
+    rewrite removes, rebuilding the model in inference mode; for other random ops
+    (sampling, noise), which inference mode may not remove, serving a tensor from
+    before the op, or rebuilding without it."""
     where = _layer(op.name)
     # A signature input is the request's data, unless it is a scalar (keep_prob, is_training).
     switches = [ph for ph in _switching_placeholders(graph, op, path)
                 if ph not in inputs or _is_scalar(graph, ph)]
     what = f"{op.name} ({op.type}) in {where!r} draws new random numbers on every request"
-    if "dropout" in where.lower():
+    dropout = "dropout" in where.lower()
+    if dropout:
         what = f"dropout in {where!r} draws a new random mask on every request ({op.name})"
     if not switches:
+        if rewrite_off is not None:
+            fix = rewrite_off
+        elif dropout:
+            fix = ("nothing in the graph switches it off: rebuild the model in inference mode "
+                   "(training=False), write that graph with "
+                   "tf.compat.v1.train.export_meta_graph next to the checkpoint and export it")
+        else:
+            fix = ("nothing in the graph switches it off and no inference rewrite removes it: "
+                   "serve a tensor from before it (for sampling, the scores it draws from) "
+                   "or, if only training adds it, rebuild the model with training=False "
+                   "and export that graph")
         return Finding("random", op.name, True,
-                       f"{what}, so the same request gets different answers; nothing in the "
-                       "graph switches it off: rebuild the model in inference mode "
-                       "(training=False), write that graph with "
-                       "tf.compat.v1.train.export_meta_graph next to the checkpoint and "
-                       "export it", output)
+                       f"{what}, so the same request gets different answers; {fix}", output)
     if all(ph in bound for ph in switches):
         return None
     named = []
@@ -194,10 +215,11 @@ def _random_finding(graph: OpGraph, op: Op, path: set[str], inputs: list[str],
     first = next((ph for ph in switches if ph not in bound), switches[0])
     fix = (f"take {first} off the inputs and bind it" if first in inputs
            else f"bind {first.rsplit(':', 1)[0]}")
+    also = f", or: {rewrite_off}" if rewrite_off is not None else ""
     return Finding("random", op.name, False,
                    f"{what} unless {', '.join(named)} switches it off; {fix} to its "
-                   "inference value (verification checks that two identical requests agree)",
-                   output)
+                   "inference value (verification checks that two identical requests agree)"
+                   + also, output)
 
 
 def _is_scalar(graph: OpGraph, name: str) -> bool:

@@ -323,11 +323,12 @@ def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
     problems += _validate_bound(draft, graph)
     findings = rewrite.find_all(graph, draft)
     bypassed = rewrite.bypassed_ops(rewrite.active(findings, draft))
+    off = rewrite.switched_off(findings, draft)  # their fix: switch the rewrite on
     sig_keys = [s.key for s in draft.signatures]
     for i, sig in enumerate(draft.signatures):
         problems += _validate_signature(draft, i, sig, graph, scopes, sig_keys, bypassed)
         if not any(p.signature_index == i and p.level is Level.ERROR for p in problems):
-            problems += _serving_problems(draft, i, sig, graph, frozenset(bypassed))
+            problems += _serving_problems(draft, i, sig, graph, frozenset(bypassed), off)
     from app.core.serving_checks import request_problems  # imports this module
 
     problems += request_problems(draft, graph)
@@ -335,10 +336,10 @@ def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
 
 
 def _serving_problems(draft: Draft, index: int, sig: Signature, graph: OpGraph,
-                      replaced: frozenset[str]) -> list[Problem]:
+                      replaced: frozenset[str], off: dict[str, str]) -> list[Problem]:
     """`app.core.checks` findings, each on the first output slot whose path holds it."""
     findings = signature_findings(graph, [s.tensor for s in sig.outputs],
-                                  [s.tensor for s in sig.inputs], draft.bound, replaced)
+                                  [s.tensor for s in sig.inputs], draft.bound, replaced, off)
     problems = []
     for finding in findings:
         slot = sig.outputs[finding.output]

@@ -8,10 +8,15 @@ the signature's inputs and names what it finds, each with its own fix:
 - ``FusedBatchNorm*`` with ``is_training=true`` (batch norm in training mode),
 - a mean/variance over axis 0 (``tf.nn.moments``, hand-written batch norm),
 - any other reduction over axis 0 of a batch-shaped tensor.
+
+Batch norm is what the ``batch_norm`` inference rewrite fixes. When it found the op
+but was switched off, ``off`` (`app.core.rewrite.switched_off`: op -> how to switch it
+on) gives the fix; rebuilding the model is the fix only where no rewrite applies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 _FUSED_BN = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"}
@@ -20,10 +25,12 @@ _REDUCTIONS = {"Mean", "Sum", "Max", "Min", "Prod", "All", "Any", "EuclideanNorm
 _SHOWN = 3
 
 
-def batch_mixing_cause(graph: Any, output: str, inputs: list[str]) -> str:
+def batch_mixing_cause(graph: Any, output: str, inputs: list[str],
+                       off: Mapping[str, str] | None = None) -> str:
     """One phrase naming the ops between ``inputs`` and ``output`` that mix examples.
 
-    Ops of one kind are named together, nearest the output first, with the fix once.
+    Ops of one kind are named together, nearest the output first, with the fix once:
+    switching a rewrite on when ``off`` has one for them, else the kind's own fix.
     """
     found: dict[str, list[str]] = {}
     for op in batch_path(graph, output, inputs):
@@ -38,6 +45,9 @@ def batch_mixing_cause(graph: Any, output: str, inputs: list[str]) -> str:
         shown = ", ".join(names[:_SHOWN])
         more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
         what, fix = _WORDS[kind]
+        hints = [off[name] for name in names if off and name in off]
+        if hints:
+            fix = hints[0]
         parts.append(f"{what} ({shown}{more}); {fix}")
     return "; ".join(parts)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.core import rewrite
 from app.core.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError
 from app.core.export import publish, recipe, serving, warmup
@@ -117,6 +118,8 @@ def export_model(
     moved = recipe.resolve_assets(loaded.graph, loaded.checkpoint.prefix.parent)
     if moved:
         meta = recipe.with_assets_moved(meta, moved)
+    # Rewritable sites switched off: their fix is switching on, if verification fails on one.
+    off = rewrite.switched_off(rewrite.find_all(loaded.graph, draft), draft)
     rewritten, draft = recipe.inference_rewrite(meta, loaded.graph, draft)
     full_meta = rewritten  # verification's reference: the same rewrite, unpruned
     if opts.strip_training:
@@ -148,7 +151,7 @@ def export_model(
         if opts.verify:
             stage("verify", "Verifying the SavedModel against the checkpoint")
             report = _verify(staging.saved_dir, session, sig_defs, full_meta, bound, loaded,
-                             opts.strip_training, cancelled)
+                             opts.strip_training, cancelled, off)
 
         if opts.warmup:
             stage("warmup", "Writing and replaying TensorFlow Serving's warmup requests")
@@ -172,7 +175,7 @@ def export_model(
 
 def _verify(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],
             full_meta: Any, bound: dict[str, Any], loaded: LoadedCheckpoint, stripped: bool,
-            cancelled: CancelCheck | None) -> VerifyReport:
+            cancelled: CancelCheck | None, off: dict[str, str]) -> VerifyReport:
     """Compare with the checkpoint graph (the unpruned one when the export was stripped).
 
     The checkpoint side runs first and its sessions are closed before the SavedModel
@@ -195,7 +198,7 @@ def _verify(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],
     finally:
         reference.close()
         session.close()
-    return verify(saved_dir, expected, cancelled)
+    return verify(saved_dir, expected, cancelled, off)
 
 
 def _guard_io(write: Callable[[], Any]) -> Any:

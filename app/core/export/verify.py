@@ -26,7 +26,7 @@ All the runs after loading use the one loaded session; nothing is loaded twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,11 +178,14 @@ def expected_outputs(signature_defs: dict[str, Any], words: list[str],
 
 
 def verify(saved_dir: Path, expected: dict[str, Expected],
-           cancelled: Callable[[], bool] | None = None) -> VerifyReport:
+           cancelled: Callable[[], bool] | None = None,
+           off: Mapping[str, str] | None = None) -> VerifyReport:
     """Load the SavedModel in a fresh graph and check each signature (see the module doc).
 
     The checkpoint's outputs are computed first (`expected_outputs`) so its session
     can be closed before the SavedModel is loaded: peak memory holds one model, not two.
+    ``off``: ops of inference rewrites the user switched off -> how to switch them on
+    (`app.core.rewrite.switched_off`); a failure they cause gives that as its fix.
     """
     from app.core.tf_runtime import tensorflow
 
@@ -201,7 +204,7 @@ def verify(saved_dir: Path, expected: dict[str, Expected],
             if cancelled is not None and cancelled():
                 raise Cancelled("export cancelled")
             want = expected[key]
-            check = _SignatureRun(key, sig, want, session, meta)
+            check = _SignatureRun(key, sig, want, session, meta, off or {})
             report.checks.append(check.run())
             report.samples[key] = want.samples
     return report
@@ -210,8 +213,10 @@ def verify(saved_dir: Path, expected: dict[str, Expected],
 class _SignatureRun:
     """Every check of one signature on the loaded export's session."""
 
-    def __init__(self, key: str, sig: Any, want: Expected, session: Any, meta: Any) -> None:
+    def __init__(self, key: str, sig: Any, want: Expected, session: Any, meta: Any,
+                 off: Mapping[str, str]) -> None:
         self.key, self.sig, self.want, self.session, self.meta = key, sig, want, session, meta
+        self.off = off
         self.out_keys = sorted(sig.outputs)
         self.fetches = [sig.outputs[k].name for k in self.out_keys]
         self.input_names = [sig.inputs[k].name for k in sorted(sig.inputs)]
@@ -288,7 +293,7 @@ class _SignatureRun:
                     continue
                 diff = max_difference(single, want)
                 cause = batch_mixing_cause(self.session.graph, self.sig.outputs[name].name,
-                                           self.input_names)
+                                           self.input_names, self.off)
                 if per_row:
                     what = (f"mixes the examples of a batch: example {i + 1} sent alone "
                             f"differs by {diff:.3g} from its row in a batch of {batch}")
@@ -321,7 +326,8 @@ class _SignatureRun:
     def _nondeterminism_cause(self, name: str) -> str:
         """Random and input-pipeline ops on the output's path, with their fixes."""
         graph = OpGraph(self.meta)
-        findings = signature_findings(graph, [self.sig.outputs[name].name], self.input_names)
+        findings = signature_findings(graph, [self.sig.outputs[name].name], self.input_names,
+                                      off=self.off)
         if findings:
             return "; ".join(f.message for f in findings[:3])
         return ("no random or input-pipeline op is on its path; it reads state that "

@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import Cancelled, ExportError
+from app.core.export.verify import BATCH
 
 WARMUP_FOLDER = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 MAX_RECORDS = 1000  # TF Serving reads at most this many warmup records
-SMALL_BATCH = 4  # verification already ran batches of 1 and 3: try one more size
+# One more than verification's batch: the replay then tries a batch size verification
+# has not (it runs BATCH examples and each alone), as a server will meet many.
+SMALL_BATCH = BATCH + 1
 CLASSIFY, REGRESS = "tensorflow/serving/classify", "tensorflow/serving/regress"
 
 

@@ -12,6 +12,10 @@
   the served path is an error until kept, a rewrite's warning is a warning.
 - ``bypassed_ops(findings)``: the ops the given (active) findings take off the served
   path, for static checks that would otherwise blame them (random ops, pipelines).
+- ``switched_off(findings, draft)``: for the ops of sites a rewrite would fix but that are
+  switched off, the line saying how to switch them back on. The serving checks and
+  verification give it as the fix, so they never send the user to rebuild a model that
+  a switch in Signet would serve right.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ if TYPE_CHECKING:
 MODULES = ("inputs", "learning_phase", "dropout", "batch_norm", "moving_average")
 
 __all__ = ["Applied", "Finding", "Rewrite", "active", "apply_all", "blocking", "bypassed_ops",
-           "describe", "find_all", "is_kept", "is_on", "plan_problems", "registry", "renamed_draft"]
+           "describe", "find_all", "is_kept", "is_on", "plan_problems", "registry", "renamed_draft",
+           "switch_on_hint", "switched_off"]
 
 
 @cache
@@ -85,6 +90,27 @@ def blocking(findings: Iterable[Finding], draft: Draft) -> list[Finding]:
 def bypassed_ops(findings: Iterable[Finding]) -> set[str]:
     """Ops that the given findings (pass ``active(...)``) take off the served path."""
     return {op for f in findings if f.blocked is None for op in f.ops}
+
+
+def switched_off(findings: Iterable[Finding], draft: Draft) -> dict[str, str]:
+    """Op -> `switch_on_hint`, for every op of a rewritable site that is switched off."""
+    return {op: switch_on_hint(f, draft) for f in findings
+            if f.blocked is None and not is_on(f, draft) for op in f.ops}
+
+
+def switch_on_hint(finding: Finding, draft: Draft) -> str:
+    """How to switch ``finding`` on: its own switch when that is what turned it off, else
+    its rewrite's (the site switch wins in `is_on`, so naming the rewrite would not help).
+
+    On the command line ``--no-rewrite`` wins over ``--rewrite``, so the line says to drop
+    the first and names the second only for a preset that switched it off."""
+    switch = finding.id if draft.rewrites.get(finding.id) is False else finding.rewrite
+    rewrite = by_id(finding.rewrite)
+    title = rewrite.title if rewrite is not None else finding.rewrite
+    return (f"the rewrite {finding.rewrite!r} ({title}) fixes this but is switched off: "
+            f"switch {switch} on (command line: drop --no-rewrite {switch}, or add --rewrite "
+            f"{switch} when a preset switches it off; window: its box in the "
+            "\"Training → serving\" section)")
 
 
 def apply_all(meta: Any, graph: OpGraph, draft: Draft,
@@ -141,9 +167,12 @@ def plan_problems(graph: OpGraph, draft: Draft,
     served |= {name.rpartition(":")[0] for name in fed}  # an input's own op is its site
     for f in blocking(findings, draft):
         if served.intersection(f.ops):
+            rewrite = by_id(f.rewrite)
+            keep = (f" (to serve it as it is, keep it: --keep {f.id})"
+                    if rewrite is None or rewrite.keep_serves else "")
             problems.append(Problem(
-                Level.ERROR, f"training → serving: {f.id} cannot be rewritten: {f.blocked} "
-                f"(to serve it as it is, keep it: --keep {f.id})"))
+                Level.ERROR, f"training → serving: {f.id} cannot be rewritten: {f.blocked}"
+                + keep))
     for f in active(findings, draft):
         if f.warning and served.intersection(f.ops):
             problems.append(Problem(Level.WARNING, f"training → serving: {f.id}: {f.warning}"))

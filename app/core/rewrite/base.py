@@ -63,3 +63,7 @@ class Rewrite:
     default_on: bool
     find: Callable[[OpGraph, Draft], list[Finding]]
     apply: Callable[[Any, list[Finding]], Applied]
+    # Whether a blocked site kept on purpose can publish. Not for dropout or batch norm:
+    # the serving checks and verification refuse a random mask or batch statistics, so
+    # offering ``--keep`` for them would be a fix that cannot work.
+    keep_serves: bool = True

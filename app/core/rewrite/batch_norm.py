@@ -116,8 +116,7 @@ def _unexplained_averages(graph: OpGraph, draft: Any, explained: set[str]) -> li
             rewrite=ID, key=key, ops=(op_of(statistic),), summary=f"{key}: keeps batch statistics",
             blocked=(f"{statistic} is on the served path and training keeps its moving "
                      f"average in {average.name}, but Signet does not recognise the batch "
-                     "norm around it; serve a graph built with training=False, or keep it "
-                     "on purpose")))
+                     "norm around it; serve a graph built with training=False")))
     return found
 
 
@@ -153,7 +152,7 @@ def _fused(graph: OpGraph, op: Op) -> Finding:
         return Finding(
             rewrite=ID, key=key, ops=(op.name,), summary=f"{key}: keeps batch statistics",
             blocked=(f"{op.name} normalises over the batch (is_training=true) and {stats}; "
-                     "serve a graph built with training=False, or keep it on purpose"),
+                     "serve a graph built with training=False"),
         )
     return Finding(
         rewrite=ID, key=key, ops=(op.name,),
@@ -185,7 +184,7 @@ def _moments(graph: OpGraph, diff: Op) -> Finding | None:
         return Finding(
             rewrite=ID, key=key, ops=ops, summary=f"{key}: keeps batch statistics",
             blocked=(f"{mean.name} normalises over the batch and {stats}; serve a graph "
-                     "built with training=False, or keep it on purpose"),
+                     "built with training=False"),
         )
     readers = {op.name for t in (mean_t, variance_t) for op in consumers_of(graph, t)}
     return Finding(
@@ -341,4 +340,4 @@ def _values(index: Any, shards: tuple[Path, ...], key: str) -> list[float] | Non
 
 
 REWRITE = Rewrite(id=ID, title="Batch norm uses moving statistics", default_on=True,
-                  find=find, apply=apply)
+                  find=find, apply=apply, keep_serves=False)

@@ -81,7 +81,7 @@ def _site(graph: OpGraph, random: Op) -> Finding | None:
         summary=f"random mask at {random.name} kept",
         blocked=(f"{random.name} builds a random mask Signet does not recognise as dropout "
                  "(it never meets the tensor its shape was drawn for); serving would stay "
-                 "random — rewrite the model with training=False, or keep it on purpose"),
+                 "random — rebuild the model with training=False and export that graph"),
     )
 
 
@@ -177,4 +177,5 @@ def apply(meta: Any, findings: list[Finding]) -> Applied:
     return Applied(new, renamed=resolve(mapping))
 
 
-REWRITE = Rewrite(id=ID, title="Dropout bypassed", default_on=True, find=find, apply=apply)
+REWRITE = Rewrite(id=ID, title="Dropout bypassed", default_on=True, find=find, apply=apply,
+                  keep_serves=False)
