@@ -10,6 +10,8 @@ loader, so `signet run` and the warmup replay see what the server would.
 - ``ServingModel(folder)``: ``.signatures`` (key -> SignatureDef),
   ``.input_dtypes(key)``, ``.run(key, inputs) -> {alias: array}``
   (raises `RestError` in the server's words), ``.close()``; a context manager.
+  ``.session`` and ``.meta_graph`` let the export's verification and warmup
+  replay share this one load.
 - ``answer(model, body) -> (text, ok)``: a REST ``:predict`` body in, the server's
   response text out (``{"error": …}`` when not ok); ``respond`` also gives the arrays.
 """
@@ -62,6 +64,12 @@ class ServingModel:
             raise ExportError(f"{self.folder}: TensorFlow cannot load this SavedModel "
                               f"({first}); export it again") from exc
         self.signatures: dict[str, Any] = dict(meta.signature_def)
+        self.meta_graph = meta  # the loaded MetaGraphDef (verification reads its graph)
+
+    @property
+    def session(self) -> Any:
+        """The loaded session: the export's checks run on it instead of loading again."""
+        return self._session
 
     def __enter__(self) -> ServingModel:
         return self
