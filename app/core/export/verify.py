@@ -179,7 +179,7 @@ def expected_outputs(signature_defs: dict[str, Any], words: list[str],
                          {sig.inputs[k].name: v for k, v in samples.items()})
         except tf.errors.OpError as exc:
             raise ExportError(f"verification: the checkpoint graph fails on sample inputs for "
-                              f"signature {key!r} ({exc.message.splitlines()[0]})") from exc
+                              f"signature {key!r} ({_first_line(exc)})") from exc
         expected[key] = Expected(samples, dict(zip(out_keys, values, strict=True)))
     return expected
 
@@ -236,7 +236,7 @@ class _SignatureRun:
             return self.runs.run(self.fetches, feeds)
         except tensorflow().errors.OpError as exc:
             raise ExportError(f"verification: signature {self.key!r} failed on sample inputs "
-                              f"({exc.message.splitlines()[0]})") from exc
+                              f"({_first_line(exc)})") from exc
 
     def _fail(self, name: str, what: str) -> ExportError:
         return ExportError(f"verification: signature {self.key!r} output {name!r} {what}")
@@ -348,6 +348,13 @@ class _SignatureRun:
         return ("no random or input-pipeline op is on its path; it reads state that "
                 "changes from run to run (a variable assigned on every run, a queue or "
                 "a stateful op): export a graph built for inference")
+
+
+def _first_line(exc: Any) -> str:
+    """The kernel's own message of a TensorFlow OpError (not "Graph execution error:")."""
+    from app.core.serving_model import op_error_text
+
+    return op_error_text(exc.message).splitlines()[0]
 
 
 def _non_finite(value: Any) -> str | None:
