@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.core.errors import ExportError
-from app.core.export import export_model, shared_runs, warmup
+from app.core.export import export_model, kernels, shared_runs, warmup
 from app.core.export.shared_runs import SharedRuns
 from app.core.serving_model import ServingModel
 from app.core.signature import Draft, Signature, Slot
@@ -64,9 +64,9 @@ def test_one_load_serves_verification_and_the_warmup_replay(tmp_path, monkeypatc
     replayed: list[str] = []
     real_init, real_run, real_serve = ServingModel.__init__, SharedRuns.run, ServingModel.run
 
-    def counting_init(self, folder):
+    def counting_init(self, folder, **options):
         loads.append(folder)
-        real_init(self, folder)
+        real_init(self, folder, **options)
 
     def counting_run(self, fetches, feeds):
         executed.append(list(fetches))
@@ -109,3 +109,40 @@ def test_runs_are_answered_only_for_the_very_same_feeds():
     assert shared_runs.same_feeds({"a": np.array([b"x"], object)},
                                   {"a": np.array([b"x"], object)})
     assert not shared_runs.same_feeds({"a": np.zeros(2)}, {"b": np.zeros(2)})
+
+
+def _gpu_only_training_part(folder):
+    """y = x @ w, and beside it (never on y's path) a GPU-only CudnnRNN op."""
+    tf = tensorflow()
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [None, 2], name="x")
+        w = tf1.get_variable("w", [2, 2])
+        tf.identity(tf.matmul(x, w), name="y")
+        seq = tf1.placeholder(tf.float32, [5, 1, 2], name="seq")
+        zeros = tf.zeros([1, 1, 2])
+        tf.raw_ops.CudnnRNN(input=seq, input_h=zeros, input_c=zeros,
+                            params=tf.zeros([64]), name="train/rnn")
+        # Trained where it had a GPU: here only the runs' own ops can be placed.
+        config = tf1.ConfigProto()
+        config.graph_options.place_pruned_graph = True
+        with tf1.Session(graph=graph, config=config) as sess:
+            sess.run(tf1.global_variables_initializer())
+            prefix = tf1.train.Saver().save(sess, str(folder / "m.ckpt"), global_step=1)
+    return graph, prefix
+
+
+def test_an_op_serving_could_not_place_is_refused_though_no_signature_runs_it(tmp_path):
+    """Runs place only what they need; the whole graph's kernels are checked instead."""
+    graph, prefix = _gpu_only_training_part(tmp_path)
+    graph_def = graph.as_graph_def()
+    assert kernels.unplaceable(graph_def, {"CPU"}) == ["train/rnn (CudnnRNN)"]
+    assert kernels.unplaceable(graph_def, {"CPU", "GPU"}) == []
+    draft = Draft([Signature(inputs=[Slot("x", "x:0")], outputs=[Slot("y", "y:0")])])
+    draft.options.base, draft.options.name = str(tmp_path / "out"), "m"
+    with pytest.raises(ExportError, match=r"m\.ckpt-1\.meta: 1 op\(s\) have no kernel for this "
+                                          r"machine's devices \(CPU\).*train/rnn \(CudnnRNN\)"):
+        export_model(draft, prefix)
+    draft.options.strip_training = True  # the fix the message names
+    assert export_model(draft, prefix).version == 1

@@ -47,14 +47,18 @@ def model_version_folder(path: str | os.PathLike[str]) -> Path | None:
 class ServingModel:
     """One loaded ``serve`` meta graph and its session (see module doc)."""
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], pruned_placement: bool = False) -> None:
+        """``pruned_placement``: place only what each run needs, not the whole graph as TF
+        Serving does (the export checks whole-graph placement itself, `export.kernels`)."""
         from app.core.tf_runtime import tensorflow
 
         tf = tensorflow()
         tf1 = tf.compat.v1
         self.folder = Path(folder)
         self._tf = tf
-        self._session = tf1.Session(graph=tf.Graph())
+        config = tf1.ConfigProto()
+        config.graph_options.place_pruned_graph = pruned_placement
+        self._session = tf1.Session(graph=tf.Graph(), config=config)
         try:
             meta = tf1.saved_model.loader.load(
                 self._session, [tf1.saved_model.tag_constants.SERVING], str(self.folder))

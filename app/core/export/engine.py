@@ -18,7 +18,7 @@ from typing import Any
 
 from app.core.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError
-from app.core.export import publish, recipe, serving, warmup
+from app.core.export import kernels, publish, recipe, serving, warmup
 from app.core.export.shared_runs import SharedRuns
 from app.core.export.verify import (
     Expected,
@@ -133,6 +133,7 @@ def export_model(
 
     stage("restore", f"Restoring variables from {loaded.checkpoint.prefix.name}")
     session = recipe.restore(graph, saver, loaded.checkpoint.prefix)
+    _check_placeable(meta, session, loaded)
     staging: publish.Staging | None = None
     try:
         stage("build signatures", "Building signatures")
@@ -206,6 +207,19 @@ def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any]
     finally:
         reference.close()
         session.close()
+
+
+def _check_placeable(meta: Any, session: recipe.Session, loaded: LoadedCheckpoint) -> None:
+    """Refuse a graph TF Serving could not place whole (see `kernels`); closes on refusal."""
+    devices = {d.device_type for d in session.session.list_devices()}
+    missing = kernels.unplaceable(meta.graph_def, devices)
+    if missing:
+        session.close()
+        raise ExportError(
+            f"{loaded.files.meta}: {len(missing)} op(s) have no kernel for this machine's "
+            f"devices ({', '.join(sorted(devices))}) or their dtypes, so TensorFlow Serving "
+            f"could not load the graph: {', '.join(missing[:3])}; export with "
+            "--strip-training if only training uses them, or on a machine that has them")
 
 
 def _guard_io(write: Callable[[], Any]) -> Any:

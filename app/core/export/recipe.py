@@ -220,7 +220,8 @@ def restore(graph: Any, saver: Any, prefix: Path) -> Session:
     # Place only what each run needs. This session runs the restore, the save and
     # verification's checkpoint side, never the whole training graph; placing all of
     # it at every run that adds ops cost more than those runs (the ResNet-50 bench).
-    # The export itself is checked as TF Serving loads it, with full placement.
+    # TF Serving places the whole graph: the engine checks that from the kernel
+    # registry instead (`kernels.unplaceable`).
     config.graph_options.place_pruned_graph = True
     session = tf1.Session(graph=graph, config=config)
     try:

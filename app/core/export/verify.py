@@ -2,9 +2,11 @@
 
 The SavedModel is loaded in a fresh graph with TensorFlow's own loader
 (``tf.compat.v1.saved_model.loader.load``, which restores variables and runs
-the main op with the copied assets) and every signature runs on a batch of
-`BATCH` distinct deterministic examples; the checkpoint graph with restored
-variables runs on the same batch. An export passes only when, for every output:
+the main op with the copied assets; its session places only what each run needs,
+whole-graph placement being checked from the kernel registry, `kernels`) and every
+signature runs on a batch of `BATCH` distinct deterministic examples; the
+checkpoint graph with restored variables runs on the same batch. An export
+passes only when, for every output:
 
 - it is finite (NaN or Inf fail, naming the output: equal NaNs are no match);
 - two identical runs agree (random ops or an input pipeline fail here);
@@ -189,7 +191,8 @@ def open_export(saved_dir: Path) -> Any:
     from app.core.serving_model import ServingModel
 
     try:
-        return ServingModel(saved_dir)
+        # Whole-graph placement was checked when the export restored (`kernels`).
+        return ServingModel(saved_dir, pruned_placement=True)
     except ExportError as exc:
         cause = exc.__cause__ or exc
         first = str(cause).strip().splitlines()
