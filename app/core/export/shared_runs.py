@@ -2,8 +2,8 @@
 
 Verification and the warmup replay both run the staged SavedModel on sample
 inputs, and the warmup records are built from the same deterministic samples:
-the record at `warmup.SMALL_BATCH` is verification's batch and the record at
-batch 1 is its first example sent alone. The replay asks one thing of a record:
+the record at batch 1 is verification's first example sent alone (and a record
+at verification's batch size would be its batch). The replay asks one thing of a record:
 that it runs on the loaded model. A record whose fetches and feeds equal a run
 this very session already answered has run, so it is not run a second time.
 Feeds compare by dtype, shape and value; anything else runs.

@@ -30,7 +30,7 @@ from app.core.export.shared_runs import SharedRuns
 WARMUP_FOLDER = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 MAX_RECORDS = 1000  # TF Serving reads at most this many warmup records
-SMALL_BATCH = 3
+SMALL_BATCH = 4  # verification already ran batches of 1 and 3: try one more size
 CLASSIFY, REGRESS = "tensorflow/serving/classify", "tensorflow/serving/regress"
 
 
