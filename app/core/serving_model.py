@@ -10,6 +10,8 @@ loader, so `signet run` and the warmup replay see what the server would.
 - ``ServingModel(folder)``: ``.signatures`` (key -> SignatureDef),
   ``.input_dtypes(key)``, ``.run(key, inputs) -> {alias: array}``
   (raises `RestError` in the server's words), ``.close()``; a context manager.
+  ``.session`` and ``.meta_graph`` let the export's verification and warmup
+  replay share this one load.
 - ``answer(model, body) -> (text, ok)``: a REST ``:predict`` body in, the server's
   response text out (``{"error": …}`` when not ok); ``respond`` also gives the arrays.
 """
@@ -45,14 +47,18 @@ def model_version_folder(path: str | os.PathLike[str]) -> Path | None:
 class ServingModel:
     """One loaded ``serve`` meta graph and its session (see module doc)."""
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], pruned_placement: bool = False) -> None:
+        """``pruned_placement``: place only what each run needs, not the whole graph as TF
+        Serving does (the export checks whole-graph placement itself, `export.kernels`)."""
         from app.core.tf_runtime import tensorflow
 
         tf = tensorflow()
         tf1 = tf.compat.v1
         self.folder = Path(folder)
         self._tf = tf
-        self._session = tf1.Session(graph=tf.Graph())
+        config = tf1.ConfigProto()
+        config.graph_options.place_pruned_graph = pruned_placement
+        self._session = tf1.Session(graph=tf.Graph(), config=config)
         try:
             meta = tf1.saved_model.loader.load(
                 self._session, [tf1.saved_model.tag_constants.SERVING], str(self.folder))
@@ -62,6 +68,12 @@ class ServingModel:
             raise ExportError(f"{self.folder}: TensorFlow cannot load this SavedModel "
                               f"({first}); export it again") from exc
         self.signatures: dict[str, Any] = dict(meta.signature_def)
+        self.meta_graph = meta  # the loaded MetaGraphDef (verification reads its graph)
+
+    @property
+    def session(self) -> Any:
+        """The loaded session: the export's checks run on it instead of loading again."""
+        return self._session
 
     def __enter__(self) -> ServingModel:
         return self

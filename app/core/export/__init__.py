@@ -11,7 +11,8 @@
 
 Modules: `recipe` (TensorFlow steps), `publish` (atomic BASE/NAME/VERSION),
 `verify` (compare with the checkpoint), `warmup` (TF Serving's warmup file, replayed
-before publishing), `serving` (summary, models.config, REST).
+before publishing; both on one load of the export, sharing runs through
+`shared_runs`), `serving` (summary, models.config, REST).
 """
 
 from app.core.export.engine import (

@@ -19,12 +19,15 @@ from typing import Any
 from app.core import rewrite
 from app.core.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError
-from app.core.export import publish, recipe, serving, warmup
+from app.core.export import kernels, publish, recipe, serving, warmup
+from app.core.export.shared_runs import SharedRuns
 from app.core.export.verify import (
+    Expected,
     VerifyReport,
+    check_export,
     expected_outputs,
+    open_export,
     signature_samples,
-    verify,
     vocabulary,
 )
 from app.core.loader import LoadedCheckpoint, load_checkpoint
@@ -134,6 +137,7 @@ def export_model(
 
     stage("restore", f"Restoring variables from {loaded.checkpoint.prefix.name}")
     session = recipe.restore(graph, saver, loaded.checkpoint.prefix)
+    _check_placeable(meta, session, loaded)
     staging: publish.Staging | None = None
     try:
         stage("build signatures", "Building signatures")
@@ -148,14 +152,21 @@ def export_model(
         variables_bytes = _size(staging.saved_dir / "variables")
 
         report = None
+        expected = None
         if opts.verify:
             stage("verify", "Verifying the SavedModel against the checkpoint")
-            report = _verify(staging.saved_dir, session, sig_defs, full_meta, bound, loaded,
-                             opts.strip_training, cancelled, off)
-
-        if opts.warmup:
-            stage("warmup", "Writing and replaying TensorFlow Serving's warmup requests")
-            _guard_io(lambda: warmup.add_warmup(staging.saved_dir, sig_defs, opts.name, cancelled))
+            expected = _expected(staging.saved_dir, session, sig_defs, full_meta, bound, loaded,
+                                 opts.strip_training)
+        session.close()  # before the export is loaded: one copy of the weights at a time
+        if opts.verify or opts.warmup:
+            with open_export(staging.saved_dir) as model:  # loaded once for every check
+                runs = SharedRuns(model.session)
+                if expected is not None:
+                    report = check_export(model, expected, runs, cancelled, off)
+                if opts.warmup:
+                    stage("warmup", "Writing and replaying TensorFlow Serving's warmup requests")
+                    _guard_io(lambda: warmup.add_warmup(staging.saved_dir, sig_defs, opts.name,
+                                                        cancelled, model, runs))
 
         stage("publish", f"Publishing into {staging.model_folder}")
         path, version = _guard_io(lambda: staging.publish(opts.version, opts.overwrite))
@@ -173,13 +184,14 @@ def export_model(
                         samples)
 
 
-def _verify(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],
-            full_meta: Any, bound: dict[str, Any], loaded: LoadedCheckpoint, stripped: bool,
-            cancelled: CancelCheck | None, off: dict[str, str]) -> VerifyReport:
-    """Compare with the checkpoint graph (the unpruned one when the export was stripped).
+def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],
+              full_meta: Any, bound: dict[str, Any], loaded: LoadedCheckpoint,
+              stripped: bool) -> dict[str, Expected]:
+    """The checkpoint side of verification (the unpruned graph when the export was stripped).
 
-    The checkpoint side runs first and its sessions are closed before the SavedModel
-    is loaded, so verification never holds two copies of the weights.
+    It runs in the session the export restored, unless stripping pruned that graph;
+    its sessions are closed before the SavedModel is loaded, so verification never
+    holds two copies of the weights.
     """
     from app.core.tf_runtime import tensorflow
 
@@ -190,15 +202,28 @@ def _verify(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],
         graph, saver = recipe.import_graph(full_meta, bound)
         reference = recipe.restore(graph, saver, loaded.checkpoint.prefix)
     try:
-        with reference.graph.as_default():
-            tables = tf1.tables_initializer()
-        reference.run([tables], {})
-        words = vocabulary(saved_dir / "assets")
-        expected = expected_outputs(sig_defs, words, reference.run)
+        # The initializers themselves, not a new tables_initializer() group: a new op
+        # would make TensorFlow copy the whole graph into the session again (~1 s here).
+        tables = reference.graph.get_collection(tf1.GraphKeys.TABLE_INITIALIZERS)
+        if tables:
+            reference.run(tables, {})
+        return expected_outputs(sig_defs, vocabulary(saved_dir / "assets"), reference.run)
     finally:
         reference.close()
         session.close()
-    return verify(saved_dir, expected, cancelled, off)
+
+
+def _check_placeable(meta: Any, session: recipe.Session, loaded: LoadedCheckpoint) -> None:
+    """Refuse a graph TF Serving could not place whole (see `kernels`); closes on refusal."""
+    devices = {d.device_type for d in session.session.list_devices()}
+    missing = kernels.unplaceable(meta.graph_def, devices)
+    if missing:
+        session.close()
+        raise ExportError(
+            f"{loaded.files.meta}: {len(missing)} op(s) have no kernel for this machine's "
+            f"devices ({', '.join(sorted(devices))}) or their dtypes, so TensorFlow Serving "
+            f"could not load the graph: {', '.join(missing[:3])}; strip the training state "
+            "if only training uses them, or export on a machine that has them")
 
 
 def _guard_io(write: Callable[[], Any]) -> Any:

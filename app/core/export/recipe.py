@@ -226,7 +226,14 @@ def _import_failure(meta: Any, exc: BaseException) -> str:
 def restore(graph: Any, saver: Any, prefix: Path) -> Session:
     """Open a session and restore the checkpoint's values (never an initializer)."""
     tf1 = _tf().compat.v1
-    session = tf1.Session(graph=graph)
+    config = tf1.ConfigProto()
+    # Place only what each run needs. This session runs the restore, the save and
+    # verification's checkpoint side, never the whole training graph; placing all of
+    # it at every run that adds ops cost more than those runs (the ResNet-50 bench).
+    # TF Serving places the whole graph: the engine checks that from the kernel
+    # registry instead (`kernels.unplaceable`).
+    config.graph_options.place_pruned_graph = True
+    session = tf1.Session(graph=graph, config=config)
     try:
         if saver is not None:
             with graph.as_default():

@@ -2,9 +2,11 @@
 
 The SavedModel is loaded in a fresh graph with TensorFlow's own loader
 (``tf.compat.v1.saved_model.loader.load``, which restores variables and runs
-the main op with the copied assets) and every signature runs on a batch of
-`BATCH` distinct deterministic examples; the checkpoint graph with restored
-variables runs on the same batch. An export passes only when, for every output:
+the main op with the copied assets; it places the whole graph, as TF Serving does when
+it loads a version, so a graph the server could not place fails here) and every
+signature runs on a batch of `BATCH` distinct deterministic examples; the
+checkpoint graph with restored variables runs on the same batch. An export
+passes only when, for every output:
 
 - it is finite (NaN or Inf fail, naming the output: equal NaNs are no match);
 - two identical runs agree (random ops or an input pipeline fail here);
@@ -21,7 +23,13 @@ alone, since a server that batches requests cannot split it per request. A
 signature with an input of fixed first dimension has no batch axis and is run on
 its samples as a whole only.
 
-All the runs after loading use the one loaded session; nothing is loaded twice.
+All the runs after loading use the one loaded session, which the warmup replay
+shares (`open_export`, `check_export`, `SharedRuns`); nothing is loaded twice.
+Runs are not repeated either: when a signature has a batch axis, every output
+of the batch run is compared with the same output of each example sent alone,
+so an output that changes from run to run already fails there; only then is the
+batch run again, to tell changing outputs from mixed examples. A signature
+without a batch axis gets its explicit second run.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from typing import Any
 from app.core.checks import signature_findings
 from app.core.errors import Cancelled, ExportError
 from app.core.export.batch_causes import batch_mixing_cause, batch_path
+from app.core.export.shared_runs import SharedRuns
 from app.core.opgraph import OpGraph
 
 RTOL = 1e-5
@@ -172,90 +181,107 @@ def expected_outputs(signature_defs: dict[str, Any], words: list[str],
                          {sig.inputs[k].name: v for k, v in samples.items()})
         except tf.errors.OpError as exc:
             raise ExportError(f"verification: the checkpoint graph fails on sample inputs for "
-                              f"signature {key!r} ({exc.message.splitlines()[0]})") from exc
+                              f"signature {key!r} ({_first_line(exc)})") from exc
         expected[key] = Expected(samples, dict(zip(out_keys, values, strict=True)))
     return expected
 
 
-def verify(saved_dir: Path, expected: dict[str, Expected],
-           cancelled: Callable[[], bool] | None = None,
-           off: Mapping[str, str] | None = None) -> VerifyReport:
-    """Load the SavedModel in a fresh graph and check each signature (see the module doc).
+def open_export(saved_dir: Path) -> Any:
+    """Load the staged SavedModel once (a `ServingModel`) for every check and the warmup."""
+    from app.core.serving_model import ServingModel
 
-    The checkpoint's outputs are computed first (`expected_outputs`) so its session
+    try:
+        # Whole-graph placement, as TF Serving loads it: the kernel-registry check
+        # (`kernels`) comes first only to say so in one line before any writing.
+        return ServingModel(saved_dir)
+    except ExportError as exc:
+        cause = exc.__cause__ or exc
+        first = str(cause).strip().splitlines()
+        raise ExportError(f"verification: TensorFlow cannot load the export "
+                          f"({first[0] if first else type(cause).__name__})") from cause
+
+
+def check_export(model: Any, expected: dict[str, Expected], runs: SharedRuns,
+                 cancelled: Callable[[], bool] | None = None,
+                 off: Mapping[str, str] | None = None) -> VerifyReport:
+    """Check every signature of the loaded ``model`` (a `ServingModel`) through ``runs``.
+
+    The checkpoint's outputs (`expected_outputs`) are computed first so its session
     can be closed before the SavedModel is loaded: peak memory holds one model, not two.
     ``off``: ops of inference rewrites the user switched off -> how to switch them on
     (`app.core.rewrite.switched_off`); a failure they cause gives that as its fix.
     """
-    from app.core.tf_runtime import tensorflow
-
-    tf = tensorflow()
-    tf1 = tf.compat.v1
     report = VerifyReport()
-    graph = tf.Graph()
-    with tf1.Session(graph=graph) as session:
-        try:
-            meta = tf1.saved_model.loader.load(session, [tf1.saved_model.tag_constants.SERVING],
-                                               str(saved_dir))
-        except Exception as exc:
-            raise ExportError(f"verification: TensorFlow cannot load the export "
-                              f"({str(exc).strip().splitlines()[0]})") from exc
-        for key, sig in sorted(meta.signature_def.items()):
-            if cancelled is not None and cancelled():
-                raise Cancelled("export cancelled")
-            want = expected[key]
-            check = _SignatureRun(key, sig, want, session, meta, off or {})
-            report.checks.append(check.run())
-            report.samples[key] = want.samples
+    for key, sig in sorted(model.signatures.items()):
+        if cancelled is not None and cancelled():
+            raise Cancelled("export cancelled")
+        want = expected[key]
+        check = _SignatureRun(key, sig, want, runs, model.meta_graph, off or {})
+        report.checks.append(check.run())
+        report.samples[key] = want.samples
     return report
 
 
 class _SignatureRun:
     """Every check of one signature on the loaded export's session."""
 
-    def __init__(self, key: str, sig: Any, want: Expected, session: Any, meta: Any,
+    def __init__(self, key: str, sig: Any, want: Expected, runs: SharedRuns, meta: Any,
                  off: Mapping[str, str]) -> None:
-        self.key, self.sig, self.want, self.session, self.meta = key, sig, want, session, meta
+        self.key, self.sig, self.want, self.runs, self.meta = key, sig, want, runs, meta
+        self.session = runs.session
         self.off = off
         self.out_keys = sorted(sig.outputs)
         self.fetches = [sig.outputs[k].name for k in self.out_keys]
         self.input_names = [sig.inputs[k].name for k in sorted(sig.inputs)]
+        self._got: list[Any] = []
+        self._stable = False
 
     def _run(self, samples: dict[str, Any]) -> list[Any]:
         from app.core.tf_runtime import tensorflow
 
         feeds = {self.sig.inputs[k].name: v for k, v in samples.items()}
         try:
-            return self.session.run(self.fetches, feeds)
+            return self.runs.run(self.fetches, feeds)
         except tensorflow().errors.OpError as exc:
             raise ExportError(f"verification: signature {self.key!r} failed on sample inputs "
-                              f"({exc.message.splitlines()[0]})") from exc
+                              f"({_first_line(exc)})") from exc
 
     def _fail(self, name: str, what: str) -> ExportError:
         return ExportError(f"verification: signature {self.key!r} output {name!r} {what}")
 
+    def _check_stable(self) -> None:
+        """Run the batch a second time: every output must agree with the first run."""
+        if self._stable:
+            return
+        again = self._run(self.want.samples)
+        for name, a, b in zip(self.out_keys, self._got, again, strict=True):
+            if not _close(a, b):
+                raise self._fail(name, "changes between two runs on the same inputs; "
+                                 + self._nondeterminism_cause(name))
+        self._stable = True
+
     def run(self) -> SignatureCheck:
-        got = self._run(self.want.samples)
+        got = self._got = self._run(self.want.samples)
         for name, a in zip(self.out_keys, got, strict=True):
             bad = _non_finite(a)
             if bad:
                 raise self._fail(name, f"is {bad} on sample inputs; a served model must "
                                        "answer with finite numbers; "
                                  + self._non_finite_source(name))
-        again = self._run(self.want.samples)
-        for name, a, b in zip(self.out_keys, got, again, strict=True):
-            if not _close(a, b):
-                raise self._fail(name, "changes between two runs on the same inputs; "
-                                 + self._nondeterminism_cause(name))
+        batch = self._batch()
+        if batch is None or batch < 2:  # no runs alone to show the outputs are stable
+            self._check_stable()
         worst = 0.0
         for name, a in zip(self.out_keys, got, strict=True):
             b = self.want.outputs[name]
             diff = max_difference(a, b)
             if not _close(a, b):
+                self._check_stable()  # an output that changes run to run says so first
                 raise self._fail(name, f"differs from the checkpoint by {diff:.3g}; the "
                                  "export does not compute what the checkpoint does")
             worst = max(worst, diff)
-        self._check_rows(got)
+        if batch is not None and batch >= 2:
+            self._check_rows(got, batch)
         return SignatureCheck(self.key, worst, self.out_keys)
 
     def _batch(self) -> int | None:
@@ -269,13 +295,10 @@ class _SignatureRun:
             sizes.add(len(value))
         return sizes.pop() if len(sizes) == 1 else None  # no inputs: nothing to batch
 
-    def _check_rows(self, got: list[Any]) -> None:
+    def _check_rows(self, got: list[Any], batch: int) -> None:
         """Each example alone must get its row of the batch answer (see the module doc)."""
         import numpy as np
 
-        batch = self._batch()
-        if batch is None or batch < 2:
-            return
         alone = [self._run({k: v[i:i + 1] for k, v in self.want.samples.items()})
                  for i in range(batch)]
         for n, (name, whole) in enumerate(zip(self.out_keys, got, strict=True)):
@@ -291,6 +314,7 @@ class _SignatureRun:
                 want = whole[i:i + 1] if per_row else whole
                 if _close(single, want):
                     continue
+                self._check_stable()  # an output that changes run to run says so first
                 diff = max_difference(single, want)
                 cause = batch_mixing_cause(self.session.graph, self.sig.outputs[name].name,
                                            self.input_names, self.off)
@@ -333,6 +357,13 @@ class _SignatureRun:
         return ("no random or input-pipeline op is on its path; it reads state that "
                 "changes from run to run (a variable assigned on every run, a queue or "
                 "a stateful op): export a graph built for inference")
+
+
+def _first_line(exc: Any) -> str:
+    """The kernel's own message of a TensorFlow OpError (not "Graph execution error:")."""
+    from app.core.serving_model import op_error_text
+
+    return op_error_text(exc.message).splitlines()[0]
 
 
 def _non_finite(value: Any) -> str | None:

@@ -11,7 +11,8 @@ from the verification's sample inputs: ``predict_log`` for predict signatures,
 ``classify_log``/``regress_log`` (``tf.Example`` inputs) for classify/regress ones.
 
 - ``write_warmup(saved_dir, signature_defs, words, model_name) -> Path``
-- ``replay_warmup(saved_dir, cancelled=None) -> int`` (records replayed; `ExportError`)
+- ``replay_warmup(saved_dir, cancelled=None, model=None, runs=None) -> int`` (records
+  replayed; `ExportError`); the export passes the model verification loaded.
 
 `tensorflow_serving.apis` imports all of TensorFlow: it is imported inside the
 functions, which only the export and `signet run` reach.
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import Cancelled, ExportError
+from app.core.export.shared_runs import SharedRuns
 from app.core.export.verify import BATCH
 
 WARMUP_FOLDER = "assets.extra"
@@ -138,32 +140,55 @@ def record_inputs(log: Any) -> tuple[str, str, dict[str, Any]]:
     return kind, request.model_spec.signature_name or "serving_default", inputs
 
 
-def replay_warmup(saved_dir: Path, cancelled: Callable[[], bool] | None = None) -> int:
-    """Run every record of ``saved_dir``'s warmup file through the loaded SavedModel."""
-    from app.core.rest import RestError
+def replay_warmup(saved_dir: Path, cancelled: Callable[[], bool] | None = None,
+                  model: Any = None, runs: SharedRuns | None = None) -> int:
+    """Run every record of ``saved_dir``'s warmup file through the loaded SavedModel.
+
+    ``model``: the export already loaded (a `ServingModel`), so it is not loaded
+    again; ``runs``: the runs verification did on it, which answer the records
+    with the very same feeds (see `shared_runs`).
+    """
     from app.core.serving_model import ServingModel
 
-    path = warmup_path(saved_dir)
-    logs = read_warmup(path)
-    with ServingModel(saved_dir) as model:
-        for number, log in enumerate(logs, 1):
-            if cancelled is not None and cancelled():
-                raise Cancelled("export cancelled; nothing was published")
-            kind, key, inputs = record_inputs(log)
-            try:
-                model.run(key, inputs)
-            except RestError as exc:
-                raise ExportError(
-                    f"warmup: record {number} of {len(logs)} ({kind}, signature {key!r}) "
-                    f"fails: {str(exc).splitlines()[0]}; TensorFlow Serving would refuse this "
-                    "version, so nothing was published") from exc
+    logs = read_warmup(warmup_path(saved_dir))
+    if model is not None:
+        return _replay(logs, model, runs, cancelled)
+    with ServingModel(saved_dir) as own:
+        return _replay(logs, own, None, cancelled)
+
+
+def _replay(logs: list[Any], model: Any, runs: SharedRuns | None,
+            cancelled: Callable[[], bool] | None) -> int:
+    from app.core.rest import RestError
+
+    for number, log in enumerate(logs, 1):
+        if cancelled is not None and cancelled():
+            raise Cancelled("export cancelled; nothing was published")
+        kind, key, inputs = record_inputs(log)
+        sig = model.signatures.get(key)
+        if runs is not None and sig is not None and set(inputs) == set(sig.inputs):
+            fetches = [sig.outputs[a].name for a in sorted(sig.outputs)]
+            feeds = {sig.inputs[k].name: v for k, v in inputs.items()}
+            if runs.answered(fetches, feeds) is not None:
+                continue
+        try:
+            model.run(key, inputs)
+        except RestError as exc:
+            raise ExportError(
+                f"warmup: record {number} of {len(logs)} ({kind}, signature {key!r}) "
+                f"fails: {str(exc).splitlines()[0]}; TensorFlow Serving would refuse this "
+                "version, so nothing was published") from exc
     return len(logs)
 
 
 def add_warmup(saved_dir: Path, signature_defs: dict[str, Any], model_name: str,
-               cancelled: Callable[[], bool] | None = None) -> int:
-    """Write the warmup file into the staged export and replay it; records replayed."""
+               cancelled: Callable[[], bool] | None = None, model: Any = None,
+               runs: SharedRuns | None = None) -> int:
+    """Write the warmup file into the staged export and replay it; records replayed.
+
+    ``model`` and ``runs``: as `replay_warmup` (the export loaded once for all checks).
+    """
     from app.core.export.verify import vocabulary
 
     write_warmup(saved_dir, signature_defs, vocabulary(saved_dir / "assets"), model_name)
-    return replay_warmup(saved_dir, cancelled)
+    return replay_warmup(saved_dir, cancelled, model, runs)
