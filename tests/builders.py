@@ -143,3 +143,16 @@ def skip_thoughts(directory: Path) -> Built:
     from app.demo import DEMO_INPUTS, DEMO_OUTPUTS
 
     return Built.of(build_skip_thoughts(directory), DEMO_INPUTS, DEMO_OUTPUTS)
+
+
+def checkpoint_outputs(prefix: Path, feeds: dict, fetches: list[str] | str) -> list[np.ndarray]:
+    """What the checkpoint itself computes: import the meta graph, restore, run (the plain
+    TensorFlow recipe the exports are compared with)."""
+    tf, tf1 = _v1()
+    graph = tf.Graph()
+    with graph.as_default():
+        saver = tf1.train.import_meta_graph(str(prefix) + ".meta", clear_devices=True)
+        with tf1.Session(graph=graph) as sess:
+            saver.restore(sess, str(prefix))
+            sess.run(tf1.tables_initializer())
+            return sess.run(fetches, feeds)

@@ -16,6 +16,7 @@ from app.core.export import STAGES, export_model, next_version, publish
 from app.core.loader import load_checkpoint
 from app.core.signature import Draft, Signature, Slot, slot_key_for
 from app.core.tf_runtime import tensorflow
+from tests.builders import checkpoint_outputs
 
 
 def _draft(built, base: Path, name: str, **options) -> Draft:
@@ -41,18 +42,6 @@ def _feeds(kind: str, built) -> dict[str, np.ndarray]:
         return {"tokens:0": np.array([b"cat", b"dog", b"the", b"mat"], object)}
     return {"x:0": np.array([[1.0, -2.0, 0.5], [0.0, 3.0, 1.0]], np.float32)}
 
-
-def _checkpoint_outputs(prefix: Path, feeds: dict, fetches: list[str]) -> list[np.ndarray]:
-    """What the checkpoint itself computes: import the meta graph, restore, run."""
-    tf = tensorflow()
-    tf1 = tf.compat.v1
-    graph = tf.Graph()
-    with graph.as_default():
-        saver = tf1.train.import_meta_graph(str(prefix) + ".meta", clear_devices=True)
-        with tf1.Session(graph=graph) as sess:
-            saver.restore(sess, str(prefix))
-            sess.run(tf1.tables_initializer())
-            return sess.run(fetches, feeds)
 
 
 def _exported_files(model_folder: Path) -> list[str]:
@@ -83,7 +72,7 @@ def test_export_loads_with_both_loaders_and_matches_the_checkpoint(exports, kind
     assert result.path == Path(result.model_folder) / "1" and result.version == 1
     assert result.verification is not None and result.verification.max_difference <= 1e-5
     feeds = _feeds(kind, built)
-    want = _checkpoint_outputs(built.latest, feeds, built.outputs)
+    want = checkpoint_outputs(built.latest, feeds, built.outputs)
     sig = result.signature_defs["serving_default"]
     out_keys = {t: k for k, info in sig.outputs.items() for t in [info.name]}
     in_keys = {info.name: k for k, info in sig.inputs.items()}

@@ -14,6 +14,7 @@ from app.cli import main
 from app.core.loader import load_checkpoint
 from app.core.signature import Draft, Level, Signature, Slot, validate
 from app.core.tf_runtime import tensorflow
+from tests.builders import checkpoint_outputs
 
 
 def _run(capsys, *argv) -> tuple[int, str, str]:
@@ -26,17 +27,6 @@ def _printed_bodies(out: str) -> dict[str, dict]:
     found = re.findall(r"REST :predict body for '(\w+)':\n(.*)\n", out)
     return {key: json.loads(text) for key, text in found}
 
-
-def _checkpoint_outputs(prefix: Path, feeds: dict, fetches: list[str]) -> list[np.ndarray]:
-    tf = tensorflow()
-    tf1 = tf.compat.v1
-    graph = tf.Graph()
-    with graph.as_default():
-        saver = tf1.train.import_meta_graph(str(prefix) + ".meta", clear_devices=True)
-        with tf1.Session(graph=graph) as sess:
-            saver.restore(sess, str(prefix))
-            sess.run(tf1.tables_initializer())
-            return sess.run(fetches, feeds)
 
 
 def build_fixed_weights(directory: Path) -> Path:
@@ -86,7 +76,7 @@ def test_run_on_the_printed_body_reproduces_the_checkpoint(cnn, cnn_export, tmp_
         code, answer, err = _run(capsys, "run", cnn_export, "--request", body)  # newest version
         assert code == 0, answer + err
         images = np.array(bodies[key]["instances"], np.float32)
-        want = _checkpoint_outputs(cnn.latest, {"images:0": images}, fetches)
+        want = checkpoint_outputs(cnn.latest, {"images:0": images}, fetches)
         got = json.loads(answer)["predictions"]
         if key == "logits":
             np.testing.assert_allclose(np.array(got, np.float32), want[0], rtol=1e-6)

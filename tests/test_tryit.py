@@ -12,6 +12,7 @@ from app.core.loader import load_checkpoint
 from app.core.signature import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from app.core.tryit import TryRunner, body_from_arrays, load_input, sample_request, top_k
+from tests.builders import checkpoint_outputs
 
 
 def _cnn_draft() -> Draft:
@@ -19,16 +20,6 @@ def _cnn_draft() -> Draft:
                             outputs=[Slot("probabilities", "probabilities:0"),
                                      Slot("classes", "classes:0")])])
 
-
-def _checkpoint(prefix, images):
-    tf = tensorflow()
-    tf1 = tf.compat.v1
-    graph = tf.Graph()
-    with graph.as_default():
-        saver = tf1.train.import_meta_graph(str(prefix) + ".meta", clear_devices=True)
-        with tf1.Session(graph=graph) as sess:
-            saver.restore(sess, str(prefix))
-            return sess.run("probabilities:0", {"images:0": images})
 
 
 def test_the_draft_answers_the_sample_body_and_an_image(cnn, tmp_path):
@@ -42,7 +33,8 @@ def test_the_draft_answers_the_sample_body_and_an_image(cnn, tmp_path):
     try:
         answer = runner.respond(loaded, draft, body)
         assert answer.ok, answer.text
-        want = _checkpoint(cnn.latest, np.array(parsed["instances"], np.float32))
+        sent = np.array(parsed["instances"], np.float32)
+        want = checkpoint_outputs(cnn.latest, {"images:0": sent}, "probabilities:0")
         np.testing.assert_allclose(answer.outputs["probabilities"], want, rtol=1e-5)
         assert json.loads(answer.text)["predictions"][0]["classes"] == int(want.argmax())
         ranked = top_k(answer.outputs["probabilities"], 2, ["cat", "dog", "fish"])
@@ -57,8 +49,8 @@ def test_the_draft_answers_the_sample_body_and_an_image(cnn, tmp_path):
         assert images.shape == (1, 8, 8, 1) and 0.0 <= images.min() < images.max() <= 1.0
         answer = runner.respond(loaded, draft, body_from_arrays("serving_default",
                                                                 {"images": images}, True))
-        np.testing.assert_allclose(answer.outputs["probabilities"],
-                                   _checkpoint(cnn.latest, images), rtol=1e-5)
+        want = checkpoint_outputs(cnn.latest, {"images:0": images}, "probabilities:0")
+        np.testing.assert_allclose(answer.outputs["probabilities"], want, rtol=1e-5)
         bad = runner.respond(loaded, draft, '{"instances": [[1.0]], "inputs": []}')
         assert not bad.ok and "only one of 'inputs' or 'instances'" in bad.text
     finally:
