@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMenu, QVBoxLayout, QWidget
 
-from app.ui.export_result import ExportRecord, ExportResultView
+from app.ui.export_result import ExportRecord, ExportResultView, preview
 from app.ui.settings import AppSettings
 
 RECENT_EXPORTS = 10
@@ -51,7 +51,8 @@ def log_lines(record: ExportRecord) -> list[str]:
     lines = [f"Published version {record.version}: {record.path}", record.verification]
     for title, text in record.snippets.items():
         lines.append(f"{title}:")
-        lines.extend(f"    {line}" for line in text.splitlines())
+        shown = preview(text, 400, "the result page has all of it")
+        lines.extend(f"    {line}" for line in shown.splitlines())
     return lines
 
 

@@ -43,8 +43,21 @@ def snippets(result) -> dict[str, str]:
         "models.config entry": result.models_config,
         "Start TensorFlow Serving": model_server_command(name, result.model_folder)
         + "\n# or with Docker:\n" + serving.serving_command(name, result.model_folder),
-        f"REST predict request ({key})": serving.curl_command(name, result.rest_body(key)),
+        f"REST predict request ({key})": serving.curl_command(
+            name, result.rest_texts.get(key) or result.rest_body(key)),
     }
+
+
+PREVIEW_CHARS = 4000  # a sample body for an image batch is megabytes of JSON
+KEPT_CHARS = 64 * 1024  # what Recent Exports keeps of a snippet in the settings
+
+
+def preview(text: str, limit: int = PREVIEW_CHARS, rest: str = "Copy copies all of it") -> str:
+    """``text``, or its start and a note of its size when it is longer than ``limit``:
+    Qt lays a multi-megabyte line out for seconds, on the UI thread."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) / 1e6:.1f} MB in all; {rest})"
 
 
 @dataclass
@@ -68,7 +81,12 @@ class ExportRecord:
                    result.summary, snippets(result))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """For the settings: very long snippets are kept as their preview."""
+        data = asdict(self)
+        data["snippets"] = {k: v if len(v) <= KEPT_CHARS else
+                            preview(v, rest="too long to keep after the export")
+                            for k, v in self.snippets.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> ExportRecord | None:
@@ -87,7 +105,8 @@ class Snippet(QWidget):
     def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = title
-        self.text = QPlainTextEdit(text, readOnly=True)
+        self.full_text = text
+        self.text = QPlainTextEdit(preview(text), readOnly=True)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.text.setMaximumHeight(110)
         self.copy_button = QPushButton("Copy", clicked=self.copy)
@@ -96,7 +115,7 @@ class Snippet(QWidget):
         layout.addWidget(self.copy_button)
 
     def copy(self) -> None:
-        QGuiApplication.clipboard().setText(self.text.toPlainText())
+        QGuiApplication.clipboard().setText(self.full_text)
 
 
 class ExportResultView(QWidget):

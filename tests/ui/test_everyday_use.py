@@ -290,3 +290,24 @@ def test_the_home_folder_shows_as_a_tilde(window, open_and_wait, skip_thoughts, 
     assert "~/models/skip_thoughts" in window.summary.toPlainText()
     window.log_message(f"--model_base_path={model}")  # a command to paste stays exact
     assert f"--model_base_path={model}" in window.log.toPlainText()
+
+
+def test_a_huge_sample_body_is_previewed_but_copied_whole(qtbot):
+    """An image model's sample body is megabytes of JSON: Qt would lay it out for seconds
+    on the UI thread, and the settings would keep ten of them."""
+    from PySide6.QtGui import QGuiApplication
+
+    from app.ui.export_log import log_lines
+    from app.ui.export_result import KEPT_CHARS, PREVIEW_CHARS, ExportRecord, Snippet
+
+    body = "curl -d '" + "[0.123456789, " * 200_000 + "]'"
+    snippet = Snippet("REST predict request", body)
+    qtbot.addWidget(snippet)
+    assert len(snippet.text.toPlainText()) < PREVIEW_CHARS + 100
+    assert "MB in all" in snippet.text.toPlainText()
+    snippet.copy()
+    assert QGuiApplication.clipboard().text() == body
+    record = ExportRecord("/m/1", 1, "verified", "summary", {"REST": body, "short": "ok"})
+    stored = record.to_dict()["snippets"]
+    assert len(stored["REST"]) < KEPT_CHARS and stored["short"] == "ok"
+    assert max(len(line) for line in log_lines(record)) < 500

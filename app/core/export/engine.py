@@ -9,6 +9,7 @@ error or cancel removes the staging folder and leaves existing versions untouche
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable
@@ -65,6 +66,9 @@ class ExportResult:
     variables_bytes: int
     notes: list[Problem] = field(default_factory=list)  # warnings and infos from validation
     rest_samples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each signature's REST body as JSON text, made once where the export ran: a large
+    # input (an image batch) makes megabytes of JSON, too slow for a window's UI thread.
+    rest_texts: dict[str, str] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
@@ -180,8 +184,10 @@ def export_model(
         progress(1.0, f"Published {path}")
     words = vocabulary(path / "assets")
     samples = {k: signature_samples(s, words, batch=1) for k, s in sig_defs.items()}
-    return ExportResult(path, version, path.parent, sig_defs, report, variables_bytes, notes,
-                        samples)
+    result = ExportResult(path, version, path.parent, sig_defs, report, variables_bytes, notes,
+                          samples)
+    result.rest_texts = {k: json.dumps(result.rest_body(k)) for k in sig_defs}
+    return result
 
 
 def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],

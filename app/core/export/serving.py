@@ -70,8 +70,10 @@ def rest_body(signature_key: str, samples: dict[str, Any],
     return request_body(signature_key, samples, row_ok)
 
 
-def curl_command(name: str, body: dict[str, Any], host: str = "localhost") -> str:
-    text = json.dumps(body).replace("'", "'\\''")  # safe inside the shell's single quotes
+def curl_command(name: str, body: dict[str, Any] | str, host: str = "localhost") -> str:
+    """The ``curl`` request posting ``body`` (a dict, or its JSON text)."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    text = text.replace("'", "'\\''")  # safe inside the shell's single quotes
     return (f"curl -X POST http://{host}:{REST_PORT}/v1/models/{name}:predict "
             f"-d '{text}'")
 
