@@ -56,19 +56,7 @@ def rewire(graph_def: Any, mapping: dict[str, str]) -> int:
     changed.
     """
     lookup = _lookup(mapping)
-    changed = 0
-    if not lookup:
-        return changed
-    for node in graph_def.node:
-        inputs = node.input
-        for i, text in enumerate(inputs):
-            if text[:1] == "^":
-                break
-            new = lookup.get(text)
-            if new is not None:
-                inputs[i] = new
-                changed += 1
-    return changed
+    return _rewire_nodes(graph_def.node, lookup) if lookup else 0
 
 
 def rewire_readers(graph_def: Any, nodes: dict[str, Any], mapping: dict[str, str],
@@ -78,10 +66,14 @@ def rewire_readers(graph_def: Any, nodes: dict[str, Any], mapping: dict[str, str
     a reader is gone (an earlier rewrite renamed it)."""
     if any(name not in nodes for name in readers):
         return rewire(graph_def, mapping)
-    lookup = _lookup(mapping)
+    return _rewire_nodes((nodes[name] for name in readers), _lookup(mapping))
+
+
+def _rewire_nodes(nodes: Any, lookup: dict[str, str]) -> int:
+    """Point the data inputs of ``nodes`` found in ``lookup`` at their new tensors."""
     changed = 0
-    for name in readers:
-        inputs = nodes[name].input
+    for node in nodes:
+        inputs = node.input
         for i, text in enumerate(inputs):
             if text[:1] == "^":
                 break
