@@ -62,19 +62,19 @@ def export_job(draft: Draft, loaded, cancel, started: Callable[[int], None] | No
 
 def ask_cancel_export(parent: QWidget) -> bool:
     """Whether to cancel the running export and close the window."""
-    answer = QMessageBox.question(
-        parent, "Export running",
-        "An export is still running. Cancel it (nothing will be published) and close?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
+    return _ask(parent, "An export is still running. Cancel it (nothing will be published) "
+                        "and close?")
 
 
 def ask_stop_export(parent: QWidget) -> bool:
     """Whether to cancel the running export (Escape or the dialog's close button)."""
+    return _ask(parent, "Cancel the running export? Nothing will be published.")
+
+
+def _ask(parent: QWidget, question: str) -> bool:
+    """Yes or No (the default) about the running export."""
     answer = QMessageBox.question(
-        parent, "Export running",
-        "Cancel the running export? Nothing will be published.",
+        parent, "Export running", question,
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.No)
     return answer == QMessageBox.StandardButton.Yes
