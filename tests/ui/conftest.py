@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+
 import pytest
 from PySide6.QtCore import QSettings
 
+from app.ui import signature_editor
+from app.ui.signature_editor import install_signature_editor
 from app.ui.workers import running_tasks
 
 
@@ -49,3 +55,21 @@ def open_and_wait(qtbot):
         return blocker.args[0]
 
     return open_it
+
+
+@pytest.fixture
+def editor(window, open_and_wait, skip_thoughts, monkeypatch):
+    """The window with the signature editor, the skip-thoughts checkpoint open and its
+    suggested signature: what an export test starts from."""
+    # A test that fails mid-export must not leave a modal question open when the window
+    # closes: answer "cancel the export" unless a test says otherwise.
+    monkeypatch.setattr(signature_editor, "ask_cancel_export", lambda parent: True)
+    editor = install_signature_editor(window)
+    open_and_wait(window, skip_thoughts.directory)
+    editor.suggest_button.click()
+    yield editor
+    dialog = editor.export_dialog
+    if dialog is not None and dialog.running():  # resume a stopped process, then cancel
+        with contextlib.suppress(ProcessLookupError, TypeError):
+            os.kill(dialog.child_pid, signal.SIGCONT)
+        editor.shutdown()

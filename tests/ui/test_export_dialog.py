@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 from pathlib import Path
@@ -13,26 +12,9 @@ import pytest
 from app.core.export.engine import STAGES, STOP_AT_ENV
 from app.core.tf_runtime import tensorflow
 from app.ui import export_process, signature_editor
-from app.ui.signature_editor import install_signature_editor
 from app.ui.workers import running_tasks
 
 TIMEOUT = 180_000
-
-
-@pytest.fixture
-def editor(window, open_and_wait, skip_thoughts, monkeypatch):
-    # A test that fails mid-export must not leave a modal question open when the window
-    # closes: answer "cancel the export" unless a test says otherwise.
-    monkeypatch.setattr(signature_editor, "ask_cancel_export", lambda parent: True)
-    editor = install_signature_editor(window)
-    open_and_wait(window, skip_thoughts.directory)
-    editor.suggest_button.click()
-    yield editor
-    dialog = editor.export_dialog
-    if dialog is not None and dialog.running():  # resume a stopped process, then cancel
-        with contextlib.suppress(ProcessLookupError, TypeError):
-            os.kill(dialog.child_pid, signal.SIGCONT)
-        editor.shutdown()
 
 
 def open_dialog(editor, base, name="encoder"):
