@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if _wants_gui(parser, argv):
-        from app.ui.launch import main as gui_main
+        from app.ui.shell.launch import main as gui_main
 
         return gui_main(argv)
     try:

@@ -85,7 +85,7 @@ def main() -> None:
     from app.core.tf_runtime import tensorflow
 
     tensorflow()
-    # As the app does after importing TensorFlow (app/ui/window.py): its ~1M
+    # As the app does after importing TensorFlow (app/ui/shell/window.py): its ~1M
     # long-lived objects leave the cyclic collector's sight.
     gc.freeze()
     repeat = 3 if args.quick else 7

@@ -2,7 +2,7 @@
 
 The ResNet-50-sized checkpoint (bench/graphs.py) is exported with the draft its
 suggestions give, through the Export dialog's worker (a thread supervising the
-export process, app/ui/export_process.py), while a 10 ms
+export process, app/ui/export/process.py), while a 10 ms
 ``QTimer`` heartbeat runs on the UI thread; the worst gap between ticks is the
 longest the window could not respond (goal: at most 100 ms). Beside it, in the
 same run, the plain engine (`export_model`) called in-process with no Qt: its
@@ -53,7 +53,7 @@ def export_through_dialog(app, loaded, draft, base: Path, name: str) -> tuple[fl
     """(worst heartbeat gap in s, wall time in s, gaps) exporting with the dialog's worker."""
     from PySide6.QtCore import QEventLoop, QTimer
 
-    from app.ui.export_dialog import ExportDialog
+    from app.ui.export.dialog import ExportDialog
 
     dialog = ExportDialog(loaded, draft)
     dialog.base.setText(str(base))
@@ -104,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.core.loader import load_checkpoint
     from app.core.tf_runtime import tensorflow
-    from app.ui import export_process
-
+    from app.ui.export import process as export_process
     with tempfile.TemporaryDirectory() as scratch:
         config = Path(scratch) / "config"
         QSettings.setDefaultFormat(QSettings.Format.IniFormat)

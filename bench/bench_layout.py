@@ -45,7 +45,7 @@ def _paint(scene, loaded: LoadedCheckpoint, layout) -> None:
     from PySide6.QtCore import QRectF, Qt
     from PySide6.QtGui import QImage, QPainter
 
-    from app.ui.graph_panel import highlights_of
+    from app.ui.graph.panel import highlights_of
 
     scene.set_graph(loaded.graph, highlights_of(loaded))
     scene.show_layout(layout)
@@ -94,7 +94,7 @@ def _baseline(loaded: LoadedCheckpoint) -> float:
 def run(checkpoint: Path, repeat: int) -> dict:
     from PySide6.QtWidgets import QApplication
 
-    from app.ui.graph_scene import GraphScene
+    from app.ui.graph.scene import GraphScene
 
     app = QApplication.instance() or QApplication([])
     loaded = load_checkpoint(checkpoint)

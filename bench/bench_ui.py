@@ -117,7 +117,7 @@ def ui_stall(app, prefix: Path, repeat: int) -> list[Figure]:
 
     from app.core.loader import load_checkpoint
     from app.core.tf_runtime import tensorflow
-    from app.ui.window import MainWindow
+    from app.ui.shell.window import MainWindow
 
     tensorflow()  # the window warms TensorFlow up at start; measure the open itself
     window = MainWindow(warm_up=False)
@@ -175,13 +175,13 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
     from PySide6.QtCore import QSortFilterProxyModel
 
     from app.core.loader import load_checkpoint
-    from app.ui.op_tree import OpTreePanel
-    from app.ui.tree_model import OpTreeModel, TreeOrder
+    from app.ui.browse.op_tree import OpTreePanel
+    from app.ui.browse.tree_model import OpTreeModel, TreeOrder
 
     loaded = load_checkpoint(prefix)
     order = TreeOrder(loaded.graph)  # the window makes it while loading
     # The window's loading job freezes each model and its tree order out of the cyclic
-    # GC's sight (app/ui/window.py); without that, a full collection pass over a
+    # GC's sight (app/ui/shell/window.py); without that, a full collection pass over a
     # 100k-op model would land in some keystroke.
     gc.freeze()
     panel = OpTreePanel()

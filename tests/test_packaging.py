@@ -138,7 +138,7 @@ def test_mime_types_glob_checkpoint_files():
 def test_pyproject_has_console_and_gui_entry_points():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"] == {"signet": "app.cli:main"}
-    assert project["gui-scripts"] == {"signet-gui": "app.ui.launch:main"}
+    assert project["gui-scripts"] == {"signet-gui": "app.ui.shell.launch:main"}
 
 
 @pytest.fixture

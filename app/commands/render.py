@@ -57,8 +57,8 @@ def run_render(args: argparse.Namespace) -> int:
     layout = layouter.layout(ViewState(frozenset(expanded), show_training=args.show_training))
 
     app = _application()  # kept alive until the picture is written
-    from app.ui.graph_panel import highlights_of
-    from app.ui.graph_scene import GraphScene, write_image
+    from app.ui.graph.panel import highlights_of
+    from app.ui.graph.scene import GraphScene, write_image
 
     scene = GraphScene()
     scene.set_graph(loaded.graph, highlights_of(loaded))

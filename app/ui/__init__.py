@@ -1,1 +1,4 @@
-"""The Qt layer: presents `app.core` and runs its long jobs in worker threads."""
+"""The Qt layer: one package per thing the user works with, assembled by `shell`.
+
+Features (browse, graph, signature, run, export) import `app.core`, their own package and
+`common` only; `shell` alone imports features (tests/test_project.py checks it)."""

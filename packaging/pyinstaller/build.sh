@@ -28,7 +28,7 @@ export QT_QPA_PLATFORM=offscreen
 grep -q 'encode_ids:0' build/pyinstaller/inspect.txt \
     || { echo "build.sh: inspect did not suggest the demo's input" >&2; exit 1; }
 
-if [ -f app/ui/launch.py ]; then
+if [ -f app/ui/shell/launch.py ]; then
     SIGNET_EXIT_WHEN_SHOWN=1 timeout 300 "$bin" --demo | tee build/pyinstaller/window.txt
     grep -q '^shown ' build/pyinstaller/window.txt \
         || { echo "build.sh: the window did not come up" >&2; exit 1; }

@@ -1,7 +1,7 @@
 """The bundle's one executable: the window for a double-click, the command line otherwise.
 
 A desktop launch runs ``signet`` with no arguments or with checkpoint paths (``%F``); those and
-``--demo`` open the window (`app.ui.launch`). Anything else (``inspect``, ``export``,
+``--demo`` open the window (`app.ui.shell.launch`). Anything else (``inspect``, ``export``,
 ``--version`` …) goes to the `signet` command line.
 """
 
@@ -18,7 +18,7 @@ def wants_window(args: list[str]) -> bool:
 def main() -> int:
     args = sys.argv[1:]
     if wants_window(args):
-        from app.ui.launch import main as gui_main
+        from app.ui.shell.launch import main as gui_main
 
         return gui_main(args)
     from app.cli import main as cli_main
@@ -29,5 +29,5 @@ def main() -> int:
 if __name__ == "__main__":
     import multiprocessing
 
-    multiprocessing.freeze_support()  # the GUI exports in a spawned process (app.ui.export_process)
+    multiprocessing.freeze_support()  # the GUI exports in a spawned process (app.ui.export.process)
     raise SystemExit(main())

@@ -35,7 +35,7 @@ def main() -> None:
     settings_dir = home / ".config"
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings_dir))
     from app.demo import demo_checkpoint
-    from app.ui.launch import _application, build_window
+    from app.ui.shell.launch import _application, build_window
 
     model = home / "models" / "skip_thoughts"
     shutil.copytree(demo_checkpoint(), model)

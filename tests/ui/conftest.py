@@ -9,9 +9,9 @@ import signal
 import pytest
 from PySide6.QtCore import QSettings
 
-from app.ui import signature_editor
-from app.ui.signature_editor import install_signature_editor
-from app.ui.workers import running_tasks
+from app.ui.common.workers import running_tasks
+from app.ui.signature import editor as signature_editor
+from app.ui.signature.editor import install_signature_editor
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +37,7 @@ def no_thread_left(qapp):
 
 @pytest.fixture
 def window(qtbot):
-    from app.ui.window import MainWindow
+    from app.ui.shell.window import MainWindow
 
     win = MainWindow(warm_up=False)
     qtbot.addWidget(win)

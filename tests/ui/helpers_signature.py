@@ -6,7 +6,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from app.ui.mime import TensorDrag, tensor_mime
+from app.ui.common.mime import TensorDrag, tensor_mime
 
 ACTIONS = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
 LEFT, NONE = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier

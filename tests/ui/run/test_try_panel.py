@@ -1,0 +1,50 @@
+"""The Try-it panel: pre-filled body, runs in a worker, outputs and top-k with labels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from app.core.tf_runtime import tensorflow
+from app.ui.run.try_panel import install_try_panel
+from app.ui.signature.editor import install_signature_editor
+
+TIMEOUT = 180_000
+
+
+def test_try_panel_answers_the_draft_in_a_worker(window, qtbot, open_and_wait, cnn,
+                                                 tmp_path):
+    editor = install_signature_editor(window)
+    panel = install_try_panel(window)
+    loaded = open_and_wait(window, cnn.directory)
+    assert loaded.graph.tensor("images:0") is not None
+    assert not panel.run_button.isEnabled()  # nothing to run yet
+    editor.doc.add_tensors(["images:0"], "inputs")
+    editor.doc.add_tensors(["probabilities:0"], "outputs")
+    assert panel.run_button.isEnabled()
+    body = json.loads(panel.request.toPlainText())
+    assert np.array(body["instances"]).shape == (1, 8, 8, 1)
+    (tmp_path / "labels.txt").write_text("cat\ndog\nfish\n")
+    panel.set_labels(str(tmp_path / "labels.txt"))
+    with qtbot.waitSignal(panel.answered, timeout=TIMEOUT) as blocker:
+        task = panel.run()
+        assert task is not None and not panel.run_button.isEnabled()  # off the UI thread
+    answer = blocker.args[0]
+    assert answer.ok, answer.text
+    assert json.loads(panel.answer.toPlainText()) == json.loads(answer.text)
+    assert panel.outputs.item(0, 0).text() == "probabilities"
+    assert panel.outputs.item(0, 1).text() == "[1, 3]"
+    probs = answer.outputs["probabilities"][0]
+    best = int(probs.argmax())
+    assert panel.ranked.item(0, 0).text() == str(best)
+    assert panel.ranked.item(0, 1).text() == ["cat", "dog", "fish"][best]
+    # An image file for the [N,8,8,1] input replaces the body.
+    png = tmp_path / "in.png"
+    png.write_bytes(tensorflow().io.encode_png(np.full((4, 4, 1), 255, np.uint8)).numpy())
+    with qtbot.waitSignal(panel.request.textChanged, timeout=TIMEOUT):
+        panel.load_input_file(str(png))
+    images = np.array(json.loads(panel.request.toPlainText())["instances"])
+    assert images.shape == (1, 8, 8, 1) and np.allclose(images, 1.0)
+    qtbot.waitUntil(lambda: not panel.running(), timeout=TIMEOUT)
+    panel.shutdown()
