@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from app.ui.common.workers import running_tasks
-from app.ui.signature import editor as signature_editor
+from app.ui.export import dialog as export_dialog
 from app.ui.signature.editor import install_signature_editor
 
 
@@ -63,7 +63,7 @@ def editor(window, open_and_wait, skip_thoughts, monkeypatch):
     suggested signature: what an export test starts from."""
     # A test that fails mid-export must not leave a modal question open when the window
     # closes: answer "cancel the export" unless a test says otherwise.
-    monkeypatch.setattr(signature_editor, "ask_cancel_export", lambda parent: True)
+    monkeypatch.setattr(export_dialog, "ask_cancel_export", lambda parent: True)
     editor = install_signature_editor(window)
     open_and_wait(window, skip_thoughts.directory)
     editor.suggest_button.click()

@@ -11,6 +11,8 @@ Surface for the other panels (graph view, signature editor):
   side ``"input"`` or ``"output"``;
 - `MainWindow.set_graph_panel` and `MainWindow.set_signature_panel` put the
   panels in the centre and in the right dock.
+- `MainWindow.new_export_dialog` and `MainWindow.ask_cancel_export` let the
+  signature editor export without importing the export room.
 
 Nothing imported here imports TensorFlow: the window is on screen first, and
 TensorFlow is warmed up in a background thread afterwards.
@@ -341,6 +343,21 @@ class MainWindow(QMainWindow):
         self.signature_dock.setWidget(widget)
         if old is not None:
             old.deleteLater()
+
+    # Exports for the signature editor (its `ExportHost`: it imports no export internals) --
+
+    def new_export_dialog(self, loaded, draft):
+        """A new Export dialog over this window (imported on first use: it is not needed
+        to show the window)."""
+        from app.ui.export.dialog import ExportDialog
+
+        return ExportDialog(loaded, draft, self)
+
+    def ask_cancel_export(self) -> bool:
+        """Whether to cancel the running export and close the window."""
+        from app.ui.export import dialog
+
+        return dialog.ask_cancel_export(self)
 
     # Opening ------------------------------------------------------------------------------
 

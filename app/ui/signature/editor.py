@@ -9,11 +9,14 @@ draft is autosaved per checkpoint (app.ui.signature.autosave).
 
 `install_signature_editor(window)` puts it into the main window with the Edit
 menu (undo, redo, history), the preset actions, the Presets menu and Export….
+The Export dialog belongs to the export room: the editor asks its `ExportHost`
+(the window) for one, so it never imports the export room's internals.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any, Protocol
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, Signal
 from PySide6.QtGui import (
@@ -60,7 +63,6 @@ from app.core.signature import (
 )
 from app.ui.common.mime import TENSOR_MIME
 from app.ui.common.settings import AppSettings
-from app.ui.export.dialog import ExportDialog, ask_cancel_export
 from app.ui.signature import commands as cmd
 from app.ui.signature.autosave import Autosave
 from app.ui.signature.model import (
@@ -247,6 +249,19 @@ def _is_demo(loaded) -> bool:
     return loaded.checkpoint.directory.resolve() == demo_checkpoint().resolve()
 
 
+class ExportHost(Protocol):
+    """What the editor needs of the window to export: the shell makes the Export dialog
+    (app.ui.export.dialog) and asks the user, so the signature room never imports it."""
+
+    def new_export_dialog(self, loaded: Any, draft: Draft) -> Any:
+        """A new Export dialog for ``draft`` of ``loaded`` (not yet shown)."""
+        ...
+
+    def ask_cancel_export(self) -> bool:
+        """Whether to cancel the running export and close the window."""
+        ...
+
+
 class SignatureEditor(QWidget):
     """The dock's contents; see the module docstring."""
 
@@ -254,17 +269,18 @@ class SignatureEditor(QWidget):
     exportDialogOpened = Signal(object)  # a new ExportDialog (app.ui.export.log listens)
     presetSaved = Signal(str)  # the path written
 
-    def __init__(self, settings: AppSettings | None = None,
+    def __init__(self, host: ExportHost, settings: AppSettings | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("signatureEditor")
+        self.host = host
         self.settings = settings or AppSettings()
         self.doc = DraftDocument(self)
         self.autosave = Autosave(self.settings)
         self.presets = PresetsMenu(self.settings, self)
         self.presets.saveRequested.connect(self.save_preset)
         self.presets.loadRequested.connect(self.load_preset)
-        self.export_dialog: ExportDialog | None = None
+        self.export_dialog: Any = None  # the last Export dialog (app.ui.export.dialog)
         self.history_view: QUndoView | None = None  # set by install_signature_editor
         self.last_status = ""
         self.export_action = QAction("&Export…", self, shortcut=QKeySequence(EXPORT_SHORTCUT),
@@ -490,7 +506,7 @@ class SignatureEditor(QWidget):
 
     # Export -------------------------------------------------------------------------------
 
-    def open_export_dialog(self) -> ExportDialog | None:
+    def open_export_dialog(self) -> Any:
         """The Export dialog (the running one if an export is under way)."""
         if self.export_dialog is not None and self.export_dialog.running():
             self.export_dialog.raise_()
@@ -501,14 +517,14 @@ class SignatureEditor(QWidget):
             return None
         if self.export_dialog is not None:
             self.export_dialog.deleteLater()
-        dialog = ExportDialog(self.doc.loaded, self.doc.draft, self.window())
+        dialog = self.host.new_export_dialog(self.doc.loaded, self.doc.draft)
         dialog.exportSucceeded.connect(lambda result: self._exported(dialog))
         self.export_dialog = dialog
         self.exportDialogOpened.emit(dialog)
         dialog.show()
         return dialog
 
-    def _exported(self, dialog: ExportDialog) -> None:
+    def _exported(self, dialog: Any) -> None:
         """Remember where the user exports (stored with the draft, not an undo step)."""
         chosen = dialog.draft.options
         opts = self.doc.draft.options
@@ -594,7 +610,7 @@ class _CloseGuard(QObject):
         dialog = self.editor.export_dialog
         if event.type() == QEvent.Type.Close and self.editor.export_running():
             with dialog.held():  # the export waits at its next stage meanwhile
-                cancel = ask_cancel_export(watched)  # type: ignore[arg-type]
+                cancel = self.editor.host.ask_cancel_export()
             if not cancel:
                 event.ignore()
                 return True
@@ -611,7 +627,7 @@ def _menu(window, title: str):
 
 def install_signature_editor(window) -> SignatureEditor:
     """Put the editor into ``window`` (a `MainWindow`) with its menus, actions and hooks."""
-    editor = SignatureEditor(window.settings, window)
+    editor = SignatureEditor(window, window.settings, window)
     window.set_signature_panel(editor)
     window.signature_editor = editor
     doc = editor.doc

@@ -12,8 +12,8 @@ import pytest
 from app.core.export.engine import STAGES, STOP_AT_ENV
 from app.core.tf_runtime import tensorflow
 from app.ui.common.workers import running_tasks
+from app.ui.export import dialog as export_dialog
 from app.ui.export import process as export_process
-from app.ui.signature import editor as signature_editor
 
 TIMEOUT = 180_000
 
@@ -156,7 +156,7 @@ def test_closing_the_window_during_an_export_asks_then_cancels(editor, window, q
         asked.append(parent)
         return answers.pop(0)
 
-    monkeypatch.setattr(signature_editor, "ask_cancel_export", ask)
+    monkeypatch.setattr(export_dialog, "ask_cancel_export", ask)
     dialog = open_dialog(editor, tmp_path)
     with qtbot.waitSignal(dialog.progress.valueChanged, timeout=TIMEOUT):
         dialog.start()
