@@ -68,3 +68,48 @@ def test_readme_quick_start_has_two_commands_and_ci_runs_the_second():
     printed = subprocess.run([sys.executable, str(ROOT / ".ci" / "quickstart.py"), "test"],
                              capture_output=True, text=True, check=True).stdout.strip()
     assert printed == test
+
+
+UI = ROOT / "app" / "ui"
+SHARED = "common"  # feature-free helpers any room may use; it imports no room
+SHELL = "shell"  # the window: the one room that imports the features
+
+
+def ui_import_offences(ui: Path = UI) -> list[str]:
+    """Imports that break the rooms' direction in the ``app/ui`` folder ``ui``: a feature
+    imports app.core, its own room and `common` only; `common` imports no room; only `shell`
+    imports features. Each offence reads ``app/ui/ROOM/MODULE.py imports NAME``."""
+    offences = []
+    for path in sorted(ui.rglob("*.py")):
+        parts = path.relative_to(ui).parts
+        room = parts[0] if len(parts) > 1 else None  # None: app/ui/__init__.py
+        for name in sorted(_imports(path)):
+            words = name.split(".")
+            if words[:2] != ["app", "ui"] or room in (SHELL, None):
+                continue
+            target = words[2] if len(words) > 2 else None  # None: `from app.ui import x`
+            if target != room and (target != SHARED or room == SHARED):
+                offences.append(f"app/ui/{'/'.join(parts)} imports {name}")
+    return offences
+
+
+def test_ui_rooms_import_core_their_own_room_and_common_only():
+    assert ui_import_offences() == []
+    rooms = {p.name for p in UI.iterdir() if (p / "__init__.py").is_file()}
+    assert rooms == {"browse", "graph", "signature", "run", "export", SHELL, SHARED}
+
+
+def test_the_room_check_catches_each_forbidden_import(tmp_path):
+    """A copy of app/ui with one forbidden import of each kind: the check names them all."""
+    copy = tmp_path / "ui"
+    shutil.copytree(UI, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "graph" / "reach.py").write_text("from app.ui.signature.editor import KEY\n")
+    (copy / "common" / "reach.py").write_text("from app.ui.browse import icons\n")
+    (copy / "run" / "reach.py").write_text("from app.ui import shell\n")
+    (copy / "export" / "reach.py").write_text("import app.ui.shell.window\n")
+    assert ui_import_offences(copy) == [
+        "app/ui/common/reach.py imports app.ui.browse",
+        "app/ui/export/reach.py imports app.ui.shell.window",
+        "app/ui/graph/reach.py imports app.ui.signature.editor",
+        "app/ui/run/reach.py imports app.ui",
+    ]
