@@ -63,25 +63,52 @@ def _lod(option: QStyleOptionGraphicsItem, painter: QPainter) -> float:
     return option.levelOfDetailFromTransform(painter.worldTransform())
 
 
-class NodeItem(QGraphicsItem):
+def _labels_shown(option: QStyleOptionGraphicsItem, painter: QPainter,
+                  colour: QColor = TEXT) -> bool:
+    """Set the label font and ``colour`` unless zoomed too far out for text (False then:
+    the item draws no text)."""
+    if _lod(option, painter) < LABEL_LOD:
+        return False
+    painter.setFont(label_font())
+    painter.setPen(colour)
+    return True
+
+
+def _draw_elided(painter: QPainter, rect: QRectF, text: str,
+                 elide: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle,
+                 align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignCenter) -> None:
+    """``text`` in ``rect``, shortened with an ellipsis to fit its width."""
+    painter.drawText(rect, align,
+                     QFontMetricsF(painter.font()).elidedText(text, elide, rect.width()))
+
+
+class _BoxItem(QGraphicsItem):
+    """What an op box and a scope frame share: placed at the node's layout box, keyed by
+    its id (`NODE_ROLE`), cached as device pixels."""
+
+    def __init__(self, node: Node, box: Box, z: float) -> None:
+        super().__init__()
+        self.node = node
+        x, y, w, h = box
+        self.setPos(x, y)
+        self._rect = QRectF(0, 0, w, h)
+        self.setData(NODE_ROLE, node.id)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(z)
+
+
+class NodeItem(_BoxItem):
     """An op, or a collapsed scope with its op count; selectable, with a tooltip."""
 
     def __init__(self, node: Node, box: Box, op: Op | None = None,
                  highlight: str | None = None, fanout: int = 0,
                  fanout_colour: QColor | None = None) -> None:
-        super().__init__()
-        self.node = node
+        super().__init__(node, box, 10)
         self.op = op
         self.highlight = highlight
         self.fanout = fanout  # nodes this source feeds, drawn as markers instead of lines
         self.fanout_colour = fanout_colour or FANOUT_COLOURS[0]
-        x, y, w, h = box
-        self.setPos(x, y)
-        self._rect = QRectF(0, 0, w, h)
-        self.setData(NODE_ROLE, node.id)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.setZValue(10)
         self.setToolTip(self._tooltip())
 
     def set_highlight(self, highlight: str | None) -> None:
@@ -138,27 +165,19 @@ class NodeItem(QGraphicsItem):
         if kind == "variable":  # a double border, like a stored value
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 3, 3)
-        if _lod(option, painter) < LABEL_LOD:
+        if not _labels_shown(option, painter):
             return
-        painter.setFont(label_font())
-        painter.setPen(TEXT)
-        metrics = QFontMetricsF(painter.font())
         text_rect = rect.adjusted(8, 2, -8, -2)
         if self.node.is_scope:
             top = QRectF(text_rect.x(), text_rect.y() + 2, text_rect.width(),
                          text_rect.height() / 2)
             bottom = top.translated(0, text_rect.height() / 2 - 2)
-            label = metrics.elidedText(self.node.label, Qt.TextElideMode.ElideMiddle,
-                                       top.width())
-            painter.drawText(top, Qt.AlignmentFlag.AlignCenter, label)
+            _draw_elided(painter, top, self.node.label)
             painter.setPen(_BORDER[kind])
             painter.drawText(bottom, Qt.AlignmentFlag.AlignCenter,
                              count_text(self.node.op_count))
         else:
-            label = metrics.elidedText(self.node.label, Qt.TextElideMode.ElideMiddle,
-                                       text_rect.width())
-            painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, label)
-
+            _draw_elided(painter, text_rect, self.node.label)
 
     def _paint_fanout(self, painter: QPainter, option: QStyleOptionGraphicsItem) -> None:
         """A short stub under the source ending in its marker, with the count."""
@@ -168,8 +187,7 @@ class NodeItem(QGraphicsItem):
         painter.drawLine(QPointF(centre.x(), self._rect.bottom()), centre)
         painter.setBrush(self.fanout_colour)
         painter.drawEllipse(centre, MARKER_RADIUS, MARKER_RADIUS)
-        if _lod(option, painter) >= LABEL_LOD:
-            painter.setFont(label_font())
+        if _labels_shown(option, painter, self.fanout_colour):
             painter.drawText(QRectF(centre.x() + 9, centre.y() - 8, 120, 16),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              f"feeds {self.fanout}")
@@ -208,18 +226,11 @@ class FanoutMarkerItem(QGraphicsItem):
                                 MARKER_RADIUS)
 
 
-class ScopeBoxItem(QGraphicsItem):
+class ScopeBoxItem(_BoxItem):
     """An expanded scope: a frame with a title strip around its laid-out contents."""
 
     def __init__(self, node: Node, box: Box, depth: int) -> None:
-        super().__init__()
-        self.node = node
-        x, y, w, h = box
-        self.setPos(x, y)
-        self._rect = QRectF(0, 0, w, h)
-        self.setData(NODE_ROLE, node.id)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.setZValue(depth)
+        super().__init__(node, box, depth)
         name = f"{node.id[:-1]} series" if node.is_series else node.id
         self.setToolTip(f"{name} — {count_text(node.op_count)}\nDouble-click to collapse")
 
@@ -239,16 +250,12 @@ class ScopeBoxItem(QGraphicsItem):
         painter.setPen(QPen(_BORDER[self.node.kind], 1.2))
         painter.setBrush(shade)
         painter.drawRoundedRect(self._rect.adjusted(0.5, 0.5, -0.5, -0.5), 8, 8)
-        if _lod(option, painter) < LABEL_LOD:
+        if not _labels_shown(option, painter):
             return
-        painter.setFont(label_font())
-        painter.setPen(TEXT)
         header = QRectF(10, 0, self._rect.width() - 20, HEADER)
-        text = f"▾ {self.node.label}  ·  {count_text(self.node.op_count)}"
-        text = QFontMetricsF(painter.font()).elidedText(text, Qt.TextElideMode.ElideRight,
-                                                        header.width())
-        painter.drawText(header, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                         text)
+        _draw_elided(painter, header, f"▾ {self.node.label}  ·  "
+                     f"{count_text(self.node.op_count)}", Qt.TextElideMode.ElideRight,
+                     Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft)
 
 
 class EdgeItem(QGraphicsItem):
@@ -306,9 +313,7 @@ class EdgeItem(QGraphicsItem):
         right = self._end + QPointF(math.cos(angle - 0.45) * size,
                                     math.sin(angle - 0.45) * size)
         painter.drawPolygon([self._end, left, right])
-        if self.edge.count > 1 and _lod(option, painter) >= LABEL_LOD:
-            painter.setFont(label_font())
-            painter.setPen(colour)
+        if self.edge.count > 1 and _labels_shown(option, painter, colour):
             painter.drawText(QRectF(self._middle.x() + 4, self._middle.y() - 8, 60, 16),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              str(self.edge.count))
