@@ -12,7 +12,6 @@ each edit; ``marksChanged`` hands the graph the ops the export will rewrite.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import (
     QGroupBox,
     QHeaderView,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.core import rewrite
 from app.core.rewrite import Finding
+from app.ui.signature.commands import Swap
 
 OPS_SHOWN = 40  # ops listed under one site; the rest are summarised in one row
 _KIND = Qt.ItemDataRole.UserRole  # "rewrite" | "site" | "op"
@@ -31,20 +31,13 @@ _NAME = Qt.ItemDataRole.UserRole + 1  # rewrite id, site id or op name
 _CHECK = {True: Qt.CheckState.Checked, False: Qt.CheckState.Unchecked}
 
 
-class SetRewriteSwitches(QUndoCommand):
+class SetRewriteSwitches(Swap):
     """Swap the draft's rewrite switches and kept sites for new ones."""
 
     def __init__(self, doc, rewrites: dict[str, bool], kept: list[str], text: str) -> None:
-        super().__init__(text)
-        self.doc = doc
-        self.new = (dict(rewrites), list(kept))
-        self.old = (dict(doc.draft.rewrites), list(doc.draft.kept))
-
-    def redo(self) -> None:
-        self.doc.set_rewrite_switches(dict(self.new[0]), list(self.new[1]))
-
-    def undo(self) -> None:
-        self.doc.set_rewrite_switches(dict(self.old[0]), list(self.old[1]))
+        super().__init__(text, lambda switches: doc.set_rewrite_switches(*switches),
+                         (dict(doc.draft.rewrites), list(doc.draft.kept)),
+                         (dict(rewrites), list(kept)))
 
 
 class TrainingSection(QGroupBox):
