@@ -14,18 +14,22 @@ from pathlib import Path
 import pytest
 
 from app.core.errors import PresetError
-from app.core.export.engine import STOP_AT_ENV
 from app.core.preset import load_preset, save_preset
 from app.core.signature import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
+from tests.export_stop import cli_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
+def _export_args(built, base: Path, *extra: str) -> list[str]:
+    return ["export", str(built.latest), "--out", str(base), "--name", "g", "--input", "x=x",
+            "--output", "y=y", *extra]
+
+
 def _export_argv(built, base: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "app", "export", str(built.latest), "--out", str(base),
-            "--name", "g", "--input", "x=x", "--output", "y=y", *extra]
+    return [sys.executable, "-m", "app", *_export_args(built, base, *extra)]
 
 
 def _tree_digest(folder: Path) -> str:
@@ -51,8 +55,8 @@ def test_sigkill_at_a_stage_leaves_existing_versions_and_no_partial_one(
     base = tmp_path / "served"
     subprocess.run(["cp", "-a", str(published_once), str(base)], check=True)
     before = _tree_digest(base / "g" / "1")
-    proc = subprocess.Popen(_export_argv(gpu_pinned, base), cwd=ROOT,
-                            env={**ENV, STOP_AT_ENV: stage}, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(cli_argv(stage, *_export_args(gpu_pinned, base)), cwd=ROOT,
+                            env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     _, status = os.waitpid(proc.pid, os.WUNTRACED)
     assert os.WIFSTOPPED(status)  # it reached the stage and stopped itself

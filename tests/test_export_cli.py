@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from app.cli import build_parser, main
 from app.commands.export import draft_from_args
 from app.core.export import publish
-from app.core.export.engine import STOP_AT_ENV
+from tests.export_stop import cli_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,10 +136,9 @@ def test_preset_with_missing_tensors_exports_nothing(skip_thoughts, cnn, tmp_pat
 def test_killed_export_leaves_no_version_and_next_export_cleans_up(gpu_pinned, tmp_path,
                                                                    stage, capsys):
     """The export stops itself at ``stage`` (test hook), is SIGKILLed, then exported again."""
-    argv = [sys.executable, "-m", "app", "export", str(gpu_pinned.latest), "--out",
-            str(tmp_path), "--name", "g", "--input", "x=x", "--output", "y=y", "--no-verify"]
-    env = {**os.environ, STOP_AT_ENV: stage}
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    argv = cli_argv(stage, "export", str(gpu_pinned.latest), "--out", str(tmp_path), "--name",
+                    "g", "--input", "x=x", "--output", "y=y", "--no-verify")
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
         _, status = os.waitpid(proc.pid, os.WUNTRACED)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,9 +50,6 @@ STAGES = (
     ("warmup", 0.88),
     ("publish", 0.95),
 )
-# Test hook: the export stops itself (SIGSTOP) when it reaches this stage, so a
-# test can SIGKILL it at a known point.
-STOP_AT_ENV = "SIGNET_EXPORT_STOP_AT"
 
 
 @dataclass
@@ -104,13 +100,9 @@ def export_model(
     cancelled: CancelCheck | None = None,
 ) -> ExportResult:
     """Export ``draft`` from ``checkpoint`` into ``BASE/NAME/VERSION`` (see module doc)."""
-    stop_at = os.environ.get(STOP_AT_ENV)
-
     def stage(name: str, message: str) -> None:
         if cancelled is not None and cancelled():
             raise Cancelled("export cancelled; nothing was published")
-        if stop_at == name:
-            os.kill(os.getpid(), signal.SIGSTOP)
         if progress is not None:
             progress(dict(STAGES)[name], message)
 

@@ -2,8 +2,8 @@
 
 The user's report (issue 12): the export went on while the "Cancel it and close?" question
 was open, published, and the answer then crashed in ``self.task.wait()`` on a deleted Task.
-These tests hold the export process on the engine's stop hook, close the window, resume the
-process while the real question is on screen, and answer it.
+These tests hold the export process on the tests' stop hook (tests.export_stop), close the
+window, resume the process while the real question is on screen, and answer it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.core.export.engine import STOP_AT_ENV
 from app.ui.common.workers import running_tasks
 from app.ui.signature.editor import install_signature_editor
+from tests.export_stop import stop_window_export_at
 
 TIMEOUT = 180_000
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -33,7 +33,7 @@ def _process_state(pid: int) -> str:
 @pytest.fixture
 def exporting(window, open_and_wait, skip_thoughts, qtbot, tmp_path, monkeypatch):
     """The window with an export stopped by the hook as it enters "verify"."""
-    monkeypatch.setenv(STOP_AT_ENV, "verify")
+    stop_window_export_at(monkeypatch, "verify")
     editor = install_signature_editor(window)
     open_and_wait(window, skip_thoughts.directory)
     editor.suggest_button.click()

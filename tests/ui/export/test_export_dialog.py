@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.export.engine import STAGES, STOP_AT_ENV
+from app.core.export.engine import STAGES
 from app.core.tf_runtime import tensorflow
 from app.ui.common.workers import running_tasks
 from app.ui.export import dialog as export_dialog
 from app.ui.export import process as export_process
+from tests.export_stop import stop_window_export_at
 
 TIMEOUT = 180_000
 
@@ -107,9 +108,10 @@ def _process_state(pid: int) -> str:
 @pytest.mark.parametrize("stage", ["read graph", "restore", "build signatures",
                                    "write variables", "copy assets", "verify"])
 def test_cancel_during_any_stage_leaves_nothing(editor, qtbot, tmp_path, stage, monkeypatch):
-    """The engine's test hook stops the export process as it enters ``stage``; Cancel is
-    pressed then, the process resumed, and it must stop at the next check."""
-    monkeypatch.setenv(STOP_AT_ENV, stage)
+    """The tests' stop hook (tests.export_stop) stops the export process as it enters
+    ``stage``; Cancel is pressed then, the process resumed, and it must stop at the next
+    check."""
+    stop_window_export_at(monkeypatch, stage)
     dialog = open_dialog(editor, tmp_path)
     with qtbot.waitSignal(dialog.exportCancelled, timeout=TIMEOUT):
         dialog.start()
@@ -172,7 +174,7 @@ def test_closing_the_window_during_an_export_asks_then_cancels(editor, window, q
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_an_export_process_that_dies_is_reported_and_leaves_nothing(editor, qtbot, tmp_path,
                                                                     monkeypatch):
-    monkeypatch.setenv(STOP_AT_ENV, "copy assets")  # variables written into staging by now
+    stop_window_export_at(monkeypatch, "copy assets")  # variables written into staging by now
     dialog = open_dialog(editor, tmp_path)
     with qtbot.waitSignal(dialog.exportFailed, timeout=TIMEOUT) as blocker:
         dialog.start()
@@ -189,7 +191,7 @@ def test_a_stage_that_ignores_cancel_is_cut_short(editor, qtbot, tmp_path, monke
     """The process stays stopped as it enters "copy assets" (variables written): after the
     grace period the cancel kills it, cleans the staging folder and reports a cancel."""
     monkeypatch.setattr(export_process, "CANCEL_GRACE_SECONDS", 1.0)
-    monkeypatch.setenv(STOP_AT_ENV, "copy assets")
+    stop_window_export_at(monkeypatch, "copy assets")
     dialog = open_dialog(editor, tmp_path)
     with qtbot.waitSignal(dialog.exportCancelled, timeout=TIMEOUT):
         dialog.start()
