@@ -17,13 +17,17 @@ from typing import Any
 
 from app.core.export import engine
 
+PUBLISHED = "published"  # past the last stage: the version is in place, the result not sent
+
 
 def stop_at(stage: str) -> None:
-    """From now on, exports in this process stop themselves once, as they enter ``stage``."""
+    """From now on, exports in this process stop themselves once, as they enter ``stage``
+    (a name in the engine's STAGES, or `PUBLISHED`)."""
     import app.core.export as export
 
     real = engine.export_model
-    reached = dict(engine.STAGES)[stage]  # each stage reports its own fraction once
+    # Each stage reports its own fraction once; publishing done reports 1.0.
+    reached = 1.0 if stage == PUBLISHED else dict(engine.STAGES)[stage]
     stopped = []
 
     def export_model(draft, checkpoint, progress=None, cancelled=None):

@@ -44,7 +44,13 @@ class TaskState:
 
 
 class Task(QThread):
-    """Runs ``job(state)`` once in its own thread; exactly one outcome signal follows."""
+    """Runs ``job(state)`` once in its own thread; exactly one outcome signal follows.
+
+    The signal says what the job did: `succeeded` when it returned, even after a cancel
+    that came too late to stop it (its work is done: an export published); `cancelled`
+    when it stopped on a cancel; `failed` when it raised. A listener that no longer
+    wants a late result checks `TaskRunner.is_current`.
+    """
 
     progressed = Signal(float, str)
     succeeded = Signal(object)  # the job's return value
@@ -64,15 +70,12 @@ class Task(QThread):
         except Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # reported to the user by whoever listens
-            if self.state.is_cancelled():
+            if self.state.is_cancelled():  # broke off on the cancel, not on its own
                 self.cancelled.emit()
             else:
                 self.failed.emit(exc)
         else:
-            if self.state.is_cancelled():
-                self.cancelled.emit()
-            else:
-                self.succeeded.emit(result)
+            self.succeeded.emit(result)
 
 
 class TaskRunner(QObject):

@@ -2,8 +2,8 @@
 
 The engine (`app.core.export.export_model`) runs with the dialog's copy of the
 draft in a child process supervised by a worker `Task` (app.ui.export.process),
-reporting each stage to the progress bar and the log; Cancel sets a flag the
-engine checks at every stage (it publishes nothing when cancelled or failing).
+reporting each stage to the progress bar and the log; Cancel cancels the task, and
+the engine checks that at every stage (it publishes nothing when cancelled or failing).
 The window stays usable meanwhile: the dialog is modeless and nothing heavy runs
 on the UI thread or holds its GIL.
 """
@@ -42,20 +42,16 @@ from app.ui.export.process import cancel_flag
 from app.ui.export.result import ExportResultView
 
 
-def export_job(draft: Draft, loaded, cancel, started: Callable[[int], None] | None = None,
+def export_job(draft: Draft, loaded, started: Callable[[int], None] | None = None,
                hold=None):
-    """The worker-thread job: the engine in a child process (app.ui.export.process).
-
-    ``cancel`` is an `export_process.cancel_flag`, not the task state's flag: a
-    cancel that comes after the engine published must not turn the finished
-    export into a "cancelled" one (the `Task` reports any job as cancelled once
-    its state is), and it reaches the export process at once.
-    """
+    """The worker-thread job: the engine in a child process (app.ui.export.process),
+    stopped by cancelling the task's state (`run_export` relays it to the process)."""
 
     def job(state: TaskState):
         from app.ui.export.process import run_export
 
-        return run_export(draft, loaded.checkpoint.prefix, state, cancel, started, hold)
+        return run_export(draft, loaded.checkpoint.prefix, state, cancel_flag(), started,
+                          hold)
 
     return job
 
@@ -102,7 +98,6 @@ class ExportDialog(QDialog):
         self.draft = draft.copy()
         self.runner = TaskRunner(self)
         self.task: Task | None = None
-        self._cancel = cancel_flag()
         self._hold = cancel_flag()  # set while the user is asked whether to cancel
         self.child_pid: int | None = None  # the export process, while one runs
         self._outcome: tuple | None = None  # (signal, args) to emit when the thread ends
@@ -216,11 +211,10 @@ class ExportDialog(QDialog):
         self._last_message = ""
         self._log(f"Exporting {self.loaded.checkpoint.prefix} to "
                   f"{Path(draft.options.base) / draft.options.name / str(draft.options.version)}")
-        self._cancel = cancel_flag()
         self._hold = cancel_flag()
         self.child_pid = None
-        task = self.runner.start(export_job(draft, self.loaded, self._cancel, self._child,
-                                            self._hold), name="signet-export")
+        task = self.runner.start(export_job(draft, self.loaded, self._child, self._hold),
+                                 name="signet-export")
         task.progressed.connect(self._progressed)
         task.succeeded.connect(self._succeeded)
         task.failed.connect(self._failed)
@@ -235,7 +229,7 @@ class ExportDialog(QDialog):
     def cancel(self) -> None:
         """Ask the running export to stop at its next check (it publishes nothing)."""
         if self.task is not None and self.task.isRunning():
-            self._cancel.set()
+            self.task.state.cancel()
             self.stage.setText("Cancelling…")
             self._log("Cancel requested")
             self.cancel_button.setEnabled(False)
@@ -258,9 +252,8 @@ class ExportDialog(QDialog):
         Waits through the runner, which holds each task until its thread ended: the
         dialog's last `Task` may already be finished and deleted by now.
         """
-        self._cancel.set()
         self._hold.clear()
-        self.runner.shutdown()
+        self.runner.shutdown()  # cancels the task's state, which stops the export
 
     def _set_running(self, running: bool) -> None:
         self.form.setEnabled(not running)
@@ -277,7 +270,7 @@ class ExportDialog(QDialog):
 
     def _progressed(self, fraction: float, message: str) -> None:
         self.progress.setValue(round(fraction * 100))
-        if self._cancel.is_set():
+        if self.task is not None and self.task.state.is_cancelled():
             return
         self.stage.setText(message)
         if message != self._last_message:

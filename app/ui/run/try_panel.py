@@ -161,7 +161,8 @@ class TryPanel(QWidget):
             return body_from_arrays(sig.key, {slot.key: array}, row_ok and not others)
 
         task = self.runner.start(job, "signet-try-input")
-        task.succeeded.connect(self.request.setPlainText)
+        task.succeeded.connect(lambda body: self.runner.is_current(task)
+                               and self.request.setPlainText(body))
         task.failed.connect(lambda exc: self.status.setText(str(exc)))
         self.status.setText(f"Reading {path}…")
         task.start()
@@ -191,7 +192,8 @@ class TryPanel(QWidget):
 
         task = self.runner.start(job, "signet-try")
         task.progressed.connect(lambda _f, message: self.status.setText(message))
-        task.succeeded.connect(self._show)
+        task.succeeded.connect(lambda result: self.runner.is_current(task)
+                               and self._show(result))
         task.failed.connect(lambda exc: self.status.setText(f"Cannot run the draft: {exc}"))
         self.run_button.setEnabled(False)
         task.finished.connect(self._set_enabled)

@@ -549,11 +549,13 @@ class MainWindow(QMainWindow):
             return
         self._warm_up_pending = False
         task = self._warm_runner.start(_warm_up, name="signet-tf-warm-up")
-        task.succeeded.connect(self._warmed_up)
+        task.succeeded.connect(lambda version: self._warmed_up(task, version))
         task.failed.connect(self._warm_up_failed)
         task.start()
 
-    def _warmed_up(self, version: str) -> None:
+    def _warmed_up(self, task: Task, version: str) -> None:
+        if not self._warm_runner.is_current(task):  # shut down meanwhile: warm nothing
+            return
         self.tensorflow_version = version
         self.tensorflow_label.hide()
         self._log(f"TensorFlow {version} ready")

@@ -14,7 +14,7 @@ from app.core.tf_runtime import tensorflow
 from app.ui.common.workers import running_tasks
 from app.ui.export import dialog as export_dialog
 from app.ui.export import process as export_process
-from tests.export_stop import stop_window_export_at
+from tests.export_stop import PUBLISHED, stop_window_export_at
 
 TIMEOUT = 180_000
 
@@ -126,6 +126,28 @@ def test_cancel_during_any_stage_leaves_nothing(editor, qtbot, tmp_path, stage, 
     assert "nothing was published" in dialog.stage.text()
     assert dialog.result is None and not dialog.result_view.isVisible()
     assert dialog.export_button.isEnabled()  # can try again
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_cancel_after_publishing_reports_the_published_export(editor, qtbot, tmp_path,
+                                                                monkeypatch):
+    """Cancel comes once the engine has published: the worker says what happened (the
+    export succeeded), not what was asked."""
+    stop_window_export_at(monkeypatch, PUBLISHED)
+    dialog = open_dialog(editor, tmp_path)
+    with qtbot.assertNotEmitted(dialog.exportCancelled), \
+            qtbot.waitSignal(dialog.exportSucceeded, timeout=TIMEOUT) as blocker:
+        dialog.start()
+        qtbot.waitUntil(lambda: dialog.child_pid is not None
+                        and _process_state(dialog.child_pid) == "T", timeout=TIMEOUT)
+        published = tmp_path / "encoder" / "1"
+        assert (published / "saved_model.pb").is_file()
+        dialog.cancel_button.click()
+        assert dialog.task.state.is_cancelled()
+        os.kill(dialog.child_pid, signal.SIGCONT)
+    assert blocker.args[0].path.resolve() == published.resolve()
+    assert dialog.result is blocker.args[0] and dialog.result_view.isVisible()
+    assert "Cancelled" not in dialog.stage.text()
 
 
 def test_a_failure_is_shown_in_plain_words_and_publishes_nothing(editor, qtbot, tmp_path):
