@@ -32,9 +32,25 @@ class TaskState:
     def __init__(self, report: Callable[[float, str], None]) -> None:
         self._cancel = threading.Event()
         self._report = report
+        self._lock = threading.Lock()
+        self._on_cancel: list[Callable[[], object]] = []
 
     def cancel(self) -> None:
-        self._cancel.set()
+        with self._lock:
+            self._cancel.set()
+            passed_on, self._on_cancel = self._on_cancel, []
+        for callback in passed_on:
+            callback()
+
+    def when_cancelled(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` the moment the job is cancelled (now if it is already), from
+        the cancelling thread: to pass a cancel on where the job's polling would be late,
+        such as the flag a child process reads."""
+        with self._lock:
+            if not self._cancel.is_set():
+                self._on_cancel.append(callback)
+                return
+        callback()
 
     def is_cancelled(self) -> bool:
         return self._cancel.is_set()

@@ -196,6 +196,9 @@ def run_export(draft: Draft, prefix: str | Path, state: TaskState, stop: Any,
     """
     hold = hold if hold is not None else cancel_flag()
     process, receive, child_stop, child_hold = _start(draft, str(prefix), stop, hold)
+    # A cancel of the task reaches the process at once, not at this thread's next poll.
+    state.when_cancelled(stop.set)
+    state.when_cancelled(child_stop.set)
     if started is not None:
         started(process.pid)
     stop_asked: float | None = None

@@ -59,3 +59,17 @@ def test_a_job_that_raises_failed_with_its_exception(qtbot):
         task.start()
     assert errors == [error]
     task.wait()
+
+
+def test_a_cancel_is_passed_on_at_once_and_once():
+    """What a job hands to `when_cancelled` (an export process's flag) hears the cancel
+    from the cancelling thread, not at the job's next poll."""
+    state = TaskState(lambda fraction, message: None)
+    heard: list[str] = []
+    state.when_cancelled(lambda: heard.append("before"))
+    assert heard == []
+    state.cancel()
+    assert heard == ["before"] and state.is_cancelled()
+    state.when_cancelled(lambda: heard.append("after"))  # already cancelled: at once
+    state.cancel()
+    assert heard == ["before", "after"]
