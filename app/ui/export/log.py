@@ -75,9 +75,10 @@ class ExportResultDialog(QDialog):
 
 
 class ExportLog:
-    """Connects a window's signature editor to its Log dock and the Recent Exports menu."""
+    """Writes the window's exports and saved presets in its Log dock; the Recent Exports
+    menu."""
 
-    def __init__(self, window, editor) -> None:
+    def __init__(self, window) -> None:
         self.window = window
         self.settings: AppSettings = window.settings
         self.menu = QMenu("Recent E&xports", window)
@@ -87,8 +88,8 @@ class ExportLog:
         recent = window.recent_menu.menuAction()
         after = actions.index(recent) + 1 if recent in actions else len(actions)
         file_menu.insertMenu(actions[after] if after < len(actions) else None, self.menu)
-        editor.exportDialogOpened.connect(self._watch)
-        editor.presetSaved.connect(lambda path: window.log_message(f"Saved the preset {path}"))
+        window.exportDialogOpened.connect(self._watch)
+        window.presetSaved.connect(lambda path: window.log_message(f"Saved the preset {path}"))
         self.refresh()
 
     def _watch(self, dialog) -> None:
@@ -120,8 +121,8 @@ class ExportLog:
         return dialog
 
 
-def install_export_log(window, editor) -> ExportLog:
+def install_export_log(window) -> ExportLog:
     """Log export outcomes and saved presets in ``window``'s Log dock; add Recent Exports."""
-    log = ExportLog(window, editor)
+    log = ExportLog(window)
     window.export_log = log
     return log

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QApplication,
@@ -544,9 +544,10 @@ def install_graph_panel(window) -> GraphPanel:
     panel.opSelected.connect(window.select_op)
     panel.addTensorRequested.connect(
         lambda tensor, side: window.addTensorRequested.emit(tensor, side.rstrip("s")))
+    window.rewrittenOpsChanged.connect(panel.scene.set_rewritten)
+    window.shuttingDown.connect(panel.shutdown)  # joins the layout thread
     if window.loaded is not None:
         panel.set_checkpoint(window.loaded)
-    window.installEventFilter(_JoinOnClose(panel, window))
     _add_file_menu_export(window, panel)
     window.graph_panel = panel
     return panel
@@ -568,15 +569,3 @@ def _add_file_menu_export(window, panel: GraphPanel) -> None:
         panel.file_export_action = export
         return
 
-
-class _JoinOnClose(QObject):
-    """Waits for the panel's layout thread when the window closes (none may outlive it)."""
-
-    def __init__(self, panel: GraphPanel, parent: QObject) -> None:
-        super().__init__(parent)
-        self._panel = panel
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Close:
-            self._panel.shutdown()
-        return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -235,23 +235,9 @@ def install_try_panel(window: Any) -> TryPanel:
     window.signature_dock.raise_()
     window.try_panel = panel
     window.checkpointLoaded.connect(panel.set_checkpoint)
-    editor = getattr(window, "signature_editor", None)
-    if editor is not None:
-        doc = editor.doc
-        doc.changed.connect(lambda: panel.set_draft(doc.draft))
-        window.checkpointLoaded.connect(lambda _loaded: panel.set_draft(doc.draft))
-    window.installEventFilter(_StopOnClose(panel, window))
+    window.draftChanged.connect(panel.set_draft)
+    # The editor's new draft for this checkpoint came before the panel had the checkpoint:
+    # set again, the empty body is now filled for it.
+    window.checkpointLoaded.connect(lambda _loaded: panel.set_draft(panel.draft))
+    window.shuttingDown.connect(panel.shutdown)  # cancel a try, close the loaded model
     return panel
-
-
-class _StopOnClose(QObject):
-    """Cancels a running try and closes the loaded model when the window closes."""
-
-    def __init__(self, panel: TryPanel, window: QObject) -> None:
-        super().__init__(window)
-        self.panel = panel
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Close:
-            self.panel.shutdown()
-        return False

@@ -46,7 +46,8 @@ def build_window(path: str | None = None, demo: bool = False, warm_up: bool = Tr
 
     window = MainWindow(warm_up=warm_up)
     install_graph_panel(window)
-    install_export_log(window, install_signature_editor(window))
+    install_signature_editor(window)
+    install_export_log(window)
     install_try_panel(window)
     install_help(window)
     window.restore_layout()  # again, now that the panels' docks exist

@@ -9,6 +9,12 @@ Surface for the other panels (graph view, signature editor):
   the tree, expanding scopes and scrolling;
 - signal ``addTensorRequested(tensor_name, side)`` from the tree's context menu,
   side ``"input"`` or ``"output"``;
+- signals the signature editor emits for the others: ``draftChanged(Draft)``
+  after every edit (the Try-it panel follows it), ``rewrittenOpsChanged(set)``
+  (the graph marks the ops the export rewrites), ``exportDialogOpened(dialog)``
+  and ``presetSaved(path)`` (the export log writes them down);
+- signal ``shuttingDown()``: panels stop and join their threads (none may
+  outlive the window);
 - `MainWindow.set_graph_panel` and `MainWindow.set_signature_panel` put the
   panels in the centre and in the right dock.
 - `MainWindow.new_export_dialog` and `MainWindow.ask_cancel_export` let the
@@ -181,6 +187,11 @@ class MainWindow(QMainWindow):
     loadFailed = Signal(str)  # the one-line message shown to the user
     opSelected = Signal(str)
     addTensorRequested = Signal(str, str)  # tensor name, "input" | "output"
+    draftChanged = Signal(object)  # the signature editor's Draft, after each change
+    rewrittenOpsChanged = Signal(object)  # set[str]: the ops the export rewrites
+    exportDialogOpened = Signal(object)  # a new Export dialog
+    presetSaved = Signal(str)  # the preset file written
+    shuttingDown = Signal()  # panels stop their threads now
 
     def __init__(self, settings: AppSettings | None = None, warm_up: bool = True) -> None:
         super().__init__()
@@ -568,6 +579,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Cancel and wait for every worker thread (none may outlive the window)."""
+        self.shuttingDown.emit()
         self.runner.shutdown()
         self._warm_runner.shutdown()
         from app.ui.export import process as export_process

@@ -266,7 +266,7 @@ class SignatureEditor(QWidget):
     """The dock's contents; see the module docstring."""
 
     statusMessage = Signal(str)  # a refusal or result for the status bar
-    exportDialogOpened = Signal(object)  # a new ExportDialog (app.ui.export.log listens)
+    exportDialogOpened = Signal(object)  # a new Export dialog (the window forwards it)
     presetSaved = Signal(str)  # the path written
 
     def __init__(self, host: ExportHost, settings: AppSettings | None = None,
@@ -673,9 +673,11 @@ def install_signature_editor(window) -> SignatureEditor:
     window.addTensorRequested.connect(editor.add_tensor)
     editor.statusMessage.connect(lambda text: window.statusBar().showMessage(text, 8000))
     editor.training.opActivated.connect(window.select_op)
-    panel = getattr(window, "graph_panel", None)
-    if panel is not None:
-        editor.training.marksChanged.connect(panel.scene.set_rewritten)
+    # What the other rooms follow, through the window (none of them reads the editor).
+    editor.training.marksChanged.connect(window.rewrittenOpsChanged)
+    doc.changed.connect(lambda: window.draftChanged.emit(doc.draft))
+    editor.exportDialogOpened.connect(window.exportDialogOpened)
+    editor.presetSaved.connect(window.presetSaved)
     window.installEventFilter(_CloseGuard(editor, window))
     editor.history_view = history
     if getattr(window, "loaded", None) is not None:

@@ -48,3 +48,18 @@ def test_try_panel_answers_the_draft_in_a_worker(window, qtbot, open_and_wait, c
     assert images.shape == (1, 8, 8, 1) and np.allclose(images, 1.0)
     qtbot.waitUntil(lambda: not panel.running(), timeout=TIMEOUT)
     panel.shutdown()
+
+
+def test_the_panel_follows_the_draft_through_the_window_in_either_install_order(
+        window, open_and_wait, cnn):
+    """The panel reads no editor: the window's draftChanged carries the draft, so a panel
+    installed before the editor follows it too."""
+    panel = install_try_panel(window)
+    editor = install_signature_editor(window)
+    open_and_wait(window, cnn.directory)
+    editor.doc.add_tensors(["images:0"], "inputs")
+    editor.doc.add_tensors(["probabilities:0"], "outputs")
+    assert panel.draft is editor.doc.draft
+    assert [panel.input_key.itemText(i) for i in range(panel.input_key.count())] == ["images"]
+    assert panel.run_button.isEnabled()
+    assert np.array(json.loads(panel.request.toPlainText())["instances"]).shape == (1, 8, 8, 1)

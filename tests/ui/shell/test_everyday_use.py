@@ -171,7 +171,7 @@ def test_first_open_says_nothing_restored(window, qtbot, open_and_wait):
 def test_export_result_in_log(editor, window, qtbot, tmp_path):
     from app.ui.export.log import install_export_log, recent_exports
 
-    log = install_export_log(window, editor)
+    log = install_export_log(window)
     editor.suggest_button.click()
     assert editor.save_preset(tmp_path / "encoder.json")
     assert f"Saved the preset {tmp_path / 'encoder.json'}" in window.log.toPlainText()
