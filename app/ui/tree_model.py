@@ -104,6 +104,9 @@ class OpTreeModel(QAbstractItemModel):
         self.graph: OpGraph | None = None
         self.order: TreeOrder | None = None
         self.matches: Matches | None = None  # None: no search, every row shown
+        # Each asked-about row's parent index, by id of the row's object, until the rows
+        # change: the view asks for the parents of every painted row several times.
+        self._parents: dict[int, QModelIndex] = {}
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -114,6 +117,7 @@ class OpTreeModel(QAbstractItemModel):
         self.graph = graph
         self.order = order
         self.matches = None
+        self._parents.clear()
         self.endResetModel()
 
     def set_matches(self, indices: np.ndarray | None) -> None:
@@ -139,6 +143,7 @@ class OpTreeModel(QAbstractItemModel):
         old = self.persistentIndexList()
         held = [(index.internalPointer(), index.column()) for index in old]
         self.matches = matches
+        self._parents.clear()
         self.changePersistentIndexList(old, [self.index_of(obj, col) for obj, col in held])
         self.layoutChanged.emit()
 
@@ -241,10 +246,17 @@ class OpTreeModel(QAbstractItemModel):
     def parent(self, index: _Index | None = None) -> QModelIndex | QObject:  # type: ignore[override]
         if index is None:  # QObject.parent()
             return super().parent()
-        obj = self.object_at(index)
-        graph = self.graph
-        if obj is None or graph is None:
+        obj = index.internalPointer() if index.isValid() else None
+        if obj is None or self.graph is None:
             return QModelIndex()
+        parent = self._parents.get(id(obj))
+        if parent is None:
+            parent = self._parents[id(obj)] = self._parent_of(obj)
+        return parent
+
+    def _parent_of(self, obj: ScopeNode | Tensor) -> QModelIndex:
+        graph = self.graph
+        assert graph is not None
         if isinstance(obj, Tensor):
             holder = op_node(graph, obj.op)
             return self.index_of(holder) if holder is not None else QModelIndex()
