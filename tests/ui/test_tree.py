@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QModelIndex, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QApplication, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.opgraph import ScopeNode, Tensor
 from app.ui.mime import TENSOR_MIME, tensors_from_mime
@@ -187,6 +187,30 @@ def test_the_delegate_paints_what_the_model_reports(panel):
         for column in range(panel.model.columnCount()):
             cell = index.siblingAtColumn(column)
             assert painted(ours, cell) == painted(qt_own, cell)
+
+
+def test_the_delegate_draws_the_pixels_qt_draws(panel):
+    """Plain, highlighted, selected and elided cells, drawn by the delegate itself or
+    left to the style, look exactly as Qt's own delegate draws them from data()."""
+    panel.resize(420, 600)
+    panel.search.setText("gru")
+    panel.apply_search()
+    panel.view.expandAll()
+    panel.select_op("encoder/gru/gates/kernel")
+
+    def pixels():
+        QApplication.processEvents()  # the pending relayout (and scroll bar) first
+        panel.view.viewport().repaint()
+        return panel.view.viewport().grab().toImage()
+
+    ours = pixels()
+    panel.view.setItemDelegate(QStyledItemDelegate(panel.view))
+    assert ours == pixels()
+    selected = panel.view.visualRect(panel.view.currentIndex())
+    assert selected.top() >= 0 and selected.bottom() < ours.height()  # a selected row shown
+    highlighted = [i for i in _walk(panel.model) if panel.model.is_highlighted(i.data(NodeRole))
+                   and 0 <= panel.view.visualRect(i).top() < ours.height()]
+    assert highlighted  # the comparison covered highlighted cells
 
 
 def test_invalid_regex_is_reported(panel):
