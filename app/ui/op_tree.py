@@ -56,6 +56,9 @@ class OpTreePanel(QWidget):
         self.regex = QToolButton(text=".*", checkable=True, toolTip="Regular expression")
         self.count = QLabel()
         self.count.setObjectName("matchCount")
+        # Wide enough for most counts from the start: a count that changes the label's
+        # minimum width relays out the whole window on every keystroke.
+        self.count.setMinimumWidth(self.count.fontMetrics().horizontalAdvance("888888 matches"))
         self._timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._timer.timeout.connect(self.apply_search)
         self.search.textChanged.connect(self._timer.start)

@@ -282,6 +282,18 @@ class OpTreeModel(QAbstractItemModel):
             return len(node.children) + (1 if self._has_functions() else 0)
         return len(node.children) + (len(node.op.outputs) if node.op is not None else 0)
 
+    def hasChildren(self, parent: _Index = _ROOT) -> bool:
+        """Asked for every row the view lays out (for its expand arrow): under a search,
+        two lookups in the match counts instead of listing the shown children."""
+        graph = self.graph
+        matches = self.matches
+        if matches is None or graph is None or parent.column() > 0:
+            return self.rowCount(parent) > 0
+        node = parent.internalPointer() if parent.isValid() else graph.root
+        if isinstance(node, Tensor):
+            return False
+        return matches.has_shown_children(node)
+
     def columnCount(self, parent: _Index = _ROOT) -> int:
         return len(HEADERS)
 
@@ -434,6 +446,21 @@ class Matches:
     def is_match(self, node: ScopeNode) -> bool:
         start = self.order.start.get(node)
         return start is not None and bool(self.counts[start + 1] > self.counts[start])
+
+    def has_shown_children(self, node: ScopeNode) -> bool:
+        """``shown_rows(node)`` is not empty: a match below the node, or the node is a
+        matching op with output tensors."""
+        shown = self._shown.get(node)
+        if shown is not None:
+            return bool(shown)
+        start = self.order.start.get(node)
+        if start is None:  # function bodies are not searched
+            return False
+        counts = self.counts
+        if counts[self.order.end[node]] > counts[start + 1]:
+            return True
+        return node.op is not None and bool(node.op.outputs) \
+            and bool(counts[start + 1] > counts[start])
 
     def asked(self) -> list[ScopeNode]:
         """The nodes whose shown rows have been asked for."""
