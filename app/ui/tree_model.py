@@ -57,6 +57,8 @@ _HIGHLIGHT_COLOURS = {
 # Comparing a new search's rows with every node asked about under the last one costs
 # ~10 µs a node; past this many (a long scroll), a layout change is cheaper and resets.
 _QUIET_CHECK_LIMIT = 2000
+_ROWS_ONLY = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
+_HINTED = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")  # overload
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _LEAF_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 _TENSOR_FLAGS = _LEAF_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
@@ -139,13 +141,14 @@ class OpTreeModel(QAbstractItemModel):
             self.matches = matches
             self._highlights_changed(before, matches)
             return
-        self.layoutAboutToBeChanged.emit()
+        # Rows only: the hint spares the horizontal header its column bookkeeping.
+        self.layoutAboutToBeChanged[_HINTED].emit([], _ROWS_ONLY)
         old = self.persistentIndexList()
         held = [(index.internalPointer(), index.column()) for index in old]
         self.matches = matches
         self._parents.clear()
         self.changePersistentIndexList(old, [self.index_of(obj, col) for obj, col in held])
-        self.layoutChanged.emit()
+        self.layoutChanged[_HINTED].emit([], _ROWS_ONLY)
 
     def _highlights_changed(self, before: Matches, after: Matches) -> None:
         """One dataChanged per asked-about node, over its rows whose highlight flipped."""
