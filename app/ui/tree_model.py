@@ -137,7 +137,7 @@ class OpTreeModel(QAbstractItemModel):
         matches = self.order.matches(indices) if indices is not None and self.order else None
         before = self.matches
         if before is not None and matches is not None \
-                and len(before.asked()) <= _QUIET_CHECK_LIMIT and before.same_rows(matches):
+                and before.asked_count() <= _QUIET_CHECK_LIMIT and before.same_rows(matches):
             self.matches = matches
             self._highlights_changed(before, matches)
             return
@@ -445,6 +445,7 @@ class Matches:
         self.order = order
         self.counts = counts  # counts[k]: matches at positions before k
         self._shown: dict[ScopeNode, list[int]] = {}
+        self._has: dict[ScopeNode, bool] = {}  # has_shown_children answers given
 
     def is_match(self, node: ScopeNode) -> bool:
         start = self.order.start.get(node)
@@ -452,18 +453,22 @@ class Matches:
 
     def has_shown_children(self, node: ScopeNode) -> bool:
         """``shown_rows(node)`` is not empty: a match below the node, or the node is a
-        matching op with output tensors."""
+        matching op with output tensors (remembered, as the view remembers the answer)."""
         shown = self._shown.get(node)
         if shown is not None:
             return bool(shown)
-        start = self.order.start.get(node)
-        if start is None:  # function bodies are not searched
-            return False
-        counts = self.counts
-        if counts[self.order.end[node]] > counts[start + 1]:
-            return True
-        return node.op is not None and bool(node.op.outputs) \
-            and bool(counts[start + 1] > counts[start])
+        has = self._has.get(node)
+        if has is None:
+            start = self.order.start.get(node)
+            counts = self.counts
+            has = self._has[node] = start is not None and (  # function bodies: not searched
+                bool(counts[self.order.end[node]] > counts[start + 1])
+                or (node.op is not None and bool(node.op.outputs)
+                    and bool(counts[start + 1] > counts[start])))
+        return has
+
+    def asked_count(self) -> int:
+        return len(self._shown) + len(self._has)
 
     def asked(self) -> list[ScopeNode]:
         """The nodes whose shown rows have been asked for."""
@@ -471,8 +476,10 @@ class Matches:
 
     def same_rows(self, other: Matches) -> bool:
         """``other`` shows the same rows under every node this one has been asked about
-        (the only rows a view or a persistent index can know of)."""
-        return all(other.shown_rows(node) == rows for node, rows in self._shown.items())
+        (the only rows a view or a persistent index can know of), and has children
+        where this one was asked whether it has."""
+        return all(other.shown_rows(node) == rows for node, rows in self._shown.items()) \
+            and all(other.has_shown_children(node) == has for node, has in self._has.items())
 
     def flipped_rows(self, other: Matches, node: ScopeNode) -> np.ndarray:
         """The rows under ``node``, as shown here, of child nodes that are a match here

@@ -71,6 +71,35 @@ def test_a_search_that_keeps_every_known_row_only_repaints_highlights(qtbot, loa
     assert model.rowCount(model.index_of_name(kernel)) > 1
 
 
+def test_an_expand_arrow_the_view_asked_about_is_not_left_stale(qtbot):
+    """hasChildren answers from the match counts without listing rows; a later search
+    that gives or takes that row's children is still a layout change for the view."""
+    import tensorflow as tf
+
+    from app.core.opgraph import OpGraph
+    from app.core.search import SearchIndex
+
+    tf1 = tf.compat.v1
+    with tf.Graph().as_default() as graph:
+        x = tf1.placeholder(tf.float32, [None, 2], name="features")
+        tf.no_op(name="init")  # an op without outputs...
+        tf.identity(x, name="init/child")  # ...holding another op
+        opgraph = OpGraph(tf1.train.export_meta_graph(graph=graph))
+    search = SearchIndex(opgraph)
+    model = OpTreeModel()
+    model.set_graph(opgraph)
+    model.set_matches(search.search("^init$", regex=True).indices)
+    init = model.index_of_name("init")
+    assert init.isValid() and not model.hasChildren(init)  # what the view's arrow shows
+    with qtbot.waitSignal(model.layoutChanged, timeout=1000):
+        model.set_matches(search.search("^init(/child)?$", regex=True).indices)
+    init = model.index_of_name("init")
+    assert model.hasChildren(init) and model.rowCount(init) == 1
+    with qtbot.waitSignal(model.layoutChanged, timeout=1000):
+        model.set_matches(search.search("^init$", regex=True).indices)
+    assert not model.hasChildren(model.index_of_name("init"))
+
+
 def test_a_search_keeps_shown_expansions_and_selection(panel, loaded):
     view, model = panel.view, panel.model
     kernel = model.index_of_name("encoder/gru/gates/kernel")
