@@ -15,9 +15,12 @@ left to Qt's own painting, and tests/ui/test_tree.py compares the pixels of both
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, Qt
+from typing import NamedTuple
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPointF, QRect, Qt
 from PySide6.QtGui import (
     QBrush,
+    QColor,
     QFont,
     QFontMetrics,
     QPainter,
@@ -30,6 +33,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QWidget,
 )
 
 from app.ui.tree_model import HIGHLIGHT_BACKGROUND, HIGHLIGHT_TEXT, OpTreeModel
@@ -43,7 +47,19 @@ _STYLED = (QStyle.StateFlag.State_Selected | QStyle.StateFlag.State_HasFocus
            | QStyle.StateFlag.State_MouseOver).value
 _ENABLED = QStyle.StateFlag.State_Enabled.value
 _ACTIVE = QStyle.StateFlag.State_Active.value
+_GROUP = _ENABLED | _ACTIVE  # the state bits that pick the text colour
 _CACHE_LIMIT = 4096  # kept texts; past this the cache starts over
+_LOOK_CHANGES = frozenset({QEvent.Type.FontChange, QEvent.Type.PaletteChange,
+                           QEvent.Type.StyleChange})
+
+
+class _Place(NamedTuple):
+    """Where a cell's icon (x, y, width, height) and text go, relative to the cell."""
+
+    icon: tuple[int, int, int, int]
+    text_left: int
+    text_top: float
+    text_width: int
 
 
 class OpTreeDelegate(QStyledItemDelegate):
@@ -52,12 +68,14 @@ class OpTreeDelegate(QStyledItemDelegate):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        # Kept per font (the view's; a new one starts them over): where the style puts
-        # a cell's icon and text, per cell size, and each text laid out, per width.
+        # Kept per view font, palette and style (a change starts them over, see
+        # eventFilter): where the style puts a cell's icon and text, per cell size,
+        # each text laid out, per cell width, and the text colour per state.
+        self._view: QWidget | None = None
         self._font = QFont()
         self._bold = QFont()
-        self._bold.setBold(True)
-        self._places: dict[tuple[int, int, bool], tuple[QRect | None, QRect, float]] = {}
+        self._colours: dict[int, QColor] = {}
+        self._places: dict[tuple[int, int, bool], _Place] = {}
         self._texts: dict[tuple[str, bool, int], QStaticText] = {}
 
     def initStyleOption(self, option: QStyleOptionViewItem,
@@ -89,55 +107,74 @@ class OpTreeDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
         # Called per visible cell on every repaint: each Qt call here costs a
-        # microsecond or more, so it makes as few as it can.
+        # microsecond or more, so it makes as few as it can (no painter save/restore:
+        # every cell sets the pen and font it draws with).
         model = index.model()
         obj = index.internalPointer()
         state = option.state.value
-        if state & _STYLED or obj is None or not isinstance(model, OpTreeModel):
+        if state & _STYLED or obj is None or not isinstance(model, OpTreeModel) \
+                or (option.widget is not self._view and not self._attach(option.widget)):
             super().paint(painter, option, index)
             return
-        font = option.font
-        if font != self._font:
-            self._set_font(font)
         column = index.column()
-        rect = option.rect
+        x, y, width, height = option.rect.getRect()
         icon = model.decoration(obj, column)
-        width = rect.width()
-        place = self._places.get((width, rect.height(), icon is not None))
+        place = self._places.get((width, height, icon is not None))
         if place is None:
             place = self._place(option, icon is not None)
-        icon_rect, text_rect, top = place
         highlighted = model.is_highlighted(obj)
-        painter.save()
         if highlighted:
-            painter.fillRect(rect, _HIGHLIGHT_BRUSH)
+            painter.fillRect(x, y, width, height, _HIGHLIGHT_BRUSH)
             painter.setPen(HIGHLIGHT_TEXT)
             painter.setFont(self._bold)
         else:
-            group = QPalette.ColorGroup.Disabled if not state & _ENABLED else \
-                QPalette.ColorGroup.Normal if state & _ACTIVE else QPalette.ColorGroup.Inactive
-            painter.setPen(option.palette.color(group, QPalette.ColorRole.Text))
-            painter.setFont(font)
-        x, y = rect.x(), rect.y()
-        if icon_rect is not None:
-            icon.paint(painter, icon_rect.translated(x, y))
+            painter.setPen(self._colours[state & _GROUP])
+            painter.setFont(self._font)
+        if icon is not None:
+            ix, iy, iw, ih = place.icon
+            icon.paint(painter, x + ix, y + iy, iw, ih)
         text = model.text(obj, column)
         if text:
             static = self._texts.get((text, highlighted, width))
             if static is None:
-                static = self._static_text(text, highlighted, width, text_rect.width())
-            painter.drawStaticText(QPointF(x + text_rect.x(), y + top), static)
-        painter.restore()
+                static = self._static_text(text, highlighted, width, place.text_width)
+            painter.drawStaticText(QPointF(x + place.text_left, y + place.text_top), static)
 
-    def _set_font(self, font: QFont) -> None:
-        self._font = QFont(font)
-        self._bold = QFont(font)
+    def _attach(self, view: QWidget | None) -> bool:
+        """Take the font, palette and style of the view painting (watching it for
+        changes); False without one."""
+        if view is None:
+            return False
+        if self._view is not None:
+            self._view.removeEventFilter(self)
+        self._view = view
+        view.installEventFilter(self)
+        self._reset()
+        return True
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._view and event.type() in _LOOK_CHANGES:
+            self._reset()
+        return False
+
+    def _reset(self) -> None:
+        view = self._view
+        assert view is not None
+        self._font = QFont(view.font())
+        self._bold = QFont(self._font)
         self._bold.setBold(True)
+        palette = view.palette()
+        # As QCommonStyle picks the text colour of an item view cell from its state.
+        self._colours = {
+            state: palette.color(
+                QPalette.ColorGroup.Disabled if not state & _ENABLED else
+                QPalette.ColorGroup.Normal if state & _ACTIVE else QPalette.ColorGroup.Inactive,
+                QPalette.ColorRole.Text)
+            for state in (0, _ENABLED, _ACTIVE, _ENABLED | _ACTIVE)}
         self._places.clear()
         self._texts.clear()
 
-    def _place(self, option: QStyleOptionViewItem,
-               has_icon: bool) -> tuple[QRect | None, QRect, float]:
+    def _place(self, option: QStyleOptionViewItem, has_icon: bool) -> _Place:
         """Where the style puts a cell's icon and text (relative to the cell), and the
         text's top, as `QCommonStyle` draws an item view's text."""
         rect = option.rect
@@ -148,14 +185,14 @@ class OpTreeDelegate(QStyledItemDelegate):
             probe.features |= _HAS_DECORATION
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
-        icon_rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemDecoration,
-                                         probe, widget) if has_icon else None
-        text_rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, probe, widget)
+        icon = style.subElementRect(QStyle.SubElement.SE_ItemViewItemDecoration, probe,
+                                    widget).getRect() if has_icon else (0, 0, 0, 0)
+        text = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, probe, widget)
         margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1
-        text_rect = text_rect.adjusted(margin, 0, -margin, 0)
-        top = text_rect.y() + (text_rect.height() - QFontMetrics(option.font).height()) / 2
+        text = text.adjusted(margin, 0, -margin, 0)
+        top = text.y() + (text.height() - QFontMetrics(self._font).height()) / 2
         place = self._places[(rect.width(), rect.height(), has_icon)] = \
-            (icon_rect, text_rect, top)
+            _Place(icon, text.x(), top, text.width())
         return place
 
     def _static_text(self, text: str, bold: bool, cell_width: int,

@@ -232,9 +232,21 @@ def test_the_delegate_draws_the_pixels_qt_draws(panel):
         panel.view.viewport().repaint()
         return panel.view.viewport().grab().toImage()
 
-    ours = pixels()
-    panel.view.setItemDelegate(QStyledItemDelegate(panel.view))
-    assert ours == pixels()
+    def both() -> tuple:
+        ours = panel.view.itemDelegate()
+        mine = pixels()
+        panel.view.setItemDelegate(QStyledItemDelegate(panel.view))
+        theirs = pixels()
+        panel.view.setItemDelegate(ours)
+        return mine, theirs
+
+    ours, theirs = both()
+    assert ours == theirs
+    font = panel.view.font()  # the delegate follows the view's font when it changes
+    font.setPointSize(font.pointSize() + 3)
+    panel.view.setFont(font)
+    larger, theirs = both()
+    assert larger == theirs and larger != ours
     selected = panel.view.visualRect(panel.view.currentIndex())
     assert selected.top() >= 0 and selected.bottom() < ours.height()  # a selected row shown
     highlighted = [i for i in _walk(panel.model) if panel.model.is_highlighted(i.data(NodeRole))
