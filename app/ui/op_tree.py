@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -32,6 +33,22 @@ from app.ui.tree_model import NAME, OpTreeModel, TreeOrder
 
 SEARCH_DELAY_MS = 150
 EXPAND_LIMIT = 20  # the scopes of the first matches open; Enter walks to the rest
+
+
+class _ColumnsHeader(QHeaderView):
+    """The tree view's own header (same settings), not relaid out and repainted with
+    the rows: each search relays out the rows, and the columns stay the same."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setSectionsMovable(True)
+        self.setStretchLastSection(True)
+        self.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+    def doItemsLayout(self) -> None:
+        model = self.model()
+        if model is None or self.count() != model.columnCount():
+            super().doItemsLayout()
 
 
 class OpTreePanel(QWidget):
@@ -67,6 +84,7 @@ class OpTreePanel(QWidget):
 
         self.view = QTreeView()
         self.view.setObjectName("opTreeView")
+        self.view.setHeader(_ColumnsHeader(self.view))
         self.view.setModel(self.model)
         self.view.setItemDelegate(OpTreeDelegate(self.view))
         self.view.setUniformRowHeights(True)
