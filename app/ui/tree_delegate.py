@@ -29,6 +29,7 @@ from PySide6.QtGui import (
     QTransform,
 )
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QApplication,
     QStyle,
     QStyledItemDelegate,
@@ -50,7 +51,7 @@ _ACTIVE = QStyle.StateFlag.State_Active.value
 _GROUP = _ENABLED | _ACTIVE  # the state bits that pick the text colour
 _CACHE_LIMIT = 4096  # kept texts; past this the cache starts over
 _LOOK_CHANGES = frozenset({QEvent.Type.FontChange, QEvent.Type.PaletteChange,
-                           QEvent.Type.StyleChange})
+                           QEvent.Type.StyleChange, QEvent.Type.LayoutDirectionChange})
 
 
 class _Place(NamedTuple):
@@ -72,6 +73,7 @@ class OpTreeDelegate(QStyledItemDelegate):
         # eventFilter): where the style puts a cell's icon and text, per cell size,
         # each text laid out, per cell width, and the text colour per state.
         self._view: QWidget | None = None
+        self._plain_look = False  # left to right, eliding on the right: what paint draws
         self._font = QFont()
         self._bold = QFont()
         self._colours: dict[int, QColor] = {}
@@ -113,7 +115,8 @@ class OpTreeDelegate(QStyledItemDelegate):
         obj = index.internalPointer()
         state = option.state.value
         if state & _STYLED or obj is None or not isinstance(model, OpTreeModel) \
-                or (option.widget is not self._view and not self._attach(option.widget)):
+                or (option.widget is not self._view and not self._attach(option.widget)) \
+                or not self._plain_look:
             super().paint(painter, option, index)
             return
         column = index.column()
@@ -160,6 +163,9 @@ class OpTreeDelegate(QStyledItemDelegate):
     def _reset(self) -> None:
         view = self._view
         assert view is not None
+        self._plain_look = isinstance(view, QAbstractItemView) \
+            and view.layoutDirection() == Qt.LayoutDirection.LeftToRight \
+            and view.textElideMode() == Qt.TextElideMode.ElideRight
         self._font = QFont(view.font())
         self._bold = QFont(self._font)
         self._bold.setBold(True)

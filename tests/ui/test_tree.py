@@ -247,6 +247,9 @@ def test_the_delegate_draws_the_pixels_qt_draws(panel):
     panel.view.setFont(font)
     larger, theirs = both()
     assert larger == theirs and larger != ours
+    panel.view.setLayoutDirection(Qt.LayoutDirection.RightToLeft)  # left to Qt's painting
+    mirrored, theirs = both()
+    assert mirrored == theirs and mirrored != larger
     selected = panel.view.visualRect(panel.view.currentIndex())
     assert selected.top() >= 0 and selected.bottom() < ours.height()  # a selected row shown
     highlighted = [i for i in _walk(panel.model) if panel.model.is_highlighted(i.data(NodeRole))
