@@ -139,9 +139,11 @@ class SearchIndex:
         word = word.lower()
         full = among is None
         last = self._last
-        if full and last is not None and last[0] in word and len(last[1]) < len(self._lines) // 2:
+        if full and last is not None and last[0] in word \
+                and len(last[1]) < len(self._lines) * 3 // 5:
             # Typing on: a word holding the previous one matches a subset of its hits
-            # (worth it when that subset is small; the full scan is on a plain list).
+            # (worth it up to about 60% of the ops: past that, gathering the subset's
+            # texts costs more than the full scan over the contiguous array saves).
             among = last[1]
         texts = self._plain if among is None else self._plain[among]
         mask = np.strings.find(texts, word.encode()) >= 0
