@@ -57,6 +57,7 @@ _HIGHLIGHT_COLOURS = {
 # Comparing a new search's rows with every node asked about under the last one costs
 # ~10 µs a node; past this many (a long scroll), a layout change is cheaper and resets.
 _QUIET_CHECK_LIMIT = 2000
+_PARENTS_KEPT = 20000  # parent indexes remembered (a screenful needs a few hundred)
 _ROWS_ONLY = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
 _HINTED = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")  # overload
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -254,6 +255,8 @@ class OpTreeModel(QAbstractItemModel):
             return QModelIndex()
         parent = self._parents.get(id(obj))
         if parent is None:
+            if len(self._parents) >= _PARENTS_KEPT:  # a long scroll: start over
+                self._parents.clear()
             parent = self._parents[id(obj)] = self._parent_of(obj)
         return parent
 
