@@ -1,7 +1,7 @@
 """Search over every op and tensor name: substring, ``type:OpType`` and regex.
 
 Each op has one lower-cased text holding its name and its tensor names. A plain
-word is one vectorised ``numpy.strings.find`` over those texts as fixed-width
+word is one vectorised ``numpy.char.find`` over those texts as fixed-width
 UTF-8 bytes (a substring of the text is a substring of its bytes): at 100k ops
 that is 2-3 ms, a third of a ``str.__contains__`` pass, and the search box runs
 it on every keystroke. A regex is one pass in C (``map`` into
@@ -146,7 +146,9 @@ class SearchIndex:
             # texts costs more than the full scan over the contiguous array saves).
             among = last[1]
         texts = self._plain if among is None else self._plain[among]
-        mask = np.strings.find(texts, word.encode()) >= 0
+        # numpy.char.find is numpy.strings.find (a ufunc) from numpy 2 on; on 1.26 (the
+        # oldest numpy pyproject allows) it calls bytes.find per text: same answers, slower.
+        mask = np.char.find(texts, word.encode()) >= 0
         if self._long:
             positions = np.arange(len(texts)) if among is None else among
             for j in np.flatnonzero(np.isin(positions, self._long_positions)):
