@@ -86,3 +86,34 @@ def test_regex_is_case_insensitive_and_keeps_escapes(loaded):
     assert upper == ["encode_ids", "encode_mask"]
     # \D is "not a digit": folding must not turn it into \d.
     assert "encode_ids" in loaded.search_index.search(r"encode_\D", regex=True).ops
+
+
+def test_long_and_multi_output_names_are_found_as_short_ones():
+    """Texts past the fixed-width array's limit are searched one by one, with the same
+    answers, in a fresh search and when typing on narrows the last hits."""
+    import tensorflow as tf
+
+    from app.core.opgraph import OpGraph
+    from app.core.search import _WIDTH_LIMIT
+
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    long_scope = "deep_" * (_WIDTH_LIMIT // 5)
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [None, 6], name="features")
+        with tf.name_scope(long_scope):
+            tf.identity(x, name="needle")
+        parts = tf.split(x, 3, axis=1, name="splitter")
+        tf.identity(parts[2], name="needle_short")
+        index = SearchIndex(OpGraph(tf1.train.export_meta_graph(graph=graph)))
+    long_name = f"{long_scope}/needle"
+    assert list(index._long.values()) == [f"{long_name}:0"]  # the one text past the limit
+    assert index.search("NEEDLE").ops == [long_name, "needle_short"]
+    assert index.search("needle:0").ops == [long_name]  # typing on from "needle"
+    assert index.search("deep_deep").ops == [long_name]
+    index.search("e")  # typing on from a word every op holds
+    assert index.search("needle/").ops == []
+    assert index.search("splitter:2").ops == ["splitter"]
+    assert index.search("splitter:3").ops == []
+    assert index.search(r"^splitter$", regex=True).ops == ["splitter"]
+    assert index.search(r"needle(_short)?$", regex=True).ops == [long_name, "needle_short"]

@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -32,6 +33,22 @@ from app.ui.common.settings import AppSettings
 
 SEARCH_DELAY_MS = 150
 EXPAND_LIMIT = 20  # the scopes of the first matches open; Enter walks to the rest
+
+
+class _ColumnsHeader(QHeaderView):
+    """The tree view's own header (same settings), not relaid out and repainted with
+    the rows: each search relays out the rows, and the columns stay the same."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setSectionsMovable(True)
+        self.setStretchLastSection(True)
+        self.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+    def doItemsLayout(self) -> None:
+        model = self.model()
+        if model is None or self.count() != model.columnCount():
+            super().doItemsLayout()
 
 
 class OpTreePanel(QWidget):
@@ -56,6 +73,9 @@ class OpTreePanel(QWidget):
         self.regex = QToolButton(text=".*", checkable=True, toolTip="Regular expression")
         self.count = QLabel()
         self.count.setObjectName("matchCount")
+        # Wide enough for most counts from the start: a count that changes the label's
+        # minimum width relays out the whole window on every keystroke.
+        self.count.setMinimumWidth(self.count.fontMetrics().horizontalAdvance("888888 matches"))
         self._timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._timer.timeout.connect(self.apply_search)
         self.search.textChanged.connect(self._timer.start)
@@ -64,6 +84,7 @@ class OpTreePanel(QWidget):
 
         self.view = QTreeView()
         self.view.setObjectName("opTreeView")
+        self.view.setHeader(_ColumnsHeader(self.view))
         self.view.setModel(self.model)
         self.view.setItemDelegate(OpTreeDelegate(self.view))
         self.view.setUniformRowHeights(True)

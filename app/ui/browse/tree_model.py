@@ -57,6 +57,9 @@ _HIGHLIGHT_COLOURS = {
 # Comparing a new search's rows with every node asked about under the last one costs
 # ~10 µs a node; past this many (a long scroll), a layout change is cheaper and resets.
 _QUIET_CHECK_LIMIT = 2000
+_PARENTS_KEPT = 20000  # parent indexes remembered (a screenful needs a few hundred)
+_ROWS_ONLY = QAbstractItemModel.LayoutChangeHint.VerticalSortHint
+_HINTED = ("QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint")  # overload
 _ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _LEAF_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 _TENSOR_FLAGS = _LEAF_FLAGS | Qt.ItemFlag.ItemIsDragEnabled
@@ -104,6 +107,9 @@ class OpTreeModel(QAbstractItemModel):
         self.graph: OpGraph | None = None
         self.order: TreeOrder | None = None
         self.matches: Matches | None = None  # None: no search, every row shown
+        # Each asked-about row's parent index, by id of the row's object, until the rows
+        # change: the view asks for the parents of every painted row several times.
+        self._parents: dict[int, QModelIndex] = {}
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -114,6 +120,7 @@ class OpTreeModel(QAbstractItemModel):
         self.graph = graph
         self.order = order
         self.matches = None
+        self._parents.clear()
         self.endResetModel()
 
     def set_matches(self, indices: np.ndarray | None) -> None:
@@ -131,16 +138,18 @@ class OpTreeModel(QAbstractItemModel):
         matches = self.order.matches(indices) if indices is not None and self.order else None
         before = self.matches
         if before is not None and matches is not None \
-                and len(before.asked()) <= _QUIET_CHECK_LIMIT and before.same_rows(matches):
+                and before.asked_count() <= _QUIET_CHECK_LIMIT and before.same_rows(matches):
             self.matches = matches
             self._highlights_changed(before, matches)
             return
-        self.layoutAboutToBeChanged.emit()
+        # Rows only: the hint spares the horizontal header its column bookkeeping.
+        self.layoutAboutToBeChanged[_HINTED].emit([], _ROWS_ONLY)
         old = self.persistentIndexList()
         held = [(index.internalPointer(), index.column()) for index in old]
         self.matches = matches
+        self._parents.clear()
         self.changePersistentIndexList(old, [self.index_of(obj, col) for obj, col in held])
-        self.layoutChanged.emit()
+        self.layoutChanged[_HINTED].emit([], _ROWS_ONLY)
 
     def _highlights_changed(self, before: Matches, after: Matches) -> None:
         """One dataChanged per asked-about node, over its rows whose highlight flipped."""
@@ -241,10 +250,19 @@ class OpTreeModel(QAbstractItemModel):
     def parent(self, index: _Index | None = None) -> QModelIndex | QObject:  # type: ignore[override]
         if index is None:  # QObject.parent()
             return super().parent()
-        obj = self.object_at(index)
-        graph = self.graph
-        if obj is None or graph is None:
+        obj = index.internalPointer() if index.isValid() else None
+        if obj is None or self.graph is None:
             return QModelIndex()
+        parent = self._parents.get(id(obj))
+        if parent is None:
+            if len(self._parents) >= _PARENTS_KEPT:  # a long scroll: start over
+                self._parents.clear()
+            parent = self._parents[id(obj)] = self._parent_of(obj)
+        return parent
+
+    def _parent_of(self, obj: ScopeNode | Tensor) -> QModelIndex:
+        graph = self.graph
+        assert graph is not None
         if isinstance(obj, Tensor):
             holder = op_node(graph, obj.op)
             return self.index_of(holder) if holder is not None else QModelIndex()
@@ -269,6 +287,18 @@ class OpTreeModel(QAbstractItemModel):
         if node is graph.root:
             return len(node.children) + (1 if self._has_functions() else 0)
         return len(node.children) + (len(node.op.outputs) if node.op is not None else 0)
+
+    def hasChildren(self, parent: _Index = _ROOT) -> bool:
+        """Asked for every row the view lays out (for its expand arrow): under a search,
+        two lookups in the match counts instead of listing the shown children."""
+        graph = self.graph
+        matches = self.matches
+        if matches is None or graph is None or parent.column() > 0:
+            return self.rowCount(parent) > 0
+        node = parent.internalPointer() if parent.isValid() else graph.root
+        if isinstance(node, Tensor):
+            return False
+        return matches.has_shown_children(node)
 
     def columnCount(self, parent: _Index = _ROOT) -> int:
         return len(HEADERS)
@@ -418,10 +448,30 @@ class Matches:
         self.order = order
         self.counts = counts  # counts[k]: matches at positions before k
         self._shown: dict[ScopeNode, list[int]] = {}
+        self._has: dict[ScopeNode, bool] = {}  # has_shown_children answers given
 
     def is_match(self, node: ScopeNode) -> bool:
         start = self.order.start.get(node)
         return start is not None and bool(self.counts[start + 1] > self.counts[start])
+
+    def has_shown_children(self, node: ScopeNode) -> bool:
+        """``shown_rows(node)`` is not empty: a match below the node, or the node is a
+        matching op with output tensors (remembered, as the view remembers the answer)."""
+        shown = self._shown.get(node)
+        if shown is not None:
+            return bool(shown)
+        has = self._has.get(node)
+        if has is None:
+            start = self.order.start.get(node)
+            counts = self.counts
+            has = self._has[node] = start is not None and (  # function bodies: not searched
+                bool(counts[self.order.end[node]] > counts[start + 1])
+                or (node.op is not None and bool(node.op.outputs)
+                    and bool(counts[start + 1] > counts[start])))
+        return has
+
+    def asked_count(self) -> int:
+        return len(self._shown) + len(self._has)
 
     def asked(self) -> list[ScopeNode]:
         """The nodes whose shown rows have been asked for."""
@@ -429,8 +479,10 @@ class Matches:
 
     def same_rows(self, other: Matches) -> bool:
         """``other`` shows the same rows under every node this one has been asked about
-        (the only rows a view or a persistent index can know of)."""
-        return all(other.shown_rows(node) == rows for node, rows in self._shown.items())
+        (the only rows a view or a persistent index can know of), and has children
+        where this one was asked whether it has."""
+        return all(other.shown_rows(node) == rows for node, rows in self._shown.items()) \
+            and all(other.has_shown_children(node) == has for node, has in self._has.items())
 
     def flipped_rows(self, other: Matches, node: ScopeNode) -> np.ndarray:
         """The rows under ``node``, as shown here, of child nodes that are a match here

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QModelIndex, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QApplication, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.core.opgraph import ScopeNode, Tensor
 from app.ui.browse.op_tree import OpTreePanel
@@ -69,6 +69,35 @@ def test_a_search_that_keeps_every_known_row_only_repaints_highlights(qtbot, loa
     with qtbot.waitSignal(model.layoutChanged, timeout=1000):
         model.set_matches(both)  # kernel's tensors come back under it
     assert model.rowCount(model.index_of_name(kernel)) > 1
+
+
+def test_an_expand_arrow_the_view_asked_about_is_not_left_stale(qtbot):
+    """hasChildren answers from the match counts without listing rows; a later search
+    that gives or takes that row's children is still a layout change for the view."""
+    import tensorflow as tf
+
+    from app.core.opgraph import OpGraph
+    from app.core.search import SearchIndex
+
+    tf1 = tf.compat.v1
+    with tf.Graph().as_default() as graph:
+        x = tf1.placeholder(tf.float32, [None, 2], name="features")
+        tf.no_op(name="init")  # an op without outputs...
+        tf.identity(x, name="init/child")  # ...holding another op
+        opgraph = OpGraph(tf1.train.export_meta_graph(graph=graph))
+    search = SearchIndex(opgraph)
+    model = OpTreeModel()
+    model.set_graph(opgraph)
+    model.set_matches(search.search("^init$", regex=True).indices)
+    init = model.index_of_name("init")
+    assert init.isValid() and not model.hasChildren(init)  # what the view's arrow shows
+    with qtbot.waitSignal(model.layoutChanged, timeout=1000):
+        model.set_matches(search.search("^init(/child)?$", regex=True).indices)
+    init = model.index_of_name("init")
+    assert model.hasChildren(init) and model.rowCount(init) == 1
+    with qtbot.waitSignal(model.layoutChanged, timeout=1000):
+        model.set_matches(search.search("^init$", regex=True).indices)
+    assert not model.hasChildren(model.index_of_name("init"))
 
 
 def test_a_search_keeps_shown_expansions_and_selection(panel, loaded):
@@ -187,6 +216,45 @@ def test_the_delegate_paints_what_the_model_reports(panel):
         for column in range(panel.model.columnCount()):
             cell = index.siblingAtColumn(column)
             assert painted(ours, cell) == painted(qt_own, cell)
+
+
+def test_the_delegate_draws_the_pixels_qt_draws(panel):
+    """Plain, highlighted, selected and elided cells, drawn by the delegate itself or
+    left to the style, look exactly as Qt's own delegate draws them from data()."""
+    panel.resize(420, 600)
+    panel.search.setText("gru")
+    panel.apply_search()
+    panel.view.expandAll()
+    panel.select_op("encoder/gru/gates/kernel")
+
+    def pixels():
+        QApplication.processEvents()  # the pending relayout (and scroll bar) first
+        panel.view.viewport().repaint()
+        return panel.view.viewport().grab().toImage()
+
+    def both() -> tuple:
+        ours = panel.view.itemDelegate()
+        mine = pixels()
+        panel.view.setItemDelegate(QStyledItemDelegate(panel.view))
+        theirs = pixels()
+        panel.view.setItemDelegate(ours)
+        return mine, theirs
+
+    ours, theirs = both()
+    assert ours == theirs
+    font = panel.view.font()  # the delegate follows the view's font when it changes
+    font.setPointSize(font.pointSize() + 3)
+    panel.view.setFont(font)
+    larger, theirs = both()
+    assert larger == theirs and larger != ours
+    panel.view.setLayoutDirection(Qt.LayoutDirection.RightToLeft)  # left to Qt's painting
+    mirrored, theirs = both()
+    assert mirrored == theirs and mirrored != larger
+    selected = panel.view.visualRect(panel.view.currentIndex())
+    assert selected.top() >= 0 and selected.bottom() < ours.height()  # a selected row shown
+    highlighted = [i for i in _walk(panel.model) if panel.model.is_highlighted(i.data(NodeRole))
+                   and 0 <= panel.view.visualRect(i).top() < ours.height()]
+    assert highlighted  # the comparison covered highlighted cells
 
 
 def test_invalid_regex_is_reported(panel):
