@@ -3,7 +3,7 @@
 Typing runs the core's `SearchIndex` after a short pause (debounced) and hands
 the matches to the `OpTreeModel`, which filters itself. Enter jumps to the next
 match, Esc clears the search (the window's Find action, Ctrl+F, focuses it).
-Tensor rows drag out as `app.ui.mime` payloads.
+Tensor rows drag out as `app.ui.common.mime` payloads.
 """
 
 from __future__ import annotations

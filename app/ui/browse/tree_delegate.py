@@ -6,11 +6,11 @@ to place it, once to draw it). At ~40 rows by 5 columns that was most of every
 repaint after a keystroke (bench/bench_ui.py, search per keystroke). This
 delegate fills the style option from the `OpTreeModel`'s own helpers in one call
 per cell, and so shows exactly what the model's ``data()`` reports
-(tests/ui/test_tree.py compares the two). A plain or search-highlighted cell is
+(tests/ui/browse/test_tree.py compares the two). A plain or search-highlighted cell is
 drawn here: its background, its icon, and its text as a `QStaticText` kept from
 the last paints (names repeat as the user types), at the positions the style
 itself gives; what the style animates or frames (selection, focus, hover) is
-left to Qt's own painting, and tests/ui/test_tree.py compares the pixels of both.
+left to Qt's own painting, and tests/ui/browse/test_tree.py compares the pixels of both.
 """
 
 from __future__ import annotations
