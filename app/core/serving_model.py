@@ -7,11 +7,12 @@ loader, so `signet run` and the warmup replay see what the server would.
 
 - ``model_version_folder(path) -> Path | None``: a version folder (holds
   ``saved_model.pb``) or a model folder (its highest integer version).
-- ``ServingModel(folder)``: ``.signatures`` (key -> SignatureDef),
+- ``ServingModel(folder, beside=None)``: ``.signatures`` (key -> SignatureDef),
   ``.input_dtypes(key)``, ``.run(key, inputs) -> {alias: array}``
   (raises `RestError` in the server's words), ``.close()``; a context manager.
   ``.session`` and ``.meta_graph`` let the export's verification and warmup
-  replay share this one load.
+  replay share this one load; ``beside`` runs its checkpoint side meanwhile.
+  A refused load raises `CannotLoad` (an `ExportError`).
 - ``answer(model, body) -> (text, ok)``: a REST ``:predict`` body in, the server's
   response text out (``{"error": …}`` when not ok); ``respond`` also gives the arrays.
 """
@@ -19,6 +20,7 @@ loader, so `signet run` and the warmup replay see what the server would.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +46,19 @@ def model_version_folder(path: str | os.PathLike[str]) -> Path | None:
     return numbered[-1][1] if numbered else None
 
 
+class CannotLoad(ExportError):
+    """TensorFlow's loader refused the SavedModel (not an error of ``beside`` work)."""
+
+
 class ServingModel:
     """One loaded ``serve`` meta graph and its session (see module doc)."""
 
-    def __init__(self, folder: str | os.PathLike[str], pruned_placement: bool = False) -> None:
+    def __init__(self, folder: str | os.PathLike[str], pruned_placement: bool = False,
+                 beside: Callable[[], Any] | None = None) -> None:
         """``pruned_placement``: place only what each run needs, not the whole graph as TF
-        Serving does (the export checks whole-graph placement itself, `export.kernels`)."""
+        Serving does (the export checks whole-graph placement itself, `export.kernels`).
+        ``beside``: work run in a thread while the graph is imported (`run_beside`), before
+        any variable is restored; its error is raised as it is, before a load error."""
         from app.core.tf_runtime import tensorflow
 
         tf = tensorflow()
@@ -60,15 +69,48 @@ class ServingModel:
         config.graph_options.place_pruned_graph = pruned_placement
         self._session = tf1.Session(graph=tf.Graph(), config=config)
         try:
-            meta = tf1.saved_model.loader.load(
-                self._session, [tf1.saved_model.tag_constants.SERVING], str(self.folder))
-        except Exception as exc:
+            meta = self._load(beside)
+        except BaseException:
             self._session.close()
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ExportError(f"{self.folder}: TensorFlow cannot load this SavedModel "
-                              f"({first}); export it again") from exc
+            raise
         self.signatures: dict[str, Any] = dict(meta.signature_def)
         self.meta_graph = meta  # the loaded MetaGraphDef (verification reads its graph)
+
+    def _load(self, beside: Callable[[], Any] | None) -> Any:
+        """``tf.compat.v1.saved_model.loader.load``, phase by phase, ``beside`` the import.
+
+        The phases are the loader's own (`SavedModelLoader`: import the meta graph,
+        restore the variables, run the main op with the assets' paths fed), in its order.
+        """
+        from tensorflow.python.saved_model.loader_impl import SavedModelLoader
+
+        from app.core.beside import run_beside
+
+        session = self._session
+        tags = [self._tf.compat.v1.saved_model.tag_constants.SERVING]
+
+        def import_graph() -> tuple[Any, Any]:
+            loader = SavedModelLoader(str(self.folder))
+            with session.graph.as_default():
+                return loader, loader.load_graph(session.graph, tags)[0]
+
+        if beside is None:
+            loader, saver = self._phase(import_graph)
+        else:
+            loader, saver = run_beside(beside, lambda: self._phase(import_graph))[1]
+        with session.graph.as_default():
+            self._phase(lambda: loader.restore_variables(session, saver))
+            self._phase(lambda: loader.run_init_ops(session, tags))
+        return self._phase(lambda: loader.get_meta_graph_def_from_tags(tags))
+
+    def _phase(self, work: Callable[[], Any]) -> Any:
+        """``work()``; whatever it raises becomes one `CannotLoad` line naming the folder."""
+        try:
+            return work()
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CannotLoad(f"{self.folder}: TensorFlow cannot load this SavedModel "
+                             f"({first}); export it again") from exc
 
     @property
     def session(self) -> Any:

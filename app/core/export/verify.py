@@ -186,15 +186,20 @@ def expected_outputs(signature_defs: dict[str, Any], words: list[str],
     return expected
 
 
-def open_export(saved_dir: Path) -> Any:
-    """Load the staged SavedModel once (a `ServingModel`) for every check and the warmup."""
-    from app.core.serving_model import ServingModel
+def open_export(saved_dir: Path, beside: Callable[[], Any] | None = None) -> Any:
+    """Load the staged SavedModel once (a `ServingModel`) for every check and the warmup.
+
+    ``beside``: the checkpoint side (`expected_outputs`, whose session it closes), run
+    while the graph is imported and before any variable is restored, so the two cost
+    one wall time and memory still holds one copy of the weights at a time.
+    """
+    from app.core.serving_model import CannotLoad, ServingModel
 
     try:
         # Whole-graph placement, as TF Serving loads it: the kernel-registry check
         # (`kernels`) comes first only to say so in one line before any writing.
-        return ServingModel(saved_dir)
-    except ExportError as exc:
+        return ServingModel(saved_dir, beside=beside)
+    except CannotLoad as exc:  # the checkpoint side's errors pass as they are
         cause = exc.__cause__ or exc
         first = str(cause).strip().splitlines()
         raise ExportError(f"verification: TensorFlow cannot load the export "
