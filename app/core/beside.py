@@ -3,8 +3,7 @@
 A TensorFlow session run (and its restore) releases the GIL while the runtime
 computes, so it can go on in a thread while this one builds Python objects (a
 graph import, a walk over a GraphDef). The export overlaps that way what used to
-follow each other: the checkpoint side of verification while the SavedModel's
-graph is imported, the kernel check while the variables are restored.
+follow each other: the kernel check while the variables are restored.
 
 - ``run_beside(first, second) -> (first(), second())``: ``first`` in a worker thread,
   ``second`` here; both always finish before it returns or raises. ``first``'s error

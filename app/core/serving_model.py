@@ -2,8 +2,9 @@
 
 TensorFlow Serving loads the ``serve`` meta graph into one session (restoring the
 variables and running the main op) and feeds each request's tensors to the
-signature's input names. `ServingModel` does the same with TensorFlow's own
-loader, so `signet run` and the warmup replay see what the server would.
+signature's input names. `ServingModel` does the same with the server's own C++
+loader (`app.core.cc_session`), so `signet run`, verification and the warmup replay
+see what the server would.
 
 - ``model_version_folder(path) -> Path | None``: a version folder (holds
   ``saved_model.pb``) or a model folder (its highest integer version).
@@ -11,7 +12,8 @@ loader, so `signet run` and the warmup replay see what the server would.
   ``.input_dtypes(key)``, ``.run(key, inputs) -> {alias: array}``
   (raises `RestError` in the server's words), ``.close()``; a context manager.
   ``.session`` and ``.meta_graph`` let the export's verification and warmup
-  replay share this one load; ``beside`` runs its checkpoint side meanwhile.
+  replay share this one load (runs by tensor name); ``beside`` runs the export's
+  checkpoint side just before it.
   A refused load raises `CannotLoad` (an `ExportError`).
 - ``answer(model, body) -> (text, ok)``: a REST ``:predict`` body in, the server's
   response text out (``{"error": …}`` when not ok); ``respond`` also gives the arrays.
@@ -57,8 +59,9 @@ class ServingModel:
                  beside: Callable[[], Any] | None = None) -> None:
         """``pruned_placement``: place only what each run needs, not the whole graph as TF
         Serving does (the export checks whole-graph placement itself, `export.kernels`).
-        ``beside``: work run in a thread while the graph is imported (`run_beside`), before
-        any variable is restored; its error is raised as it is, before a load error."""
+        ``beside``: work done just before the load (the export's checkpoint side, which
+        frees the checkpoint's weights), so memory holds one copy of the weights at a
+        time; its error is raised as it is."""
         from app.core.tf_runtime import tensorflow
 
         tf = tensorflow()
@@ -67,46 +70,19 @@ class ServingModel:
         self._tf = tf
         config = tf1.ConfigProto()
         config.graph_options.place_pruned_graph = pruned_placement
-        self._session = tf1.Session(graph=tf.Graph(), config=config)
+        if beside is not None:
+            beside()
+        self._session = self._load(config)
+        self.meta_graph = self._session.meta_graph  # the loaded MetaGraphDef
+        self.signatures: dict[str, Any] = dict(self.meta_graph.signature_def)
+
+    def _load(self, config: Any) -> Any:
+        """TensorFlow Serving's own C++ loader (`CcSession`); a refusal is one line."""
+        from app.core.cc_session import CcSession
+
         try:
-            meta = self._load(beside)
-        except BaseException:
-            self._session.close()
-            raise
-        self.signatures: dict[str, Any] = dict(meta.signature_def)
-        self.meta_graph = meta  # the loaded MetaGraphDef (verification reads its graph)
-
-    def _load(self, beside: Callable[[], Any] | None) -> Any:
-        """``tf.compat.v1.saved_model.loader.load``, phase by phase, ``beside`` the import.
-
-        The phases are the loader's own (`SavedModelLoader`: import the meta graph,
-        restore the variables, run the main op with the assets' paths fed), in its order.
-        """
-        from tensorflow.python.saved_model.loader_impl import SavedModelLoader
-
-        from app.core.beside import run_beside
-
-        session = self._session
-        tags = [self._tf.compat.v1.saved_model.tag_constants.SERVING]
-
-        def import_graph() -> tuple[Any, Any]:
-            loader = SavedModelLoader(str(self.folder))
-            with session.graph.as_default():
-                return loader, loader.load_graph(session.graph, tags)[0]
-
-        if beside is None:
-            loader, saver = self._phase(import_graph)
-        else:
-            loader, saver = run_beside(beside, lambda: self._phase(import_graph))[1]
-        with session.graph.as_default():
-            self._phase(lambda: loader.restore_variables(session, saver))
-            self._phase(lambda: loader.run_init_ops(session, tags))
-        return self._phase(lambda: loader.get_meta_graph_def_from_tags(tags))
-
-    def _phase(self, work: Callable[[], Any]) -> Any:
-        """``work()``; whatever it raises becomes one `CannotLoad` line naming the folder."""
-        try:
-            return work()
+            return CcSession(self.folder, [self._tf.compat.v1.saved_model.tag_constants.SERVING],
+                             config)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CannotLoad(f"{self.folder}: TensorFlow cannot load this SavedModel "
