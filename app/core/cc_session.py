@@ -20,6 +20,7 @@ Each call leaves Python's lock free while TensorFlow works.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 from collections.abc import Sequence
@@ -215,7 +216,13 @@ class CcSession:
             raise ValueError(f"Cannot feed value of shape {got} for Tensor {name}, which has "
                              f"shape {shape}")
 
+    def __del__(self) -> None:
+        # At interpreter shutdown the library may be gone: then there is nothing to free.
+        with contextlib.suppress(Exception):
+            self.close()
+
     def close(self) -> None:
+        """Close and free the session and its graph (again: nothing)."""
         lib = _c()
         status = lib.TF_NewStatus()
         try:
