@@ -1,5 +1,5 @@
 """Work run beside other work: really at once, both always finished, the earlier error first;
-and the export's verification keeps its messages now that its halves overlap."""
+and the export's verification keeps its messages (the checkpoint side runs inside open_export)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def _asserting_model(folder):
             return tf1.train.Saver().save(sess, str(folder / "m.ckpt"), global_step=1)
 
 
-def test_the_checkpoint_side_failing_beside_the_load_says_so_and_publishes_nothing(tmp_path):
+def test_the_checkpoint_side_failing_before_the_load_says_so_and_publishes_nothing(tmp_path):
     prefix = _asserting_model(tmp_path)
     draft = Draft([Signature(inputs=[Slot("x", "x:0")], outputs=[Slot("y", "y:0")])])
     draft.options.base, draft.options.name = str(tmp_path / "out"), "m"
@@ -110,4 +110,4 @@ def test_a_savedmodel_tensorflow_refuses_is_named_once(tmp_path):
     ran = []
     with pytest.raises(ExportError, match=r"^verification: TensorFlow cannot load the export"):
         open_export(folder, beside=lambda: ran.append(True))
-    assert ran == [True]  # the work beside the load finished before the error
+    assert ran == [True]  # the work before the load ran; the load error is still named
