@@ -2,16 +2,19 @@
 
 TensorFlow Serving loads the ``serve`` meta graph into one session (restoring the
 variables and running the main op) and feeds each request's tensors to the
-signature's input names. `ServingModel` does the same with TensorFlow's own
-loader, so `signet run` and the warmup replay see what the server would.
+signature's input names. `ServingModel` does the same with the server's own C++
+loader (`app.core.cc_session`), so `signet run`, verification and the warmup replay
+see what the server would.
 
 - ``model_version_folder(path) -> Path | None``: a version folder (holds
   ``saved_model.pb``) or a model folder (its highest integer version).
-- ``ServingModel(folder)``: ``.signatures`` (key -> SignatureDef),
+- ``ServingModel(folder, beside=None)``: ``.signatures`` (key -> SignatureDef),
   ``.input_dtypes(key)``, ``.run(key, inputs) -> {alias: array}``
   (raises `RestError` in the server's words), ``.close()``; a context manager.
   ``.session`` and ``.meta_graph`` let the export's verification and warmup
-  replay share this one load.
+  replay share this one load (runs by tensor name); ``beside`` runs the export's
+  checkpoint side just before it.
+  A refused load raises `CannotLoad` (an `ExportError`).
 - ``answer(model, body) -> (text, ok)``: a REST ``:predict`` body in, the server's
   response text out (``{"error": …}`` when not ok); ``respond`` also gives the arrays.
 """
@@ -19,6 +22,7 @@ loader, so `signet run` and the warmup replay see what the server would.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +48,20 @@ def model_version_folder(path: str | os.PathLike[str]) -> Path | None:
     return numbered[-1][1] if numbered else None
 
 
+class CannotLoad(ExportError):
+    """TensorFlow's loader refused the SavedModel (not an error of ``beside`` work)."""
+
+
 class ServingModel:
     """One loaded ``serve`` meta graph and its session (see module doc)."""
 
-    def __init__(self, folder: str | os.PathLike[str], pruned_placement: bool = False) -> None:
+    def __init__(self, folder: str | os.PathLike[str], pruned_placement: bool = False,
+                 beside: Callable[[], Any] | None = None) -> None:
         """``pruned_placement``: place only what each run needs, not the whole graph as TF
-        Serving does (the export checks whole-graph placement itself, `export.kernels`)."""
+        Serving does (the export checks whole-graph placement itself, `export.kernels`).
+        ``beside``: work done just before the load (the export's checkpoint side, which
+        frees the checkpoint's weights), so memory holds one copy of the weights at a
+        time; its error is raised as it is."""
         from app.core.tf_runtime import tensorflow
 
         tf = tensorflow()
@@ -58,17 +70,23 @@ class ServingModel:
         self._tf = tf
         config = tf1.ConfigProto()
         config.graph_options.place_pruned_graph = pruned_placement
-        self._session = tf1.Session(graph=tf.Graph(), config=config)
+        if beside is not None:
+            beside()
+        self._session = self._load(config)
+        self.meta_graph = self._session.meta_graph  # the loaded MetaGraphDef
+        self.signatures: dict[str, Any] = dict(self.meta_graph.signature_def)
+
+    def _load(self, config: Any) -> Any:
+        """TensorFlow Serving's own C++ loader (`CcSession`); a refusal is one line."""
+        from app.core.cc_session import CcSession
+
         try:
-            meta = tf1.saved_model.loader.load(
-                self._session, [tf1.saved_model.tag_constants.SERVING], str(self.folder))
+            return CcSession(self.folder, [self._tf.compat.v1.saved_model.tag_constants.SERVING],
+                             config)
         except Exception as exc:
-            self._session.close()
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ExportError(f"{self.folder}: TensorFlow cannot load this SavedModel "
-                              f"({first}); export it again") from exc
-        self.signatures: dict[str, Any] = dict(meta.signature_def)
-        self.meta_graph = meta  # the loaded MetaGraphDef (verification reads its graph)
+            raise CannotLoad(f"{self.folder}: TensorFlow cannot load this SavedModel "
+                             f"({first}); export it again") from exc
 
     @property
     def session(self) -> Any:

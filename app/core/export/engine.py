@@ -132,8 +132,8 @@ def export_model(
     graph, saver = recipe.import_graph(meta, bound)
 
     stage("restore", f"Restoring variables from {loaded.checkpoint.prefix.name}")
-    session = recipe.restore(graph, saver, loaded.checkpoint.prefix)
-    _check_placeable(meta, session, loaded)
+    session = recipe.restore(graph, saver, loaded.checkpoint.prefix,
+                             beside=lambda devices: _check_placeable(meta, devices, loaded))
     staging: publish.Staging | None = None
     try:
         stage("build signatures", "Building signatures")
@@ -148,16 +148,22 @@ def export_model(
         variables_bytes = _size(staging.saved_dir / "variables")
 
         report = None
-        expected = None
+        expected: dict[str, Expected] = {}
+
+        def checkpoint_side() -> None:  # closes the session: one copy of the weights
+            expected.update(_expected(staging.saved_dir, session, sig_defs, full_meta, bound,
+                                      loaded, opts.strip_training))
+
         if opts.verify:
             stage("verify", "Verifying the SavedModel against the checkpoint")
-            expected = _expected(staging.saved_dir, session, sig_defs, full_meta, bound, loaded,
-                                 opts.strip_training)
-        session.close()  # before the export is loaded: one copy of the weights at a time
+        else:
+            session.close()  # before the export is loaded: one copy of the weights at a time
         if opts.verify or opts.warmup:
-            with open_export(staging.saved_dir) as model:  # loaded once for every check
+            # Loaded once for every check, the checkpoint side computed meanwhile.
+            with open_export(staging.saved_dir,
+                             beside=checkpoint_side if opts.verify else None) as model:
                 runs = SharedRuns(model.session)
-                if expected is not None:
+                if opts.verify:
                     report = check_export(model, expected, runs, cancelled, off)
                 if opts.warmup:
                     stage("warmup", "Writing and replaying TensorFlow Serving's warmup requests")
@@ -211,12 +217,10 @@ def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any]
         session.close()
 
 
-def _check_placeable(meta: Any, session: recipe.Session, loaded: LoadedCheckpoint) -> None:
-    """Refuse a graph TF Serving could not place whole (see `kernels`); closes on refusal."""
-    devices = {d.device_type for d in session.session.list_devices()}
+def _check_placeable(meta: Any, devices: set[str], loaded: LoadedCheckpoint) -> None:
+    """Refuse a graph TF Serving could not place whole on ``devices`` (see `kernels`)."""
     missing = kernels.unplaceable(meta.graph_def, devices)
     if missing:
-        session.close()
         raise ExportError(
             f"{loaded.files.meta}: {len(missing)} op(s) have no kernel for this machine's "
             f"devices ({', '.join(sorted(devices))}) or their dtypes, so TensorFlow Serving "

@@ -15,6 +15,7 @@ so the fresh graph holds, saves and restores only the variables the model reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -223,8 +224,16 @@ def _import_failure(meta: Any, exc: BaseException) -> str:
             "(export without --strip-training if it only fails stripped, and report it)")
 
 
-def restore(graph: Any, saver: Any, prefix: Path) -> Session:
-    """Open a session and restore the checkpoint's values (never an initializer)."""
+def restore(graph: Any, saver: Any, prefix: Path,
+            beside: Callable[[set[str]], Any] | None = None) -> Session:
+    """Open a session and restore the checkpoint's values (never an initializer).
+
+    ``beside(device_types)`` runs here while the restore runs in a thread
+    (`run_beside`): the engine's kernel check, which needs the session's devices but
+    not its variables. The session is closed when either fails.
+    """
+    from app.core.beside import run_beside
+
     tf1 = _tf().compat.v1
     config = tf1.ConfigProto()
     # Place only what each run needs. This session runs the restore, the save and
@@ -234,14 +243,25 @@ def restore(graph: Any, saver: Any, prefix: Path) -> Session:
     # registry instead (`kernels.unplaceable`).
     config.graph_options.place_pruned_graph = True
     session = tf1.Session(graph=graph, config=config)
+
+    def restore_values() -> None:
+        try:
+            if saver is not None:
+                with graph.as_default():
+                    saver.restore(session, str(prefix))
+        except Exception as exc:
+            raise ExportError(f"{prefix}: cannot restore the variables "
+                              f"({_first_line(exc)}); is the checkpoint complete?") from exc
+
     try:
-        if saver is not None:
-            with graph.as_default():
-                saver.restore(session, str(prefix))
-    except Exception as exc:
+        if beside is None:
+            restore_values()
+        else:
+            devices = {d.device_type for d in session.list_devices()}
+            run_beside(restore_values, lambda: beside(devices))
+    except BaseException:
         session.close()
-        raise ExportError(f"{prefix}: cannot restore the variables "
-                          f"({_first_line(exc)}); is the checkpoint complete?") from exc
+        raise
     return Session(graph, session, saver)
 
 

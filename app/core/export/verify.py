@@ -1,9 +1,9 @@
 """Prove an export serves what the checkpoint computes, for any batch of requests.
 
-The SavedModel is loaded in a fresh graph with TensorFlow's own loader
-(``tf.compat.v1.saved_model.loader.load``, which restores variables and runs
-the main op with the copied assets; it places the whole graph, as TF Serving does when
-it loads a version, so a graph the server could not place fails here) and every
+The SavedModel is loaded with TensorFlow Serving's own C++ loader
+(`app.core.cc_session`: it restores variables and runs the main op with the copied
+assets, and places the whole graph, as TF Serving does when it loads a version, so a
+graph the server could not place fails here) and every
 signature runs on a batch of `BATCH` distinct deterministic examples; the
 checkpoint graph with restored variables runs on the same batch. An export
 passes only when, for every output:
@@ -186,15 +186,19 @@ def expected_outputs(signature_defs: dict[str, Any], words: list[str],
     return expected
 
 
-def open_export(saved_dir: Path) -> Any:
-    """Load the staged SavedModel once (a `ServingModel`) for every check and the warmup."""
-    from app.core.serving_model import ServingModel
+def open_export(saved_dir: Path, beside: Callable[[], Any] | None = None) -> Any:
+    """Load the staged SavedModel once (a `ServingModel`) for every check and the warmup.
+
+    ``beside``: the checkpoint side (`expected_outputs`, whose session it closes), run
+    just before the load, so memory holds one copy of the weights at a time.
+    """
+    from app.core.serving_model import CannotLoad, ServingModel
 
     try:
         # Whole-graph placement, as TF Serving loads it: the kernel-registry check
         # (`kernels`) comes first only to say so in one line before any writing.
-        return ServingModel(saved_dir)
-    except ExportError as exc:
+        return ServingModel(saved_dir, beside=beside)
+    except CannotLoad as exc:  # the checkpoint side's errors pass as they are
         cause = exc.__cause__ or exc
         first = str(cause).strip().splitlines()
         raise ExportError(f"verification: TensorFlow cannot load the export "
@@ -337,7 +341,7 @@ class _SignatureRun:
         if path:
             feeds = {self.sig.inputs[k].name: v for k, v in self.want.samples.items()}
             try:
-                values = self.session.run([op.outputs[0] for op in path], feeds)
+                values = self.session.run([op.outputs[0].name for op in path], feeds)
             except tensorflow().errors.OpError:  # only a better message was at stake
                 values = []
             for op, value in reversed(list(zip(path, values, strict=False))):
