@@ -12,11 +12,12 @@ from __future__ import annotations
 import gc
 import operator
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
@@ -106,9 +107,15 @@ class Op:
 
     @property
     def output_count(self) -> int:
-        """``len(outputs)`` without building the tensors when the OpDef fixes the count."""
-        if self._outputs is None and self.fixed_output_count is not None:
-            return self.fixed_output_count
+        """``len(outputs)`` without building the tensors when the OpDef and the
+        attributes give the count (the search index asks it of every op)."""
+        if self._outputs is None:
+            if self.fixed_output_count is not None:
+                return self.fixed_output_count
+            if self.op_def is not None:
+                count = _output_count(self.node.attr, self.op_def)
+                if count is not None:
+                    return count
         return len(self.outputs)
 
     @property
@@ -181,16 +188,25 @@ def _shape(proto: Any) -> Shape:
     return tuple(d.size if d.size >= 0 else None for d in proto.dim)
 
 
+_LEAF_CHILDREN: tuple[()] = ()
+_LEAF_NAMES: Mapping[str, ScopeNode] = MappingProxyType({})
+
+
 @dataclass(slots=True, eq=False, weakref_slot=True)
 class ScopeNode:
-    """One level of the name-scope tree; ``op`` is set when an op has this exact name."""
+    """One level of the name-scope tree; ``op`` is set when an op has this exact name.
+
+    Most nodes are an op's own leaf: those share one empty ``children`` tuple and one
+    empty read-only ``by_name`` (a list and a dict each for 100k leaves cost time to
+    make and to free); `child` gives a node its own the first time it gets a child.
+    """
 
     name: str
     path: str
     _parent: weakref.ref[ScopeNode] | None
     op: Op | None = None
-    children: list[ScopeNode] = field(default_factory=list)
-    by_name: dict[str, ScopeNode] = field(default_factory=dict)
+    children: list[ScopeNode] | tuple[()] = field(default_factory=list)
+    by_name: dict[str, ScopeNode] | Mapping[str, ScopeNode] = field(default_factory=dict)
     row: int = 0  # position in parent.children
     op_count: int = 0  # ops in this subtree, this node's own op included
 
@@ -201,10 +217,12 @@ class ScopeNode:
     def child(self, name: str) -> ScopeNode:
         node = self.by_name.get(name)
         if node is None:
+            if self.children is _LEAF_CHILDREN:
+                self.children, self.by_name = [], {}
             path = f"{self.path}/{name}" if self.path else name
             node = ScopeNode(name, path, weakref.ref(self))
-            self.by_name[name] = node
-            self.children.append(node)
+            self.by_name[name] = node  # type: ignore[index]
+            self.children.append(node)  # type: ignore[union-attr]
         return node
 
     def walk(self) -> Iterator[ScopeNode]:
@@ -216,11 +234,13 @@ class ScopeNode:
 
 
 def _scope(scopes: dict[str, ScopeNode], path: str) -> ScopeNode:
-    """The node for ``path``, created with its missing ancestors."""
+    """The node for ``path``, created with its missing ancestors, able to take children."""
     node = scopes.get(path)
     if node is None:
         parent, _, leaf = path.rpartition("/")
         node = _scope(scopes, parent).child(leaf)
+        if node.children is _LEAF_CHILDREN:  # an op's leaf that becomes a scope too
+            node.children, node.by_name = [], {}
         scopes[path] = node
     return node
 
@@ -228,25 +248,22 @@ def _scope(scopes: dict[str, ScopeNode], path: str) -> ScopeNode:
 def _finish_tree(root: ScopeNode) -> None:
     """Sort children (scopes before leaves, then by name), set rows and op counts.
 
-    Breadth first, so reversed order visits children before parents. Most nodes
-    are leaves (an op's own name): they skip the sort and the sum.
+    Visits the scopes only, breadth first, so reversed order visits children before
+    parents. Leaves were made with their final op count (1 with an op, else 0) and
+    get only their row.
     """
     order = [root]
     extend = order.extend
     for node in order:  # a list iterator also visits what is appended while it runs
         children = node.children
-        if not children:
-            continue
         if len(children) > 1:
-            children.sort(key=_child_order)
+            children.sort(key=_child_order)  # type: ignore[union-attr]
         for row, child in enumerate(children):
             child.row = row
-        extend(children)
+        extend([child for child in children if child.children])
     count = operator.attrgetter("op_count")
     for node in reversed(order):
-        children = node.children
-        own = 1 if node.op is not None else 0
-        node.op_count = own + sum(map(count, children)) if children else own
+        node.op_count = (node.op is not None) + sum(map(count, node.children))
 
 
 def _child_order(node: ScopeNode) -> tuple[bool, str]:
@@ -291,37 +308,9 @@ class OpGraph:
         self.op_defs = {name: op_def for name, (op_def, _) in op_defs.items()}
         self._control_consumers: dict[str, list[str]] | None = None
 
-        # One pass makes each op and its leaf in the scope tree: it runs once per op
-        # (100k at the top end), so it keeps to locals, positional construction and
-        # one shared weak reference.
-        ref = weakref.ref(self)
-        unknown = (None, None)
-        get_def = op_defs.get
-        ops: dict[str, Op] = {}
         self.root = ScopeNode("", "", None)
-        scopes = {"": self.root}  # path -> node: most ops find their scope in one lookup
-        get_scope = scopes.get
-        for proto in graph_def.node:
-            op_type = proto.op
-            op_def, fixed = get_def(op_type, unknown)
-            name = proto.name
-            op = Op(name, op_type, _data_inputs(proto), proto, op_def, ref, None, [], fixed)
-            ops[name] = op
-            scope, _, leaf = name.rpartition("/")
-            parent = get_scope(scope)
-            if parent is None:
-                parent = _scope(scopes, scope)
-            node = parent.by_name.get(leaf)
-            if node is None:  # the usual case: an op's name is a leaf of its scope
-                node = ScopeNode(leaf, name, weakref.ref(parent), op)
-                parent.by_name[leaf] = node
-                parent.children.append(node)
-                scopes[name] = node
-            else:  # a scope named like this op came first
-                node.op = op
-        self.ops = ops
+        self.ops = _read_ops(graph_def.node, op_defs, weakref.ref(self), self.root)
         _finish_tree(self.root)
-        self._link_consumers()
 
         self.functions: dict[str, list[Op]] = {}
         for function in graph_def.library.function:
@@ -337,15 +326,8 @@ class OpGraph:
                 for part in op.name.split("/"):
                     node = node.child(part)
                 node.op = op
+                node.op_count = 1  # final unless it has children too (then counted again)
         _finish_tree(self.function_root)
-
-    def _link_consumers(self) -> None:
-        get = self.ops.get
-        for name, op in self.ops.items():
-            for tensor in op.inputs:
-                src = get(tensor.rpartition(":")[0])
-                if src is not None:
-                    src.consumers.append(name)
 
     def control_consumers(self, name: str) -> list[str]:
         """Ops with a control input on ``name`` (the reverse map is built on first use)."""
@@ -430,6 +412,90 @@ class OpGraph:
         return list(collection.node_list.value)
 
 
+def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, int | None]],
+              graph: weakref.ref[OpGraph], root: ScopeNode) -> dict[str, Op]:
+    """Every ``NodeDef`` of the main graph as an `Op`, in one pass that also links
+    consumers and places the op's leaf in the scope tree under ``root``.
+
+    It runs once per op (100k at the top end) and reads each NodeDef field once
+    (every read of a protobuf field makes a new Python object), so it keeps to
+    locals and positional construction. Consumers are linked as inputs are read:
+    a GraphDef lists nearly every producer before its consumers, and the few
+    inputs read before their producer (a while loop's ``NextIteration``) are put
+    in front afterwards, which keeps each list in graph order.
+    """
+    ops: dict[str, Op] = {}
+    get_op = ops.get
+    get_def = op_defs.get
+    unknown = (None, None)
+    early: list[tuple[str, str]] = []  # (producer, consumer) read before the producer
+    # Scope path -> node. An op's own leaf is added only when it gets children.
+    scopes = {"": root}
+    get_scope = scopes.get
+    new_ref = weakref.ref
+    leaf_children, leaf_names = _LEAF_CHILDREN, _LEAF_NAMES
+    for proto in nodes:
+        name = proto.name
+        op_type = proto.op
+        op_def, fixed = get_def(op_type, unknown)
+        inputs: list[str] = []
+        for text in proto.input:
+            if text[:1] == "^":  # control inputs come last; most views never read them
+                break
+            if ":" in text:
+                source = text.rpartition(":")[0]
+            else:
+                source = text
+                text += ":0"
+            inputs.append(text)
+            producer = get_op(source)
+            if producer is not None:
+                producer.consumers.append(name)
+            else:
+                early.append((source, name))
+        op = Op(name, op_type, inputs, proto, op_def, graph, None, [], fixed)
+        ops[name] = op
+        scope, _, leaf = name.rpartition("/")
+        parent = get_scope(scope)
+        if parent is None:
+            parent = _scope(scopes, scope)
+        node = parent.by_name.get(leaf)
+        if node is None:  # the usual case: an op's name is a leaf of its scope
+            node = ScopeNode(leaf, name, new_ref(parent), op, leaf_children, leaf_names, 0, 1)
+            parent.by_name[leaf] = node  # type: ignore[index]
+            parent.children.append(node)  # type: ignore[union-attr]
+        else:  # a scope named like this op came first
+            node.op = op
+    if len(ops) != len(nodes):  # repeated names: the last op of a name is the one kept
+        _relink_consumers(ops)
+    elif early:
+        _link_early(ops, early)
+    return ops
+
+
+def _link_early(ops: dict[str, Op], early: list[tuple[str, str]]) -> None:
+    """Put the consumers read before their producer in front of its list (they come
+    before it in the graph; the ones linked on the way come after it)."""
+    before: dict[str, list[str]] = {}
+    for producer, consumer in early:
+        if producer in ops:
+            before.setdefault(producer, []).append(consumer)
+    for producer, consumers in before.items():
+        ops[producer].consumers[:0] = consumers
+
+
+def _relink_consumers(ops: dict[str, Op]) -> None:
+    """Consumers from the ops that were kept, for a graph that repeats op names."""
+    for op in ops.values():
+        op.consumers = []
+    get = ops.get
+    for name, op in ops.items():
+        for tensor in op.inputs:
+            src = get(tensor.rpartition(":")[0])
+            if src is not None:
+                src.consumers.append(name)
+
+
 def _make_op(node: Any, op_defs: dict[str, tuple[Any, int | None]], graph: OpGraph | None,
              function: str | None) -> Op:
     op_type = node.op
@@ -479,6 +545,25 @@ def _fixed_output_count(op_def: Any) -> int | None:
     if any(a.number_attr or a.type_list_attr for a in args):
         return None
     return len(args)
+
+
+def _output_count(attr: Any, op_def: Any) -> int | None:
+    """``len(_output_dtypes(attr, op_def))``, without naming the dtypes."""
+    count = 0
+    for arg in op_def.output_arg:
+        if arg.type_list_attr:
+            if arg.type_list_attr not in attr:
+                return None
+            count += len(attr[arg.type_list_attr].list.type)
+        elif arg.number_attr:
+            if arg.number_attr not in attr or (arg.type_attr and arg.type_attr not in attr):
+                return None
+            count += max(attr[arg.number_attr].i, 0)
+        elif arg.type_attr and arg.type_attr not in attr:
+            return None
+        else:
+            count += 1
+    return count
 
 
 def _output_dtypes(attr: Any, op_def: Any) -> list[str] | None:

@@ -61,20 +61,29 @@ def fold_pattern(pattern: str) -> str:
 
 class SearchIndex:
     def __init__(self, graph: OpGraph) -> None:
-        self._names = np.array(list(graph.ops), dtype=object)
-        # One name per line, so ^ and $ anchor to a name (MULTILINE); lower-cased in
-        # one pass over all of them.
-        raw = [
-            f"{name}\n{name}:0" if count == 1
-            else "\n".join([name, *(f"{name}:{i}" for i in range(count))])
-            for name, count in ((name, op.output_count) for name, op in graph.ops.items())
-        ]
-        self._lines = "\0".join(raw).lower().split("\0")
+        names = list(graph.ops)
+        ops = graph.ops.values()
+        self._names = np.array(names, dtype=object)
+        # One name per line, so ^ and $ anchor to a name (MULTILINE). Nearly every op
+        # has one output: those lines are made in one pass, the rest patched after.
+        lines = [f"{name}\n{name}:0" for name in names]
+        counts = map(operator.attrgetter("fixed_output_count"), ops)
+        for i, (count, op) in enumerate(zip(counts, ops, strict=True)):
+            if count != 1 and (count := op.output_count) != 1:
+                name = names[i]
+                lines[i] = "\n".join([name, *(f"{name}:{k}" for k in range(count))])
+        self._lines = list(map(str.lower, lines))
         self._line_array = np.array(self._lines, dtype=object)
         by_type: dict[str, list[int]] = {}
-        for i, op in enumerate(graph.ops.values()):
-            by_type.setdefault(op.type.lower(), []).append(i)
-        self._by_type = {t: np.array(ix, dtype=np.intp) for t, ix in by_type.items()}
+        for i, op_type in enumerate(map(operator.attrgetter("type"), ops)):
+            by_type.setdefault(op_type, []).append(i)
+        self._by_type: dict[str, np.ndarray] = {}
+        for op_type, positions in by_type.items():
+            key = op_type.lower()
+            found = np.array(positions, dtype=np.intp)
+            if key in self._by_type:  # types that differ only in case are one
+                found = np.sort(np.concatenate([self._by_type[key], found]))
+            self._by_type[key] = found
         self._last: tuple[str, np.ndarray] | None = None  # the last plain word and its hits
 
     def search(self, query: str, regex: bool = False) -> SearchResult:
