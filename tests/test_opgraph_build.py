@@ -143,3 +143,16 @@ def test_a_repeated_name_keeps_the_last_op_and_its_inputs(meta):
     assert {name: op.consumers for name, op in graph.ops.items()} == \
         _expected_consumers(repeated)
     _check_tree(graph)
+
+
+def test_each_op_reads_its_own_node_def(meta):
+    """NodeDefs are fetched when asked for, from the graph or the function body."""
+    graph = OpGraph(meta)
+    nodes = _kept_nodes(meta)
+    for name, op in graph.ops.items():
+        assert op.node == nodes[name]
+        assert op.device == nodes[name].device
+        assert op.control_inputs == [t[1:] for t in nodes[name].input if t.startswith("^")]
+    for function in meta.graph_def.library.function:
+        body = graph.functions[function.signature.name]
+        assert [op.node for op in body] == list(function.node_def)

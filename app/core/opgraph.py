@@ -89,13 +89,21 @@ class Op:
     name: str
     type: str
     inputs: list[str]  # data inputs as tensor names ("op:N")
-    node: Any  # the NodeDef, for attributes and control inputs
+    _nodes: Any  # the repeated NodeDef field holding this op's (graph or function body)
+    _index: int  # its position there
     op_def: Any = None  # the OpDef from the meta graph's stripped op list, if there
     _graph: weakref.ref[OpGraph] | None = None  # None for ops inside function bodies
     function: str | None = None  # the function whose body holds this op
     consumers: list[str] = field(default_factory=list)  # ops reading an output
     fixed_output_count: int | None = None  # from the OpDef, when attributes cannot change it
     _outputs: list[Tensor] | None = None
+
+    @property
+    def node(self) -> Any:
+        """The NodeDef, for attributes and control inputs. Fetched when asked for:
+        holding a Python wrapper for every NodeDef costs more to make and to free
+        (~0.3 s at 100k ops, open and close) than fetching the few that are read."""
+        return self._nodes[self._index]
 
     @property
     def outputs(self) -> list[Tensor]:
@@ -315,8 +323,9 @@ class OpGraph:
         self.functions: dict[str, list[Op]] = {}
         for function in graph_def.library.function:
             fname = function.signature.name
-            self.functions[fname] = [_make_op(node, op_defs, None, fname)
-                                     for node in function.node_def]
+            body = function.node_def
+            self.functions[fname] = [_function_op(body, index, node, op_defs, fname)
+                                     for index, node in enumerate(body)]
 
         self.function_root = ScopeNode("", "", None)
         for fname, body in self.functions.items():
@@ -434,7 +443,7 @@ def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, int | None]],
     get_scope = scopes.get
     new_ref = weakref.ref
     leaf_children, leaf_names = _LEAF_CHILDREN, _LEAF_NAMES
-    for proto in nodes:
+    for index, proto in enumerate(nodes):
         name = proto.name
         op_type = proto.op
         op_def, fixed = get_def(op_type, unknown)
@@ -453,7 +462,7 @@ def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, int | None]],
                 producer.consumers.append(name)
             else:
                 early.append((source, name))
-        op = Op(name, op_type, inputs, proto, op_def, graph, None, [], fixed)
+        op = Op(name, op_type, inputs, nodes, index, op_def, graph, None, [], fixed)
         ops[name] = op
         scope, _, leaf = name.rpartition("/")
         parent = get_scope(scope)
@@ -496,20 +505,13 @@ def _relink_consumers(ops: dict[str, Op]) -> None:
                 src.consumers.append(name)
 
 
-def _make_op(node: Any, op_defs: dict[str, tuple[Any, int | None]], graph: OpGraph | None,
-             function: str | None) -> Op:
+def _function_op(body: Any, index: int, node: Any,
+                 op_defs: dict[str, tuple[Any, int | None]], function: str) -> Op:
+    """The op of ``node``, the ``index``-th NodeDef of ``function``'s ``body``."""
     op_type = node.op
     op_def, fixed_count = op_defs.get(op_type, (None, None))
-    return Op(
-        name=node.name,
-        type=op_type,
-        inputs=_data_inputs(node),
-        node=node,
-        op_def=op_def,
-        fixed_output_count=fixed_count,
-        _graph=weakref.ref(graph) if graph is not None else None,
-        function=function,
-    )
+    return Op(node.name, op_type, _data_inputs(node), body, index, op_def, None, function, [],
+              fixed_count)
 
 
 def _data_inputs(node: Any) -> list[str]:
