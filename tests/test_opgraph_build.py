@@ -51,6 +51,14 @@ def _expected_consumers(meta) -> dict[str, list[str]]:
     return consumers
 
 
+def _check_types(graph: OpGraph) -> None:
+    """``type_positions`` lists each op's position in ``graph.ops`` under its type."""
+    expected: dict[str, list[int]] = {}
+    for i, op in enumerate(graph.ops.values()):
+        expected.setdefault(op.type, []).append(i)
+    assert graph.type_positions == expected
+
+
 def _check_tree(graph: OpGraph) -> None:
     """Every op has its leaf, every node its row and count, children in display order."""
     names = list(graph.ops)
@@ -72,6 +80,7 @@ def test_consumers_are_every_reader_in_graph_order(meta):
     graph = OpGraph(meta)
     expected = _expected_consumers(meta)
     assert {name: op.consumers for name, op in graph.ops.items()} == expected
+    _check_types(graph)
 
 
 def test_a_while_loop_links_readers_that_come_before_their_producer(scan_meta):
@@ -121,6 +130,7 @@ def test_reordered_nodes_give_the_same_model(meta, order):
         assert Counter(op.consumers) == Counter(straight.ops[name].consumers)
         assert op.inputs == straight.ops[name].inputs
     _check_tree(graph)
+    _check_types(graph)
     if order == "by_name":
         assert any(node.op is not None and node.children for node in graph.root.walk())
 
@@ -143,6 +153,7 @@ def test_a_repeated_name_keeps_the_last_op_and_its_inputs(meta):
     assert {name: op.consumers for name, op in graph.ops.items()} == \
         _expected_consumers(repeated)
     _check_tree(graph)
+    _check_types(graph)
 
 
 def test_each_op_reads_its_own_node_def(meta):

@@ -25,6 +25,10 @@ import networkx as nx
 from app.core.dtypes import dtype_name
 
 Shape = tuple[int | None, ...] | None  # None: unknown rank; None dims: unknown size
+# How an OpDef's outputs are counted, worked out once per op type: the count itself
+# when no attribute can change it, else (type_list_attr, number_attr, type_attr) per
+# output arg ("" where the arg has none).
+CountPlan = int | tuple[tuple[str, str, str], ...]
 
 
 @contextmanager
@@ -95,7 +99,7 @@ class Op:
     _graph: weakref.ref[OpGraph] | None = None  # None for ops inside function bodies
     function: str | None = None  # the function whose body holds this op
     consumers: list[str] = field(default_factory=list)  # ops reading an output
-    fixed_output_count: int | None = None  # from the OpDef, when attributes cannot change it
+    count_plan: CountPlan | None = None  # from the OpDef (None without one)
     _outputs: list[Tensor] | None = None
 
     @property
@@ -117,13 +121,13 @@ class Op:
     def output_count(self) -> int:
         """``len(outputs)`` without building the tensors when the OpDef and the
         attributes give the count (the search index asks it of every op)."""
-        if self._outputs is None:
-            if self.fixed_output_count is not None:
-                return self.fixed_output_count
-            if self.op_def is not None:
-                count = _output_count(self.node.attr, self.op_def)
-                if count is not None:
-                    return count
+        plan = self.count_plan
+        if self._outputs is None and plan is not None:
+            if isinstance(plan, int):
+                return plan
+            count = _planned_count(self.node.attr, plan)
+            if count is not None:
+                return count
         return len(self.outputs)
 
     @property
@@ -310,14 +314,16 @@ class OpGraph:
         self.meta_graph = meta_graph
         graph_def = meta_graph.graph_def
         op_defs = {
-            op.name: (op, _fixed_output_count(op))
+            op.name: (op, _count_plan(op))
             for op in meta_graph.meta_info_def.stripped_op_list.op
         }
         self.op_defs = {name: op_def for name, (op_def, _) in op_defs.items()}
         self._control_consumers: dict[str, list[str]] | None = None
 
         self.root = ScopeNode("", "", None)
-        self.ops = _read_ops(graph_def.node, op_defs, weakref.ref(self), self.root)
+        # type_positions: each op type's positions in ``ops``, in graph order.
+        self.ops, self.type_positions = _read_ops(graph_def.node, op_defs, weakref.ref(self),
+                                                  self.root)
         _finish_tree(self.root)
 
         self.functions: dict[str, list[Op]] = {}
@@ -421,10 +427,12 @@ class OpGraph:
         return list(collection.node_list.value)
 
 
-def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, int | None]],
-              graph: weakref.ref[OpGraph], root: ScopeNode) -> dict[str, Op]:
+def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, CountPlan]],
+              graph: weakref.ref[OpGraph], root: ScopeNode,
+              ) -> tuple[dict[str, Op], dict[str, list[int]]]:
     """Every ``NodeDef`` of the main graph as an `Op`, in one pass that also links
-    consumers and places the op's leaf in the scope tree under ``root``.
+    consumers, places the op's leaf in the scope tree under ``root`` and lists the
+    positions of each op type (returned with the ops).
 
     It runs once per op (100k at the top end) and reads each NodeDef field once
     (every read of a protobuf field makes a new Python object), so it keeps to
@@ -435,8 +443,8 @@ def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, int | None]],
     """
     ops: dict[str, Op] = {}
     get_op = ops.get
-    get_def = op_defs.get
-    unknown = (None, None)
+    types = {name: (op_def, plan, []) for name, (op_def, plan) in op_defs.items()}
+    get_type = types.get
     early: list[tuple[str, str]] = []  # (producer, consumer) read before the producer
     # Scope path -> node. An op's own leaf is added only when it gets children.
     scopes = {"": root}
@@ -446,7 +454,11 @@ def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, int | None]],
     for index, proto in enumerate(nodes):
         name = proto.name
         op_type = proto.op
-        op_def, fixed = get_def(op_type, unknown)
+        known = get_type(op_type)
+        if known is None:  # not in the stripped op list
+            known = types[op_type] = (None, None, [])
+        op_def, plan, positions = known
+        positions.append(index)
         inputs: list[str] = []
         for text in proto.input:
             if text[:1] == "^":  # control inputs come last; most views never read them
@@ -462,7 +474,7 @@ def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, int | None]],
                 producer.consumers.append(name)
             else:
                 early.append((source, name))
-        op = Op(name, op_type, inputs, nodes, index, op_def, graph, None, [], fixed)
+        op = Op(name, op_type, inputs, nodes, index, op_def, graph, None, [], plan)
         ops[name] = op
         scope, _, leaf = name.rpartition("/")
         parent = get_scope(scope)
@@ -477,9 +489,13 @@ def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, int | None]],
             node.op = op
     if len(ops) != len(nodes):  # repeated names: the last op of a name is the one kept
         _relink_consumers(ops)
-    elif early:
+        by_type: dict[str, list[int]] = {}
+        for i, op in enumerate(ops.values()):
+            by_type.setdefault(op.type, []).append(i)
+        return ops, by_type
+    if early:
         _link_early(ops, early)
-    return ops
+    return ops, {op_type: positions for op_type, (_, _, positions) in types.items() if positions}
 
 
 def _link_early(ops: dict[str, Op], early: list[tuple[str, str]]) -> None:
@@ -506,12 +522,12 @@ def _relink_consumers(ops: dict[str, Op]) -> None:
 
 
 def _function_op(body: Any, index: int, node: Any,
-                 op_defs: dict[str, tuple[Any, int | None]], function: str) -> Op:
+                 op_defs: dict[str, tuple[Any, CountPlan]], function: str) -> Op:
     """The op of ``node``, the ``index``-th NodeDef of ``function``'s ``body``."""
     op_type = node.op
-    op_def, fixed_count = op_defs.get(op_type, (None, None))
+    op_def, plan = op_defs.get(op_type, (None, None))
     return Op(node.name, op_type, _data_inputs(node), body, index, op_def, None, function, [],
-              fixed_count)
+              plan)
 
 
 def _data_inputs(node: Any) -> list[str]:
@@ -541,27 +557,28 @@ def _outputs_of(op: Op) -> list[Tensor]:
     ]
 
 
-def _fixed_output_count(op_def: Any) -> int | None:
-    """The number of outputs when no attribute can change it, else None."""
-    args = op_def.output_arg
-    if any(a.number_attr or a.type_list_attr for a in args):
-        return None
+def _count_plan(op_def: Any) -> CountPlan:
+    """See `CountPlan`. Read once per op type: OpDef fields are slow to read."""
+    args = tuple((a.type_list_attr, a.number_attr, a.type_attr) for a in op_def.output_arg)
+    if any(type_list or number for type_list, number, _ in args):
+        return args
     return len(args)
 
 
-def _output_count(attr: Any, op_def: Any) -> int | None:
-    """``len(_output_dtypes(attr, op_def))``, without naming the dtypes."""
+def _planned_count(attr: Any, plan: tuple[tuple[str, str, str], ...]) -> int | None:
+    """``len(_output_dtypes(attr, op_def))`` from the op def's plan, without naming
+    the dtypes; None where that would be None (an attribute it needs is missing)."""
     count = 0
-    for arg in op_def.output_arg:
-        if arg.type_list_attr:
-            if arg.type_list_attr not in attr:
+    for type_list, number, type_attr in plan:
+        if type_list:
+            if type_list not in attr:
                 return None
-            count += len(attr[arg.type_list_attr].list.type)
-        elif arg.number_attr:
-            if arg.number_attr not in attr or (arg.type_attr and arg.type_attr not in attr):
+            count += len(attr[type_list].list.type)
+        elif number:
+            if number not in attr or (type_attr and type_attr not in attr):
                 return None
-            count += max(attr[arg.number_attr].i, 0)
-        elif arg.type_attr and arg.type_attr not in attr:
+            count += max(attr[number].i, 0)
+        elif type_attr and type_attr not in attr:
             return None
         else:
             count += 1

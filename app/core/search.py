@@ -67,18 +67,16 @@ class SearchIndex:
         # One name per line, so ^ and $ anchor to a name (MULTILINE). Nearly every op
         # has one output: those lines are made in one pass, the rest patched after.
         lines = [f"{name}\n{name}:0" for name in names]
-        counts = map(operator.attrgetter("fixed_output_count"), ops)
-        for i, (count, op) in enumerate(zip(counts, ops, strict=True)):
-            if count != 1 and (count := op.output_count) != 1:
+        plans = map(operator.attrgetter("count_plan"), ops)
+        listed = list(ops)
+        for i in [i for i, plan in enumerate(plans) if plan != 1]:
+            if (count := listed[i].output_count) != 1:
                 name = names[i]
                 lines[i] = "\n".join([name, *(f"{name}:{k}" for k in range(count))])
         self._lines = list(map(str.lower, lines))
         self._line_array = np.array(self._lines, dtype=object)
-        by_type: dict[str, list[int]] = {}
-        for i, op_type in enumerate(map(operator.attrgetter("type"), ops)):
-            by_type.setdefault(op_type, []).append(i)
         self._by_type: dict[str, np.ndarray] = {}
-        for op_type, positions in by_type.items():
+        for op_type, positions in graph.type_positions.items():
             key = op_type.lower()
             found = np.array(positions, dtype=np.intp)
             if key in self._by_type:  # types that differ only in case are one
