@@ -246,12 +246,21 @@ class ScopeNode:
 
 
 def _scope(scopes: dict[str, ScopeNode], path: str) -> ScopeNode:
-    """The node for ``path``, created with its missing ancestors, able to take children."""
+    """The node for ``path``, created with its missing ancestors, able to take children.
+
+    `ScopeNode.child` inlined: a big graph has a scope for every two ops or so.
+    """
     node = scopes.get(path)
     if node is None:
-        parent, _, leaf = path.rpartition("/")
-        node = _scope(scopes, parent).child(leaf)
-        if node.children is _LEAF_CHILDREN:  # an op's leaf that becomes a scope too
+        parent_path, _, leaf = path.rpartition("/")
+        parent = _scope(scopes, parent_path)
+        node = parent.by_name.get(leaf)
+        if node is None:
+            node = ScopeNode(leaf, path if parent_path else leaf, weakref.ref(parent), None,
+                             [], {})
+            parent.by_name[leaf] = node  # type: ignore[index]
+            parent.children.append(node)  # type: ignore[union-attr]
+        elif node.children is _LEAF_CHILDREN:  # an op's leaf that becomes a scope too
             node.children, node.by_name = [], {}
         scopes[path] = node
     return node
