@@ -12,11 +12,12 @@ from __future__ import annotations
 import gc
 import operator
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
@@ -24,6 +25,10 @@ import networkx as nx
 from app.core.dtypes import dtype_name
 
 Shape = tuple[int | None, ...] | None  # None: unknown rank; None dims: unknown size
+# How an OpDef's outputs are counted, worked out once per op type: the count itself
+# when no attribute can change it, else (type_list_attr, number_attr, type_attr) per
+# output arg ("" where the arg has none).
+CountPlan = int | tuple[tuple[str, str, str], ...]
 
 
 @contextmanager
@@ -88,13 +93,21 @@ class Op:
     name: str
     type: str
     inputs: list[str]  # data inputs as tensor names ("op:N")
-    node: Any  # the NodeDef, for attributes and control inputs
+    _nodes: Any  # the repeated NodeDef field holding this op's (graph or function body)
+    _index: int  # its position there
     op_def: Any = None  # the OpDef from the meta graph's stripped op list, if there
     _graph: weakref.ref[OpGraph] | None = None  # None for ops inside function bodies
     function: str | None = None  # the function whose body holds this op
     consumers: list[str] = field(default_factory=list)  # ops reading an output
-    fixed_output_count: int | None = None  # from the OpDef, when attributes cannot change it
+    count_plan: CountPlan | None = None  # from the OpDef (None without one)
     _outputs: list[Tensor] | None = None
+
+    @property
+    def node(self) -> Any:
+        """The NodeDef, for attributes and control inputs. Fetched when asked for:
+        holding a Python wrapper for every NodeDef costs more to make and to free
+        (~0.3 s at 100k ops, open and close) than fetching the few that are read."""
+        return self._nodes[self._index]
 
     @property
     def outputs(self) -> list[Tensor]:
@@ -106,9 +119,15 @@ class Op:
 
     @property
     def output_count(self) -> int:
-        """``len(outputs)`` without building the tensors when the OpDef fixes the count."""
-        if self._outputs is None and self.fixed_output_count is not None:
-            return self.fixed_output_count
+        """``len(outputs)`` without building the tensors when the OpDef and the
+        attributes give the count (the search index asks it of every op)."""
+        plan = self.count_plan
+        if self._outputs is None and plan is not None:
+            if isinstance(plan, int):
+                return plan
+            count = _planned_count(self.node.attr, plan)
+            if count is not None:
+                return count
         return len(self.outputs)
 
     @property
@@ -181,16 +200,25 @@ def _shape(proto: Any) -> Shape:
     return tuple(d.size if d.size >= 0 else None for d in proto.dim)
 
 
+_LEAF_CHILDREN: tuple[()] = ()
+_LEAF_NAMES: Mapping[str, ScopeNode] = MappingProxyType({})
+
+
 @dataclass(slots=True, eq=False, weakref_slot=True)
 class ScopeNode:
-    """One level of the name-scope tree; ``op`` is set when an op has this exact name."""
+    """One level of the name-scope tree; ``op`` is set when an op has this exact name.
+
+    Most nodes are an op's own leaf: those share one empty ``children`` tuple and one
+    empty read-only ``by_name`` (a list and a dict each for 100k leaves cost time to
+    make and to free); `child` gives a node its own the first time it gets a child.
+    """
 
     name: str
     path: str
     _parent: weakref.ref[ScopeNode] | None
     op: Op | None = None
-    children: list[ScopeNode] = field(default_factory=list)
-    by_name: dict[str, ScopeNode] = field(default_factory=dict)
+    children: list[ScopeNode] | tuple[()] = field(default_factory=list)
+    by_name: dict[str, ScopeNode] | Mapping[str, ScopeNode] = field(default_factory=dict)
     row: int = 0  # position in parent.children
     op_count: int = 0  # ops in this subtree, this node's own op included
 
@@ -201,10 +229,12 @@ class ScopeNode:
     def child(self, name: str) -> ScopeNode:
         node = self.by_name.get(name)
         if node is None:
+            if self.children is _LEAF_CHILDREN:
+                self.children, self.by_name = [], {}
             path = f"{self.path}/{name}" if self.path else name
             node = ScopeNode(name, path, weakref.ref(self))
-            self.by_name[name] = node
-            self.children.append(node)
+            self.by_name[name] = node  # type: ignore[index]
+            self.children.append(node)  # type: ignore[union-attr]
         return node
 
     def walk(self) -> Iterator[ScopeNode]:
@@ -216,11 +246,22 @@ class ScopeNode:
 
 
 def _scope(scopes: dict[str, ScopeNode], path: str) -> ScopeNode:
-    """The node for ``path``, created with its missing ancestors."""
+    """The node for ``path``, created with its missing ancestors, able to take children.
+
+    `ScopeNode.child` inlined: a big graph has a scope for every two ops or so.
+    """
     node = scopes.get(path)
     if node is None:
-        parent, _, leaf = path.rpartition("/")
-        node = _scope(scopes, parent).child(leaf)
+        parent_path, _, leaf = path.rpartition("/")
+        parent = _scope(scopes, parent_path)
+        node = parent.by_name.get(leaf)
+        if node is None:
+            node = ScopeNode(leaf, path if parent_path else leaf, weakref.ref(parent), None,
+                             [], {})
+            parent.by_name[leaf] = node  # type: ignore[index]
+            parent.children.append(node)  # type: ignore[union-attr]
+        elif node.children is _LEAF_CHILDREN:  # an op's leaf that becomes a scope too
+            node.children, node.by_name = [], {}
         scopes[path] = node
     return node
 
@@ -228,25 +269,22 @@ def _scope(scopes: dict[str, ScopeNode], path: str) -> ScopeNode:
 def _finish_tree(root: ScopeNode) -> None:
     """Sort children (scopes before leaves, then by name), set rows and op counts.
 
-    Breadth first, so reversed order visits children before parents. Most nodes
-    are leaves (an op's own name): they skip the sort and the sum.
+    Visits the scopes only, breadth first, so reversed order visits children before
+    parents. Leaves were made with their final op count (1 with an op, else 0) and
+    get only their row.
     """
     order = [root]
     extend = order.extend
     for node in order:  # a list iterator also visits what is appended while it runs
         children = node.children
-        if not children:
-            continue
         if len(children) > 1:
-            children.sort(key=_child_order)
+            children.sort(key=_child_order)  # type: ignore[union-attr]
         for row, child in enumerate(children):
             child.row = row
-        extend(children)
+        extend([child for child in children if child.children])
     count = operator.attrgetter("op_count")
     for node in reversed(order):
-        children = node.children
-        own = 1 if node.op is not None else 0
-        node.op_count = own + sum(map(count, children)) if children else own
+        node.op_count = (node.op is not None) + sum(map(count, node.children))
 
 
 def _child_order(node: ScopeNode) -> tuple[bool, str]:
@@ -285,49 +323,24 @@ class OpGraph:
         self.meta_graph = meta_graph
         graph_def = meta_graph.graph_def
         op_defs = {
-            op.name: (op, _fixed_output_count(op))
+            op.name: (op, _count_plan(op))
             for op in meta_graph.meta_info_def.stripped_op_list.op
         }
         self.op_defs = {name: op_def for name, (op_def, _) in op_defs.items()}
         self._control_consumers: dict[str, list[str]] | None = None
 
-        # One pass makes each op and its leaf in the scope tree: it runs once per op
-        # (100k at the top end), so it keeps to locals, positional construction and
-        # one shared weak reference.
-        ref = weakref.ref(self)
-        unknown = (None, None)
-        get_def = op_defs.get
-        ops: dict[str, Op] = {}
         self.root = ScopeNode("", "", None)
-        scopes = {"": self.root}  # path -> node: most ops find their scope in one lookup
-        get_scope = scopes.get
-        for proto in graph_def.node:
-            op_type = proto.op
-            op_def, fixed = get_def(op_type, unknown)
-            name = proto.name
-            op = Op(name, op_type, _data_inputs(proto), proto, op_def, ref, None, [], fixed)
-            ops[name] = op
-            scope, _, leaf = name.rpartition("/")
-            parent = get_scope(scope)
-            if parent is None:
-                parent = _scope(scopes, scope)
-            node = parent.by_name.get(leaf)
-            if node is None:  # the usual case: an op's name is a leaf of its scope
-                node = ScopeNode(leaf, name, weakref.ref(parent), op)
-                parent.by_name[leaf] = node
-                parent.children.append(node)
-                scopes[name] = node
-            else:  # a scope named like this op came first
-                node.op = op
-        self.ops = ops
+        # type_positions: each op type's positions in ``ops``, in graph order.
+        self.ops, self.type_positions = _read_ops(graph_def.node, op_defs, weakref.ref(self),
+                                                  self.root)
         _finish_tree(self.root)
-        self._link_consumers()
 
         self.functions: dict[str, list[Op]] = {}
         for function in graph_def.library.function:
             fname = function.signature.name
-            self.functions[fname] = [_make_op(node, op_defs, None, fname)
-                                     for node in function.node_def]
+            body = function.node_def
+            self.functions[fname] = [_function_op(body, index, node, op_defs, fname)
+                                     for index, node in enumerate(body)]
 
         self.function_root = ScopeNode("", "", None)
         for fname, body in self.functions.items():
@@ -337,15 +350,8 @@ class OpGraph:
                 for part in op.name.split("/"):
                     node = node.child(part)
                 node.op = op
+                node.op_count = 1  # final unless it has children too (then counted again)
         _finish_tree(self.function_root)
-
-    def _link_consumers(self) -> None:
-        get = self.ops.get
-        for name, op in self.ops.items():
-            for tensor in op.inputs:
-                src = get(tensor.rpartition(":")[0])
-                if src is not None:
-                    src.consumers.append(name)
 
     def control_consumers(self, name: str) -> list[str]:
         """Ops with a control input on ``name`` (the reverse map is built on first use)."""
@@ -430,20 +436,107 @@ class OpGraph:
         return list(collection.node_list.value)
 
 
-def _make_op(node: Any, op_defs: dict[str, tuple[Any, int | None]], graph: OpGraph | None,
-             function: str | None) -> Op:
+def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, CountPlan]],
+              graph: weakref.ref[OpGraph], root: ScopeNode,
+              ) -> tuple[dict[str, Op], dict[str, list[int]]]:
+    """Every ``NodeDef`` of the main graph as an `Op`, in one pass that also links
+    consumers, places the op's leaf in the scope tree under ``root`` and lists the
+    positions of each op type (returned with the ops).
+
+    It runs once per op (100k at the top end) and reads each NodeDef field once
+    (every read of a protobuf field makes a new Python object), so it keeps to
+    locals and positional construction. Consumers are linked as inputs are read:
+    a GraphDef lists nearly every producer before its consumers, and the few
+    inputs read before their producer (a while loop's ``NextIteration``) are put
+    in front afterwards, which keeps each list in graph order.
+    """
+    ops: dict[str, Op] = {}
+    get_op = ops.get
+    types = {name: (op_def, plan, []) for name, (op_def, plan) in op_defs.items()}
+    get_type = types.get
+    early: list[tuple[str, str]] = []  # (producer, consumer) read before the producer
+    # Scope path -> node. An op's own leaf is added only when it gets children.
+    scopes = {"": root}
+    get_scope = scopes.get
+    new_ref = weakref.ref
+    leaf_children, leaf_names = _LEAF_CHILDREN, _LEAF_NAMES
+    for index, proto in enumerate(nodes):
+        name = proto.name
+        op_type = proto.op
+        known = get_type(op_type)
+        if known is None:  # not in the stripped op list
+            known = types[op_type] = (None, None, [])
+        op_def, plan, positions = known
+        positions.append(index)
+        inputs: list[str] = []
+        for text in proto.input:
+            if text[:1] == "^":  # control inputs come last; most views never read them
+                break
+            if ":" in text:
+                source = text.rpartition(":")[0]
+            else:
+                source = text
+                text += ":0"
+            inputs.append(text)
+            producer = get_op(source)
+            if producer is not None:
+                producer.consumers.append(name)
+            else:
+                early.append((source, name))
+        op = Op(name, op_type, inputs, nodes, index, op_def, graph, None, [], plan)
+        ops[name] = op
+        scope, _, leaf = name.rpartition("/")
+        parent = get_scope(scope)
+        if parent is None:
+            parent = _scope(scopes, scope)
+        node = parent.by_name.get(leaf)
+        if node is None:  # the usual case: an op's name is a leaf of its scope
+            node = ScopeNode(leaf, name, new_ref(parent), op, leaf_children, leaf_names, 0, 1)
+            parent.by_name[leaf] = node  # type: ignore[index]
+            parent.children.append(node)  # type: ignore[union-attr]
+        else:  # a scope named like this op came first
+            node.op = op
+    if len(ops) != len(nodes):  # repeated names: the last op of a name is the one kept
+        _relink_consumers(ops)
+        by_type: dict[str, list[int]] = {}
+        for i, op in enumerate(ops.values()):
+            by_type.setdefault(op.type, []).append(i)
+        return ops, by_type
+    if early:
+        _link_early(ops, early)
+    return ops, {op_type: positions for op_type, (_, _, positions) in types.items() if positions}
+
+
+def _link_early(ops: dict[str, Op], early: list[tuple[str, str]]) -> None:
+    """Put the consumers read before their producer in front of its list (they come
+    before it in the graph; the ones linked on the way come after it)."""
+    before: dict[str, list[str]] = {}
+    for producer, consumer in early:
+        if producer in ops:
+            before.setdefault(producer, []).append(consumer)
+    for producer, consumers in before.items():
+        ops[producer].consumers[:0] = consumers
+
+
+def _relink_consumers(ops: dict[str, Op]) -> None:
+    """Consumers from the ops that were kept, for a graph that repeats op names."""
+    for op in ops.values():
+        op.consumers = []
+    get = ops.get
+    for name, op in ops.items():
+        for tensor in op.inputs:
+            src = get(tensor.rpartition(":")[0])
+            if src is not None:
+                src.consumers.append(name)
+
+
+def _function_op(body: Any, index: int, node: Any,
+                 op_defs: dict[str, tuple[Any, CountPlan]], function: str) -> Op:
+    """The op of ``node``, the ``index``-th NodeDef of ``function``'s ``body``."""
     op_type = node.op
-    op_def, fixed_count = op_defs.get(op_type, (None, None))
-    return Op(
-        name=node.name,
-        type=op_type,
-        inputs=_data_inputs(node),
-        node=node,
-        op_def=op_def,
-        fixed_output_count=fixed_count,
-        _graph=weakref.ref(graph) if graph is not None else None,
-        function=function,
-    )
+    op_def, plan = op_defs.get(op_type, (None, None))
+    return Op(node.name, op_type, _data_inputs(node), body, index, op_def, None, function, [],
+              plan)
 
 
 def _data_inputs(node: Any) -> list[str]:
@@ -473,12 +566,32 @@ def _outputs_of(op: Op) -> list[Tensor]:
     ]
 
 
-def _fixed_output_count(op_def: Any) -> int | None:
-    """The number of outputs when no attribute can change it, else None."""
-    args = op_def.output_arg
-    if any(a.number_attr or a.type_list_attr for a in args):
-        return None
+def _count_plan(op_def: Any) -> CountPlan:
+    """See `CountPlan`. Read once per op type: OpDef fields are slow to read."""
+    args = tuple((a.type_list_attr, a.number_attr, a.type_attr) for a in op_def.output_arg)
+    if any(type_list or number for type_list, number, _ in args):
+        return args
     return len(args)
+
+
+def _planned_count(attr: Any, plan: tuple[tuple[str, str, str], ...]) -> int | None:
+    """``len(_output_dtypes(attr, op_def))`` from the op def's plan, without naming
+    the dtypes; None where that would be None (an attribute it needs is missing)."""
+    count = 0
+    for type_list, number, type_attr in plan:
+        if type_list:
+            if type_list not in attr:
+                return None
+            count += len(attr[type_list].list.type)
+        elif number:
+            if number not in attr or (type_attr and type_attr not in attr):
+                return None
+            count += max(attr[number].i, 0)
+        elif type_attr and type_attr not in attr:
+            return None
+        else:
+            count += 1
+    return count
 
 
 def _output_dtypes(attr: Any, op_def: Any) -> list[str] | None:

@@ -12,6 +12,7 @@ path alone would cost more than the 50 ms budget at 100k ops.
 
 from __future__ import annotations
 
+import operator
 import re
 from functools import cached_property
 
@@ -65,15 +66,19 @@ def fold_pattern(pattern: str) -> str:
 
 class SearchIndex:
     def __init__(self, graph: OpGraph) -> None:
-        self._names = np.array(list(graph.ops), dtype=object)
-        # One name per line, so ^ and $ anchor to a name (MULTILINE); lower-cased in
-        # one pass over all of them.
-        raw = [
-            f"{name}\n{name}:0" if count == 1
-            else "\n".join([name, *(f"{name}:{i}" for i in range(count))])
-            for name, count in ((name, op.output_count) for name, op in graph.ops.items())
-        ]
-        self._lines = "\0".join(raw).lower().split("\0")
+        names = list(graph.ops)
+        ops = graph.ops.values()
+        self._names = np.array(names, dtype=object)
+        # One name per line, so ^ and $ anchor to a name (MULTILINE). Nearly every op
+        # has one output: those lines are made in one pass, the rest patched after.
+        lines = [f"{name}\n{name}:0" for name in names]
+        plans = map(operator.attrgetter("count_plan"), ops)
+        listed = list(ops)
+        for i in [i for i, plan in enumerate(plans) if plan != 1]:
+            if (count := listed[i].output_count) != 1:
+                name = names[i]
+                lines[i] = "\n".join([name, *(f"{name}:{k}" for k in range(count))])
+        self._lines = list(map(str.lower, lines))
         self._line_array = np.array(self._lines, dtype=object)
         # A plain word never holds a line break, and an op's name is the start of its
         # first tensor's name: "name:0" alone finds what "name\nname:0" finds.
@@ -87,10 +92,13 @@ class SearchIndex:
             encoded[i] = b""
         width = int(widths[widths <= _WIDTH_LIMIT].max(initial=1))
         self._plain = np.array(encoded, dtype=f"S{width}")
-        by_type: dict[str, list[int]] = {}
-        for i, op in enumerate(graph.ops.values()):
-            by_type.setdefault(op.type.lower(), []).append(i)
-        self._by_type = {t: np.array(ix, dtype=np.intp) for t, ix in by_type.items()}
+        self._by_type: dict[str, np.ndarray] = {}
+        for op_type, positions in graph.type_positions.items():
+            key = op_type.lower()
+            found = np.array(positions, dtype=np.intp)
+            if key in self._by_type:  # types that differ only in case are one
+                found = np.sort(np.concatenate([self._by_type[key], found]))
+            self._by_type[key] = found
         self._last: tuple[str, np.ndarray] | None = None  # the last plain word and its hits
 
     def search(self, query: str, regex: bool = False) -> SearchResult:
