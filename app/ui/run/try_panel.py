@@ -32,6 +32,11 @@ from app.ui.common.workers import TaskRunner
 PREVIEW = 8  # values shown per output in the table
 
 
+# The status line's hints until a run or a file read says something of its own.
+_NOT_READY = "Open a checkpoint or SavedModel and build a signature with an output."
+_READY = "Run answers the body above as TensorFlow Serving would answer the draft."
+
+
 def _preview(array: Any) -> str:
     import numpy as np
 
@@ -66,7 +71,7 @@ class TryPanel(QWidget):
         self.file_button = QPushButton("Input from File…")
         self.labels_button = QPushButton("Labels…")
         self.run_button = QPushButton("Run")
-        self.status = QLabel("Open a checkpoint or SavedModel and build a signature.")
+        self.status = QLabel(_NOT_READY)
         self.status.setWordWrap(True)
         self.answer = QPlainTextEdit(readOnly=True)
         self.answer.setObjectName("tryAnswer")
@@ -122,6 +127,8 @@ class TryPanel(QWidget):
         ready = self._ready()
         for widget in (self.sample_button, self.file_button, self.run_button):
             widget.setEnabled(ready)
+        if self.status.text() in (_NOT_READY, _READY):  # a hint, not a run's outcome
+            self.status.setText(_READY if ready else _NOT_READY)
 
     def running(self) -> bool:
         return self.runner.busy()

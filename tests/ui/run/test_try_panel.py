@@ -20,9 +20,11 @@ def test_try_panel_answers_the_draft_in_a_worker(window, qtbot, open_and_wait, c
     loaded = open_and_wait(window, cnn.directory)
     assert loaded.graph.tensor("images:0") is not None
     assert not panel.run_button.isEnabled()  # nothing to run yet
+    assert "build a signature" in panel.status.text()
     editor.doc.add_tensors(["images:0"], "inputs")
     editor.doc.add_tensors(["probabilities:0"], "outputs")
     assert panel.run_button.isEnabled()
+    assert panel.status.text().startswith("Run answers")  # the hint follows the draft
     body = json.loads(panel.request.toPlainText())
     assert np.array(body["instances"]).shape == (1, 8, 8, 1)
     (tmp_path / "labels.txt").write_text("cat\ndog\nfish\n")
