@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPointF, QRect, Qt
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QSize,
+    Qt,
+)
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -79,6 +88,7 @@ class OpTreeDelegate(QStyledItemDelegate):
         self._colours: dict[int, QColor] = {}
         self._places: dict[tuple[int, int, bool], _Place] = {}
         self._texts: dict[tuple[str, bool, int], QStaticText] = {}
+        self._sizes: dict[tuple[str, bool, bool, int, int], QSize] = {}
 
     def initStyleOption(self, option: QStyleOptionViewItem,
                         index: QModelIndex | QPersistentModelIndex) -> None:
@@ -143,6 +153,27 @@ class OpTreeDelegate(QStyledItemDelegate):
                 static = self._static_text(text, highlighted, width, place.text_width)
             painter.drawStaticText(QPointF(x + place.text_left, y + place.text_top), static)
 
+    def sizeHint(self, option: QStyleOptionViewItem,
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        """The style's size for the cell, kept per text, icon, highlight and icon size:
+        every relayout after a keystroke asks again for a row's (the view's uniform row
+        height), and the style lays the text out to answer."""
+        model = index.model()
+        obj = index.internalPointer()
+        if obj is None or not isinstance(model, OpTreeModel) \
+                or (option.widget is not self._view and not self._attach(option.widget)):
+            return super().sizeHint(option, index)
+        column = index.column()
+        icon = option.decorationSize
+        key = (model.text(obj, column), model.decoration(obj, column) is not None,
+               model.is_highlighted(obj), icon.width(), icon.height())
+        size = self._sizes.get(key)
+        if size is None:
+            if len(self._sizes) >= _CACHE_LIMIT:
+                self._sizes.clear()
+            size = self._sizes[key] = super().sizeHint(option, index)
+        return QSize(size)
+
     def _attach(self, view: QWidget | None) -> bool:
         """Take the font, palette and style of the view painting (watching it for
         changes); False without one."""
@@ -179,6 +210,7 @@ class OpTreeDelegate(QStyledItemDelegate):
             for state in (0, _ENABLED, _ACTIVE, _ENABLED | _ACTIVE)}
         self._places.clear()
         self._texts.clear()
+        self._sizes.clear()
 
     def _place(self, option: QStyleOptionViewItem, has_icon: bool) -> _Place:
         """Where the style puts a cell's icon and text (relative to the cell), and the
