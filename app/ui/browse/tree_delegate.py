@@ -130,12 +130,15 @@ class OpTreeDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         column = index.column()
-        x, y, width, height = option.rect.getRect()
         icon = model.decoration(obj, column)
+        highlighted = model.is_highlighted(obj)
+        text = model.text(obj, column)
+        if not text and icon is None and not highlighted:
+            return  # most of a scope row's cells: the view has drawn their background
+        x, y, width, height = option.rect.getRect()
         place = self._places.get((width, height, icon is not None))
         if place is None:
             place = self._place(option, icon is not None)
-        highlighted = model.is_highlighted(obj)
         if highlighted:
             painter.fillRect(x, y, width, height, _HIGHLIGHT_BRUSH)
             painter.setPen(HIGHLIGHT_TEXT)
@@ -146,7 +149,6 @@ class OpTreeDelegate(QStyledItemDelegate):
         if icon is not None:
             ix, iy, iw, ih = place.icon
             icon.paint(painter, x + ix, y + iy, iw, ih)
-        text = model.text(obj, column)
         if text:
             static = self._texts.get((text, highlighted, width))
             if static is None:
