@@ -8,6 +8,8 @@ Tensor rows drag out as `app.ui.common.mime` payloads.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
@@ -30,6 +32,13 @@ from app.ui.browse.column_widths import ColumnWidths
 from app.ui.browse.tree_delegate import OpTreeDelegate
 from app.ui.browse.tree_model import NAME, OpTreeModel, TreeOrder
 from app.ui.common.settings import AppSettings
+
+# Qt's raster engine hands every fill of 96 or more scan lines to its GUI thread pool and
+# waits for it: the Fusion scroll bar beside a tall tree is such fills (its gradients), and
+# the hand-off made its repaint on every search ~1 ms, five times the fills done in place
+# (more on a busy machine). Qt reads this once, at its first such fill, so it is set on
+# import, before any window paints (what a user set wins).
+os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
 
 SEARCH_DELAY_MS = 150
 EXPAND_LIMIT = 20  # the scopes of the first matches open; Enter walks to the rest

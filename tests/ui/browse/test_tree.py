@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from PySide6.QtCore import QModelIndex, Qt, QUrl
+from PySide6.QtCore import QModelIndex, QSize, Qt, QUrl
 from PySide6.QtGui import QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import (
+    QApplication,
+    QScrollBar,
+    QStyledItemDelegate,
+    QStyleFactory,
+    QStyleOptionViewItem,
+)
 
 from app.core.opgraph import ScopeNode, Tensor
 from app.ui.browse.op_tree import OpTreePanel
@@ -216,6 +224,50 @@ def test_the_delegate_paints_what_the_model_reports(panel):
         for column in range(panel.model.columnCount()):
             cell = index.siblingAtColumn(column)
             assert painted(ours, cell) == painted(qt_own, cell)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_a_tall_scroll_bar_paints_without_qt_s_thread_pool(qtbot):
+    """Importing the op tree keeps Qt's raster fills on the UI thread: a tall Fusion scroll
+    bar's gradients would otherwise go to Qt's GUI thread pool (starting its threads)
+    while the UI thread waits."""
+    bar = QScrollBar()
+    qtbot.addWidget(bar)
+    bar.setStyle(QStyleFactory.create("Fusion"))
+    bar.resize(16, 800)
+    bar.setRange(0, 1000)
+    bar.show()
+    threads = len(list(Path("/proc/self/task").iterdir()))
+    assert not bar.grab().isNull()
+    assert len(list(Path("/proc/self/task").iterdir())) == threads
+
+
+def test_the_delegate_sizes_cells_as_qt_does(panel):
+    """The delegate keeps the size hints it gave; they stay Qt's own delegate's, for
+    plain and highlighted cells, and follow the view's font and icon size."""
+    panel.search.setText("gru")
+    panel.apply_search()
+    panel.view.expandAll()
+    ours = panel.view.itemDelegate()
+    qt_own = QStyledItemDelegate(panel.view)
+
+    def sizes(delegate):
+        option = QStyleOptionViewItem()
+        panel.view.initViewItemOption(option)
+        return [delegate.sizeHint(option, index.siblingAtColumn(column)).toTuple()
+                for index in _walk(panel.model) for column in range(panel.model.columnCount())]
+
+    rows = list(_walk(panel.model))
+    assert any(panel.model.is_highlighted(i.data(NodeRole)) for i in rows)
+    first = sizes(ours)
+    assert first == sizes(ours) == sizes(qt_own)  # asked twice: the kept answers
+    font = panel.view.font()
+    font.setPointSize(font.pointSize() + 4)
+    panel.view.setFont(font)
+    larger = sizes(ours)
+    assert larger == sizes(qt_own) and larger != first
+    panel.view.setIconSize(QSize(24, 24))  # up to the icons' own 32 px
+    assert sizes(ours) == sizes(qt_own) != larger
 
 
 def test_the_delegate_draws_the_pixels_qt_draws(panel):
