@@ -86,7 +86,7 @@ class SearchIndex:
         # lower-casing each name, as a NUL ends a word), and the others are patched.
         joined = "\0".join(names).lower()
         lowered = joined.split("\0") if names else []
-        self._lines = list(map("{0}\n{0}:0".format, lowered))
+        self._lines = [f"{name}\n{name}:0" for name in lowered]  # faster than map(format)
         encoded = (joined.replace("\0", ":0\0") + ":0").encode().split(b"\0") if names else []
         for i in _other_counts(listed, graph.type_positions):
             if (count := listed[i].output_count) != 1:
