@@ -82,12 +82,16 @@ class SearchIndex:
         # has one output: its lines ("name\nname:0") and its plain text ("name:0": a
         # plain word never holds a line break, and an op's name is the start of its
         # first tensor's name) come from bulk string operations on all the names
-        # joined by NULs (no op name holds one; lower-casing the joined text equals
-        # lower-casing each name, as a NUL ends a word), and the others are patched.
+        # joined by NULs (lower-casing the joined text equals lower-casing each name,
+        # as a NUL ends a word), and the others are patched.
         joined = "\0".join(names).lower()
-        lowered = joined.split("\0") if names else []
+        lowered = joined.split("\0")
+        if len(lowered) == len(names):
+            encoded = (joined.replace("\0", ":0\0") + ":0").encode().split(b"\0")
+        else:  # no ops, or a NUL inside a name (a foreign GraphDef): name by name
+            lowered = [name.lower() for name in names]
+            encoded = [f"{name}:0".encode() for name in lowered]
         self._lines = [f"{name}\n{name}:0" for name in lowered]  # faster than map(format)
-        encoded = (joined.replace("\0", ":0\0") + ":0").encode().split(b"\0") if names else []
         for i in _other_counts(listed, graph.type_positions):
             if (count := listed[i].output_count) != 1:
                 name = lowered[i]
