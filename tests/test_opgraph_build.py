@@ -167,3 +167,25 @@ def test_each_op_reads_its_own_node_def(meta):
     for function in meta.graph_def.library.function:
         body = graph.functions[function.signature.name]
         assert [op.node for op in body] == list(function.node_def)
+
+
+def test_inputs_are_the_data_inputs_of_short_and_long_fields(meta):
+    """Short input fields are read at once, long ones item by item (their control
+    inputs never read): both give each op its data inputs as ``op:N``, in order."""
+    from app.core.opgraph import _SLICED_INPUTS
+
+    meta = _reordered(meta, list)  # a copy, to add to
+    first = meta.graph_def.node[0].name
+    wide = meta.graph_def.node.add(name="wide_sum", op="AddN")
+    wide.input.extend([first] * (_SLICED_INPUTS + 2) + ["^" + first] * 3)
+    short = meta.graph_def.node.add(name="short_with_control", op="Identity")
+    short.input.extend([first + ":0", "^" + first])
+    graph = OpGraph(meta)
+    for name, node in _kept_nodes(meta).items():
+        data = [t if ":" in t else t + ":0" for t in node.input if not t.startswith("^")]
+        assert graph.ops[name].inputs == data
+    assert graph.ops["wide_sum"].inputs == [first + ":0"] * (_SLICED_INPUTS + 2)
+    assert graph.ops["short_with_control"].inputs == [first + ":0"]
+    assert graph.ops["wide_sum"].control_inputs == [first] * 3
+    assert graph.ops[first].consumers[-(_SLICED_INPUTS + 3):] == (
+        ["wide_sum"] * (_SLICED_INPUTS + 2) + ["short_with_control"])

@@ -117,3 +117,41 @@ def test_long_and_multi_output_names_are_found_as_short_ones():
     assert index.search("splitter:3").ops == []
     assert index.search(r"^splitter$", regex=True).ops == ["splitter"]
     assert index.search(r"needle(_short)?$", regex=True).ops == [long_name, "needle_short"]
+
+
+def test_texts_are_each_name_lower_cased_with_its_tensor_names():
+    """The index lower-cases all names joined at once: each op's text must be what
+    lower-casing its own name gives (final sigma, dotted I), with one line per output
+    tensor (none for an op without outputs, three for a three-way split). A NUL inside
+    a name (which would split the joined names out of line) makes it go name by name."""
+    import tensorflow as tf
+
+    from app.core.opgraph import OpGraph
+
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [None, 6], name="Features")
+        tf.split(x, 3, axis=1, name="Splitter")
+        tf.no_op(name="Nothing")
+        exported = tf1.train.export_meta_graph(graph=graph)
+    for first in ([], ["NUL\0inside"]):
+        meta = type(exported)()
+        meta.CopyFrom(exported)
+        # Names TensorFlow's graph API would refuse, as an edited or foreign GraphDef holds.
+        for name in [*first, "ΑΣ", "ΣΑ", "İstanbul", "STRASSE/Straße"]:
+            meta.graph_def.node.add(name=name, op="Placeholder")
+        opgraph = OpGraph(meta)
+        index = SearchIndex(opgraph)
+        for i, op in enumerate(opgraph.ops.values()):
+            own = op.name.lower()
+            assert index._lines[i] == "\n".join(
+                [own, *(f"{own}:{k}" for k in range(op.output_count))])
+        assert index.search("ας").ops == ["ΑΣ"]  # final sigma, as "ΑΣ".lower() has it
+        assert index.search("σα").ops == ["ΣΑ"]
+        assert index.search("i̇stanbul:0").ops == ["İstanbul"]
+        assert index.search("splitter:2").ops == ["Splitter"]
+        assert index.search("nothing").ops == ["Nothing"]
+        assert index.search("nothing:0").ops == []
+        assert index.search("straße:0").ops == ["STRASSE/Straße"]
+        assert index.search("inside:0").ops == [name for name in first]

@@ -12,13 +12,13 @@ path alone would cost more than the 50 ms budget at 100k ops.
 
 from __future__ import annotations
 
-import operator
 import re
+from collections.abc import Iterator
 from functools import cached_property
 
 import numpy as np
 
-from app.core.opgraph import OpGraph
+from app.core.opgraph import Op, OpGraph
 
 _NONE = np.empty(0, dtype=np.intp)
 # Texts longer than this many bytes are searched as strings, one by one, so that one
@@ -54,6 +54,15 @@ class SearchResult:
         return self._names[self.indices[:count]].tolist()
 
 
+def _other_counts(ops: list[Op], type_positions: dict[str, list[int]]) -> Iterator[int]:
+    """Positions of the ops whose output count may not be one: those of a type whose
+    count plan (the same for every op of the type) is not 1, found per type rather
+    than per op."""
+    for positions in type_positions.values():
+        if ops[positions[0]].count_plan != 1:
+            yield from positions
+
+
 def fold_pattern(pattern: str) -> str:
     """Lower-case a regex except escape letters (``\\D`` must stay ``\\D``)."""
     out = []
@@ -67,27 +76,31 @@ def fold_pattern(pattern: str) -> str:
 class SearchIndex:
     def __init__(self, graph: OpGraph) -> None:
         names = list(graph.ops)
-        ops = graph.ops.values()
+        listed = list(graph.ops.values())
         self._names = np.array(names, dtype=object)
         # One name per line, so ^ and $ anchor to a name (MULTILINE). Nearly every op
-        # has one output: those lines are made in one pass, the rest patched after.
-        lines = [f"{name}\n{name}:0" for name in names]
-        plans = map(operator.attrgetter("count_plan"), ops)
-        listed = list(ops)
-        for i in [i for i, plan in enumerate(plans) if plan != 1]:
+        # has one output: its lines ("name\nname:0") and its plain text ("name:0": a
+        # plain word never holds a line break, and an op's name is the start of its
+        # first tensor's name) come from bulk string operations on all the names
+        # joined by NULs (lower-casing the joined text equals lower-casing each name,
+        # as a NUL ends a word), and the others are patched.
+        joined = "\0".join(names).lower()
+        lowered = joined.split("\0")
+        if len(lowered) == len(names):
+            encoded = (joined.replace("\0", ":0\0") + ":0").encode().split(b"\0")
+        else:  # no ops, or a NUL inside a name (a foreign GraphDef): name by name
+            lowered = [name.lower() for name in names]
+            encoded = [f"{name}:0".encode() for name in lowered]
+        self._lines = [f"{name}\n{name}:0" for name in lowered]  # faster than map(format)
+        for i in _other_counts(listed, graph.type_positions):
             if (count := listed[i].output_count) != 1:
-                name = names[i]
-                lines[i] = "\n".join([name, *(f"{name}:{k}" for k in range(count))])
-        self._lines = list(map(str.lower, lines))
+                name = lowered[i]
+                self._lines[i] = "\n".join([name, *(f"{name}:{k}" for k in range(count))])
+                encoded[i] = self._lines[i].encode()
         self._line_array = np.array(self._lines, dtype=object)
-        # A plain word never holds a line break, and an op's name is the start of its
-        # first tensor's name: "name:0" alone finds what "name\nname:0" finds.
-        plain = [line.partition("\n")[2] if line.count("\n") == 1 else line
-                 for line in self._lines]
-        encoded = "\0".join(plain).encode().split(b"\0")
         widths = np.fromiter(map(len, encoded), dtype=np.intp, count=len(encoded))
         self._long_positions = np.flatnonzero(widths > _WIDTH_LIMIT)
-        self._long = {int(i): plain[i] for i in self._long_positions}
+        self._long = {int(i): encoded[i].decode() for i in self._long_positions}
         for i in self._long:
             encoded[i] = b""
         width = int(widths[widths <= _WIDTH_LIMIT].max(initial=1))
