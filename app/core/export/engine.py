@@ -29,6 +29,7 @@ from app.core.export.verify import (
     open_export,
     signature_samples,
     vocabulary,
+    vocabulary_of,
 )
 from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
@@ -141,7 +142,14 @@ def export_model(
 
         stage("write variables", "Writing variables")
         staging = publish.Staging(opts.base, opts.name)
-        builder = _guard_io(lambda: recipe.write_variables(session, staging.saved_dir, sig_defs))
+        # Verification's checkpoint side runs on the restored session while the variables
+        # are written (`write_variables`), on words read from the assets before their copy.
+        # Stripping pruned this session's graph: the unpruned reference comes later.
+        early_words = vocabulary_of(recipe.asset_sources(graph))
+        early_side = None if not opts.verify or opts.strip_training else \
+            (lambda: _checkpoint_outputs(session, sig_defs, early_words))
+        builder, early = _guard_io(lambda: recipe.write_variables(
+            session, staging.saved_dir, sig_defs, early_side))
 
         stage("copy assets", "Writing the graph and copying assets")
         _guard_io(builder.save)
@@ -154,14 +162,18 @@ def export_model(
             expected.update(_expected(staging.saved_dir, session, sig_defs, full_meta, bound,
                                       loaded, opts.strip_training))
 
+        late_side = None
         if opts.verify:
             stage("verify", "Verifying the SavedModel against the checkpoint")
-        else:
+            if early is not None and vocabulary(staging.saved_dir / "assets") == early_words:
+                expected.update(early)
+            else:  # stripped, or the copied assets read differently: computed on them
+                late_side = checkpoint_side
+        if late_side is None:
             session.close()  # before the export is loaded: one copy of the weights at a time
         if opts.verify or opts.warmup:
             # Loaded once for every check, the checkpoint side computed meanwhile.
-            with open_export(staging.saved_dir,
-                             beside=checkpoint_side if opts.verify else None) as model:
+            with open_export(staging.saved_dir, beside=late_side) as model:
                 runs = SharedRuns(model.session)
                 if opts.verify:
                     report = check_export(model, expected, runs, cancelled, off)
@@ -197,24 +209,37 @@ def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any]
     its sessions are closed before the SavedModel is loaded, so verification never
     holds two copies of the weights.
     """
-    from app.core.tf_runtime import tensorflow
-
-    tf1 = tensorflow().compat.v1
     reference = session
     if stripped:
         session.close()
         graph, saver = recipe.import_graph(full_meta, bound)
         reference = recipe.restore(graph, saver, loaded.checkpoint.prefix)
     try:
-        # The initializers themselves, not a new tables_initializer() group: a new op
-        # would make TensorFlow copy the whole graph into the session again (~1 s here).
-        tables = reference.graph.get_collection(tf1.GraphKeys.TABLE_INITIALIZERS)
-        if tables:
-            reference.run(tables, {})
-        return expected_outputs(sig_defs, vocabulary(saved_dir / "assets"), reference.run)
+        return _checkpoint_outputs(reference, sig_defs, vocabulary(saved_dir / "assets"))
     finally:
         reference.close()
         session.close()
+
+
+def _checkpoint_outputs(reference: recipe.Session, sig_defs: dict[str, Any],
+                        words: list[str]) -> dict[str, Expected]:
+    """What ``reference`` (restored, its tables not yet initialized) computes on the samples."""
+    from app.core.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    # The initializers themselves, not a new tables_initializer() group: a new op
+    # would make TensorFlow copy the whole graph into the session again (~1 s here),
+    # and the graph must not change while the variables are written beside this.
+    tables = reference.graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)
+    if tables:
+        try:
+            reference.run(tables, {})
+        except tf.errors.OpError as exc:
+            first = str(exc.message).strip().splitlines()
+            raise ExportError("verification: the checkpoint graph's lookup tables fail to "
+                              f"initialize ({first[0] if first else type(exc).__name__})"
+                              ) from exc
+    return expected_outputs(sig_defs, words, reference.run)
 
 
 def _check_placeable(meta: Any, devices: set[str], loaded: LoadedCheckpoint) -> None:
