@@ -9,6 +9,7 @@ error or cancel removes the staging folder and leaves existing versions untouche
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import rewrite
+from app.core.beside import Started, started
 from app.core.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError
 from app.core.export import kernels, publish, recipe, serving, warmup
@@ -136,6 +138,7 @@ def export_model(
     session = recipe.restore(graph, saver, loaded.checkpoint.prefix,
                              beside=lambda devices: _check_placeable(meta, devices, loaded))
     staging: publish.Staging | None = None
+    flushing: Started[None] | None = None
     try:
         stage("build signatures", "Building signatures")
         sig_defs = recipe.signature_defs(draft, graph)
@@ -154,6 +157,9 @@ def export_model(
         stage("copy assets", "Writing the graph and copying assets")
         _guard_io(builder.save)
         variables_bytes = _size(staging.saved_dir / "variables")
+        # The weights are final: flushed to disk while the export is verified, so
+        # publishing's own flush (which stays) finds nothing left to write.
+        flushing = started(lambda: publish.fsync_tree(staging.saved_dir / "variables"))
 
         report = None
         expected: dict[str, Expected] = {}
@@ -183,8 +189,12 @@ def export_model(
                                                         cancelled, model, runs))
 
         stage("publish", f"Publishing into {staging.model_folder}")
+        _guard_io(flushing.result)
         path, version = _guard_io(lambda: staging.publish(opts.version, opts.overwrite))
     except BaseException:
+        if flushing is not None:
+            with contextlib.suppress(BaseException):  # the error that got here wins
+                flushing.result()
         if staging is not None:
             staging.discard()
         raise
