@@ -139,6 +139,7 @@ def export_model(
                              beside=lambda devices: _check_placeable(meta, devices, loaded))
     staging: publish.Staging | None = None
     flushing: Started[None] | None = None
+    rest: Started[tuple[dict[str, Any], dict[str, str]]] | None = None
     try:
         stage("build signatures", "Building signatures")
         sig_defs = recipe.signature_defs(draft, graph)
@@ -160,6 +161,9 @@ def export_model(
         # The weights are final: flushed to disk while the export is verified, so
         # publishing's own flush (which stays) finds nothing left to write.
         flushing = started(lambda: publish.fsync_tree(staging.saved_dir / "variables"))
+        # The REST sample bodies (megabytes of JSON for an image batch) are Python work,
+        # made while the C++ loader below runs without Python's lock.
+        rest = started(lambda: _rest_samples(sig_defs, vocabulary(staging.saved_dir / "assets")))
 
         report = None
         expected: dict[str, Expected] = {}
@@ -192,9 +196,10 @@ def export_model(
         _guard_io(flushing.result)
         path, version = _guard_io(lambda: staging.publish(opts.version, opts.overwrite))
     except BaseException:
-        if flushing is not None:
-            with contextlib.suppress(BaseException):  # the error that got here wins
-                flushing.result()
+        for work in (flushing, rest):
+            if work is not None:
+                with contextlib.suppress(BaseException):  # the error that got here wins
+                    work.result()
         if staging is not None:
             staging.discard()
         raise
@@ -202,12 +207,19 @@ def export_model(
         session.close()
     if progress is not None:
         progress(1.0, f"Published {path}")
-    words = vocabulary(path / "assets")
-    samples = {k: signature_samples(s, words, batch=1) for k, s in sig_defs.items()}
+    samples, texts = rest.result()
     result = ExportResult(path, version, path.parent, sig_defs, report, variables_bytes, notes,
                           samples)
-    result.rest_texts = {k: json.dumps(result.rest_body(k)) for k in sig_defs}
+    result.rest_texts = texts
     return result
+
+
+def _rest_samples(sig_defs: dict[str, Any], words: list[str]
+                  ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each signature's REST sample inputs (one example) and its body as JSON text."""
+    samples = {k: signature_samples(s, words, batch=1) for k, s in sig_defs.items()}
+    texts = {k: json.dumps(serving.rest_body(k, samples[k], sig)) for k, sig in sig_defs.items()}
+    return samples, texts
 
 
 def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],
