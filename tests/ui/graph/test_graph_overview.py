@@ -16,7 +16,7 @@ from app.ui.graph.items import (
     NodeItem,
     ScopeBoxItem,
 )
-from app.ui.graph.panel import READABLE_PIXELS, GraphPanel
+from app.ui.graph.panel import READABLE_PIXELS
 from tests.long_chain import build_long_chain
 
 
@@ -26,15 +26,8 @@ def chain(tmp_path_factory):
 
 
 @pytest.fixture
-def panel(qtbot, chain):
-    widget = GraphPanel()
-    qtbot.addWidget(widget)
-    widget.resize(900, 600)
-    widget.show()
-    with qtbot.waitSignal(widget.layoutShown, timeout=30_000):
-        widget.set_checkpoint(chain)
-    yield widget
-    widget.shutdown()
+def panel(show_panel, chain):
+    return show_panel(chain, 900, 600)
 
 
 def _items(panel, kind):

@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 from app.core.graph_view_model import ScopedGraph
 from app.ui.common.mime import TENSOR_MIME, tensors_from_mime
 from app.ui.graph.items import NodeItem, ScopeBoxItem
-from app.ui.graph.panel import MAX_ZOOM, MIN_ZOOM, GraphPanel
+from app.ui.graph.panel import MAX_ZOOM, MIN_ZOOM
 from app.ui.graph.scene import write_image
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -20,15 +20,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture
-def panel(qtbot, loaded):
-    widget = GraphPanel()
-    qtbot.addWidget(widget)
-    widget.resize(900, 700)
-    widget.show()
-    with qtbot.waitSignal(widget.layoutShown, timeout=30_000):
-        widget.set_checkpoint(loaded)
-    yield widget
-    widget.shutdown()
+def panel(show_panel, loaded):
+    return show_panel(loaded)
 
 
 def _viewport_point(panel, item):
