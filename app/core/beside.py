@@ -9,13 +9,16 @@ follow each other: the kernel check while the variables are restored.
   ``second`` here; both always finish before it returns or raises. ``first``'s error
   wins, since it is the work that used to come first: the user reads the same message
   as when they ran one after the other.
+- ``started(work) -> Started``: ``work`` begins in a thread now; ``.result()`` waits for
+  it and returns its value or raises its error (I/O to overlap with what follows, such
+  as flushing written files to disk while the export is verified).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -44,3 +47,31 @@ def run_beside(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"], second_value
+
+
+class Started(Generic[A]):
+    """Work running in a thread since `started`; `result` joins it (see module doc)."""
+
+    def __init__(self, work: Callable[[], A]) -> None:
+        self._outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                self._outcome["value"] = work()
+            except BaseException as exc:  # re-raised by result() in the caller's thread
+                self._outcome["error"] = exc
+
+        self._thread = threading.Thread(target=run, name="signet-started", daemon=True)
+        self._thread.start()
+
+    def result(self) -> A:
+        """Wait for the work; its value, or its error raised here."""
+        self._thread.join()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["value"]
+
+
+def started(work: Callable[[], A]) -> Started[A]:
+    """``work`` started in a thread now; call ``.result()`` to wait for it."""
+    return Started(work)

@@ -9,6 +9,7 @@ error or cancel removes the staging folder and leaves existing versions untouche
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import rewrite
+from app.core.beside import Started, started
 from app.core.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError
 from app.core.export import kernels, publish, recipe, serving, warmup
@@ -29,6 +31,7 @@ from app.core.export.verify import (
     open_export,
     signature_samples,
     vocabulary,
+    vocabulary_of,
 )
 from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
@@ -135,17 +138,32 @@ def export_model(
     session = recipe.restore(graph, saver, loaded.checkpoint.prefix,
                              beside=lambda devices: _check_placeable(meta, devices, loaded))
     staging: publish.Staging | None = None
+    flushing: Started[None] | None = None
+    rest: Started[tuple[dict[str, Any], dict[str, str]]] | None = None
     try:
         stage("build signatures", "Building signatures")
         sig_defs = recipe.signature_defs(draft, graph)
 
         stage("write variables", "Writing variables")
         staging = publish.Staging(opts.base, opts.name)
-        builder = _guard_io(lambda: recipe.write_variables(session, staging.saved_dir, sig_defs))
+        # Verification's checkpoint side runs on the restored session while the variables
+        # are written (`write_variables`), on words read from the assets before their copy.
+        # Stripping pruned this session's graph: the unpruned reference comes later.
+        early_words = vocabulary_of(recipe.asset_sources(graph))
+        early_side = None if not opts.verify or opts.strip_training else \
+            (lambda: _checkpoint_outputs(session, sig_defs, early_words))
+        builder, early = _guard_io(lambda: recipe.write_variables(
+            session, staging.saved_dir, sig_defs, early_side))
 
         stage("copy assets", "Writing the graph and copying assets")
         _guard_io(builder.save)
         variables_bytes = _size(staging.saved_dir / "variables")
+        # The weights are final: flushed to disk while the export is verified, so
+        # publishing's own flush (which stays) finds nothing left to write.
+        flushing = started(lambda: publish.fsync_tree(staging.saved_dir / "variables"))
+        # The REST sample bodies (megabytes of JSON for an image batch) are Python work,
+        # made while the C++ loader below runs without Python's lock.
+        rest = started(lambda: _rest_samples(sig_defs, vocabulary(staging.saved_dir / "assets")))
 
         report = None
         expected: dict[str, Expected] = {}
@@ -154,14 +172,18 @@ def export_model(
             expected.update(_expected(staging.saved_dir, session, sig_defs, full_meta, bound,
                                       loaded, opts.strip_training))
 
+        late_side = None
         if opts.verify:
             stage("verify", "Verifying the SavedModel against the checkpoint")
-        else:
+            if early is not None and vocabulary(staging.saved_dir / "assets") == early_words:
+                expected.update(early)
+            else:  # stripped, or the copied assets read differently: computed on them
+                late_side = checkpoint_side
+        if late_side is None:
             session.close()  # before the export is loaded: one copy of the weights at a time
         if opts.verify or opts.warmup:
             # Loaded once for every check, the checkpoint side computed meanwhile.
-            with open_export(staging.saved_dir,
-                             beside=checkpoint_side if opts.verify else None) as model:
+            with open_export(staging.saved_dir, beside=late_side) as model:
                 runs = SharedRuns(model.session)
                 if opts.verify:
                     report = check_export(model, expected, runs, cancelled, off)
@@ -171,8 +193,13 @@ def export_model(
                                                         cancelled, model, runs))
 
         stage("publish", f"Publishing into {staging.model_folder}")
+        _guard_io(flushing.result)
         path, version = _guard_io(lambda: staging.publish(opts.version, opts.overwrite))
     except BaseException:
+        for work in (flushing, rest):
+            if work is not None:
+                with contextlib.suppress(BaseException):  # the error that got here wins
+                    work.result()
         if staging is not None:
             staging.discard()
         raise
@@ -180,12 +207,19 @@ def export_model(
         session.close()
     if progress is not None:
         progress(1.0, f"Published {path}")
-    words = vocabulary(path / "assets")
-    samples = {k: signature_samples(s, words, batch=1) for k, s in sig_defs.items()}
+    samples, texts = rest.result()
     result = ExportResult(path, version, path.parent, sig_defs, report, variables_bytes, notes,
                           samples)
-    result.rest_texts = {k: json.dumps(result.rest_body(k)) for k in sig_defs}
+    result.rest_texts = texts
     return result
+
+
+def _rest_samples(sig_defs: dict[str, Any], words: list[str]
+                  ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each signature's REST sample inputs (one example) and its body as JSON text."""
+    samples = {k: signature_samples(s, words, batch=1) for k, s in sig_defs.items()}
+    texts = {k: json.dumps(serving.rest_body(k, samples[k], sig)) for k, sig in sig_defs.items()}
+    return samples, texts
 
 
 def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],
@@ -197,24 +231,37 @@ def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any]
     its sessions are closed before the SavedModel is loaded, so verification never
     holds two copies of the weights.
     """
-    from app.core.tf_runtime import tensorflow
-
-    tf1 = tensorflow().compat.v1
     reference = session
     if stripped:
         session.close()
         graph, saver = recipe.import_graph(full_meta, bound)
         reference = recipe.restore(graph, saver, loaded.checkpoint.prefix)
     try:
-        # The initializers themselves, not a new tables_initializer() group: a new op
-        # would make TensorFlow copy the whole graph into the session again (~1 s here).
-        tables = reference.graph.get_collection(tf1.GraphKeys.TABLE_INITIALIZERS)
-        if tables:
-            reference.run(tables, {})
-        return expected_outputs(sig_defs, vocabulary(saved_dir / "assets"), reference.run)
+        return _checkpoint_outputs(reference, sig_defs, vocabulary(saved_dir / "assets"))
     finally:
         reference.close()
         session.close()
+
+
+def _checkpoint_outputs(reference: recipe.Session, sig_defs: dict[str, Any],
+                        words: list[str]) -> dict[str, Expected]:
+    """What ``reference`` (restored, its tables not yet initialized) computes on the samples."""
+    from app.core.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    # The initializers themselves, not a new tables_initializer() group: a new op
+    # would make TensorFlow copy the whole graph into the session again (~1 s here),
+    # and the graph must not change while the variables are written beside this.
+    tables = reference.graph.get_collection(tf.compat.v1.GraphKeys.TABLE_INITIALIZERS)
+    if tables:
+        try:
+            reference.run(tables, {})
+        except tf.errors.OpError as exc:
+            first = str(exc.message).strip().splitlines()
+            raise ExportError("verification: the checkpoint graph's lookup tables fail to "
+                              f"initialize ({first[0] if first else type(exc).__name__})"
+                              ) from exc
+    return expected_outputs(sig_defs, words, reference.run)
 
 
 def _check_placeable(meta: Any, devices: set[str], loaded: LoadedCheckpoint) -> None:

@@ -18,12 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from app.core.errors import ExportError
 from app.core.export.control_flow import prune_context_records
 from app.core.opgraph import OpGraph
 from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
+
+T = TypeVar("T")
 
 _KEPT_COLLECTIONS = {"variables", "trainable_variables", "model_variables", "local_variables",
                      "table_initializer", "asset_filepaths", "cond_context", "while_context"}
@@ -282,27 +284,65 @@ def signature_defs(draft: Draft, graph: Any) -> dict[str, Any]:
     return result
 
 
-def write_variables(session: Session, saved_dir: Path, signatures: dict[str, Any]) -> Any:
-    """Save variables and the meta graph (builder's first half); returns the builder."""
+def write_variables(session: Session, saved_dir: Path, signatures: dict[str, Any],
+                    beside: Callable[[], T] | None = None) -> tuple[Any, T | None]:
+    """Save variables and the meta graph (builder's first half); returns (builder, beside()).
+
+    ``beside``: work on the restored session (verification's checkpoint side) run on
+    this thread while the variables are written in another (`run_beside`). Every op
+    the write needs (the saver, the main op) is added to the graph first, so nothing
+    mutates the graph while ``beside`` runs; the builder then only runs the save and
+    serializes the graph, and copies the assets: ``beside`` must not read them from
+    ``saved_dir``. The write's error wins, as when the two ran one after the other.
+    """
+    from app.core.beside import run_beside
+
     tf1 = _tf().compat.v1
     graph = session.graph
     with graph.as_default():
         builder = tf1.saved_model.Builder(str(saved_dir))
-        builder.add_meta_graph_and_variables(
-            session.session,
-            [tf1.saved_model.tag_constants.SERVING],
-            signature_def_map=signatures,
-            assets_collection=graph.get_collection(tf1.GraphKeys.ASSET_FILEPATHS),
-            # Not tf1.saved_model.main_op.main_op(): it also runs
-            # global_variables_initializer, which would overwrite the restored weights.
-            main_op=tf1.group(tf1.tables_initializer(), tf1.local_variables_initializer(),
-                              name="signet_main_op"),
-            strip_default_attrs=True,
-            # A TF2-written graph (a SavedModel re-exported) keeps its variables in no
-            # collection: only the Saver it came with knows them.
-            saver=None if graph.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES) else session.saver,
-        )
-    return builder
+        # Not tf1.saved_model.main_op.main_op(): it also runs
+        # global_variables_initializer, which would overwrite the restored weights.
+        main_op = tf1.group(tf1.tables_initializer(), tf1.local_variables_initializer(),
+                            name="signet_main_op")
+        keys = tf1.GraphKeys
+        saveables = graph.get_collection(keys.GLOBAL_VARIABLES) + \
+            graph.get_collection(keys.SAVEABLE_OBJECTS)
+        # The saver the builder would make itself, made here before anything runs beside.
+        # A TF2-written graph (a SavedModel re-exported) keeps its variables in no
+        # collection: only the Saver it came with knows them.
+        saver = tf1.train.Saver(saveables, sharded=True, allow_empty=True,
+                                write_version=tf1.train.SaverDef.V2) \
+            if graph.get_collection(keys.GLOBAL_VARIABLES) else session.saver
+
+    def write() -> None:
+        with graph.as_default():
+            builder.add_meta_graph_and_variables(
+                session.session,
+                [tf1.saved_model.tag_constants.SERVING],
+                signature_def_map=signatures,
+                assets_collection=graph.get_collection(keys.ASSET_FILEPATHS),
+                main_op=main_op,
+                strip_default_attrs=True,
+                saver=saver,
+            )
+
+    if beside is None:
+        write()
+        return builder, None
+    _, value = run_beside(write, beside)
+    return builder, value
+
+
+def asset_sources(graph: Any) -> list[Path]:
+    """The asset files the builder copies into ``assets/``, in that folder's name order."""
+    tf1 = _tf().compat.v1
+    paths = []
+    for tensor in graph.get_collection(tf1.GraphKeys.ASSET_FILEPATHS):
+        value = tensor.op.get_attr("value").string_val
+        if value:
+            paths.append(Path(value[0].decode("utf-8", "replace")))
+    return sorted(set(paths), key=lambda p: (p.name, str(p)))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -77,19 +77,23 @@ class VerifyReport:
 
 def vocabulary(assets_dir: Path, limit: int = 64) -> list[str]:
     """The first words of the copied vocabulary files (first tab-separated column)."""
+    return vocabulary_of(sorted(assets_dir.iterdir()) if assets_dir.is_dir() else [], limit)
+
+
+def vocabulary_of(files: list[Path], limit: int = 64) -> list[str]:
+    """`vocabulary` of these files in this order (the export's assets before they are copied)."""
     words: list[str] = []
-    if assets_dir.is_dir():
-        for path in sorted(assets_dir.iterdir()):
-            try:
-                with path.open(encoding="utf-8", errors="replace") as handle:
-                    for line in handle:
-                        word = line.rstrip("\n").split("\t", 1)[0]
-                        if word:
-                            words.append(word)
-                        if len(words) >= limit:
-                            return words
-            except OSError:
-                continue
+    for path in files:
+        try:
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                for line in handle:
+                    word = line.rstrip("\n").split("\t", 1)[0]
+                    if word:
+                        words.append(word)
+                    if len(words) >= limit:
+                        return words
+        except OSError:
+            continue
     return words
 
 
