@@ -129,12 +129,18 @@ def dropout(directory: Path) -> dict:
 
 
 def log_outputs(directory: Path) -> dict:
-    """Two outputs of one layer: ``log(z)`` (NaN for negative z) and ``log(1 + exp(z))``."""
+    """Two outputs of one layer: ``log(z)`` (NaN for negative z) and ``log(1 + exp(z))``.
+
+    The weights make z's two columns opposite, so every example with a non-zero sum has a
+    negative z: with random weights, z was now and then non-negative on all the samples,
+    and the export rightly published a finite log.
+    """
     import tensorflow as tf
 
     tf1 = tf.compat.v1
     x = tf1.placeholder(tf.float32, [None, 3], name="x")
-    z = tf.matmul(x, tf1.get_variable("w", [3, 2]))
+    w = tf1.get_variable("w", initializer=tf.constant([[1.0, -1.0], [0.5, -0.5], [2.0, -2.0]]))
+    z = tf.matmul(x, w)
     tf.math.log(z, name="log_raw")
     tf.nn.softplus(z, name="log_safe")
     with tf1.Session() as sess:
