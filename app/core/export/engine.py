@@ -138,7 +138,6 @@ def export_model(
     session = recipe.restore(graph, saver, loaded.checkpoint.prefix,
                              beside=lambda devices: _check_placeable(meta, devices, loaded))
     staging: publish.Staging | None = None
-    flushing: Started[None] | None = None
     rest: Started[tuple[dict[str, Any], dict[str, str]]] | None = None
     try:
         stage("build signatures", "Building signatures")
@@ -158,9 +157,6 @@ def export_model(
         stage("copy assets", "Writing the graph and copying assets")
         _guard_io(builder.save)
         variables_bytes = _size(staging.saved_dir / "variables")
-        # The weights are final: flushed to disk while the export is verified, so
-        # publishing's own flush (which stays) finds nothing left to write.
-        flushing = started(lambda: publish.fsync_tree(staging.saved_dir / "variables"))
         # The REST sample bodies (megabytes of JSON for an image batch) are Python work,
         # made while the C++ loader below runs without Python's lock.
         rest = started(lambda: _rest_samples(sig_defs, vocabulary(staging.saved_dir / "assets")))
@@ -193,13 +189,11 @@ def export_model(
                                                         cancelled, model, runs))
 
         stage("publish", f"Publishing into {staging.model_folder}")
-        _guard_io(flushing.result)
         path, version = _guard_io(lambda: staging.publish(opts.version, opts.overwrite))
     except BaseException:
-        for work in (flushing, rest):
-            if work is not None:
-                with contextlib.suppress(BaseException):  # the error that got here wins
-                    work.result()
+        if rest is not None:
+            with contextlib.suppress(BaseException):  # the error that got here wins
+                rest.result()
         if staging is not None:
             staging.discard()
         raise
