@@ -52,6 +52,7 @@ def _draft(loaded, base: Path, name: str, strip: bool):
 def export_through_dialog(app, loaded, draft, base: Path, name: str) -> tuple[float, float, list]:
     """(worst heartbeat gap in s, wall time in s, gaps) exporting with the dialog's worker."""
     from PySide6.QtCore import QEventLoop, QTimer
+    from shiboken6 import isValid
 
     from app.ui.export.dialog import ExportDialog
 
@@ -73,7 +74,8 @@ def export_through_dialog(app, loaded, draft, base: Path, name: str) -> tuple[fl
     QTimer.singleShot(0, dialog.start)
     loop.exec()
     wall = time.perf_counter() - start
-    dialog.task.wait()
+    if isValid(dialog.task):  # a finished task may already be deleted (deleteLater)
+        dialog.task.wait()
     timer.stop()
     dialog.close()
     if outcome != ["ok"]:
