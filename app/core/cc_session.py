@@ -16,6 +16,8 @@ Each call leaves Python's lock free while TensorFlow works.
   as TensorFlow's own ``OpError`` classes, ``.graph`` (a Python ``tf.Graph`` of the same
   MetaGraphDef, built on first use: only the failure messages walk ops), ``.close()``.
 - Load failures raise the ``OpError`` TensorFlow's status names.
+- ``c_api()``, ``to_tensor``/``to_array``/``delete_tensor``, ``refuse_shape``,
+  ``python_graph``, ``raise_if_failed``: the pieces `app.core.staged_session` shares.
 """
 
 from __future__ import annotations
@@ -79,11 +81,20 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "TF_StringGetDataPointer": (_P, [_P]),
     "TF_StringGetSize": (ctypes.c_size_t, [_P]),
     "TF_StringDealloc": (None, [_P]),
+    # The session without a client-side graph (`StagedSession`): extended with a
+    # GraphDef's bytes as the loader's Session::Create is, run by tensor and op names.
+    "TF_NewDeprecatedSession": (_P, [_P, _P]),
+    "TF_ExtendGraph": (None, [_P, ctypes.c_char_p, ctypes.c_size_t, _P]),
+    "TF_Run": (None, [_P, _P, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(_P), ctypes.c_int,
+                      ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(_P), ctypes.c_int,
+                      ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, _P, _P]),
+    "TF_CloseDeprecatedSession": (None, [_P, _P]),
+    "TF_DeleteDeprecatedSession": (None, [_P, _P]),
 }
 _lib: Any = None
 
 
-def _c() -> Any:
+def c_api() -> Any:
     """TensorFlow's C API, from the library its Python package already loaded."""
     global _lib
     if _lib is None:
@@ -98,10 +109,10 @@ def _c() -> Any:
     return _lib
 
 
-def _raise_if_failed(status: Any) -> None:
+def raise_if_failed(status: Any) -> None:
     from tensorflow.python.framework import errors_impl
 
-    lib = _c()
+    lib = c_api()
     code = lib.TF_GetCode(status)
     if code:
         message = (lib.TF_Message(status) or b"").decode("utf-8", "replace")
@@ -120,7 +131,7 @@ class CcSession:
                  config: Any = None) -> None:
         from tensorflow.core.protobuf import meta_graph_pb2
 
-        lib = _c()
+        lib = c_api()
         self._graph = lib.TF_NewGraph()
         self._session = None
         self._python_graph: Any = None
@@ -131,12 +142,12 @@ class CcSession:
             if config is not None:
                 raw = config.SerializeToString()
                 lib.TF_SetConfig(options, raw, len(raw), status)
-                _raise_if_failed(status)
+                raise_if_failed(status)
             names = (ctypes.c_char_p * len(tags))(*[t.encode() for t in tags])
             self._session = lib.TF_LoadSessionFromSavedModel(
                 options, None, str(Path(folder)).encode(), names, len(tags), self._graph,
                 meta, status)
-            _raise_if_failed(status)
+            raise_if_failed(status)
             self.meta_graph = meta_graph_pb2.MetaGraphDef.FromString(
                 ctypes.string_at(meta.contents.data, meta.contents.length))
         except BaseException:
@@ -151,25 +162,19 @@ class CcSession:
     def graph(self) -> Any:
         """The loaded graph as a Python ``tf.Graph`` (built once, for failure messages)."""
         if self._python_graph is None:
-            from app.core.tf_runtime import tensorflow
-
-            tf = tensorflow()
-            graph = tf.Graph()
-            with graph.as_default():
-                tf.compat.v1.train.import_meta_graph(self.meta_graph)
-            self._python_graph = graph
+            self._python_graph = python_graph(self.meta_graph)
         return self._python_graph
 
     def _output(self, name: str) -> _Output:
         op_name, index = _split(name)
-        op = _c().TF_GraphOperationByName(self._graph, op_name.encode())
-        if not op or index >= _c().TF_OperationNumOutputs(op):
+        op = c_api().TF_GraphOperationByName(self._graph, op_name.encode())
+        if not op or index >= c_api().TF_OperationNumOutputs(op):
             raise KeyError(f"The name '{name}' refers to a Tensor which does not exist.")
         return _Output(op, index)
 
     def run(self, fetches: Sequence[str], feeds: dict[str, Any]) -> list[Any]:
         """The ``fetches`` (tensor names) for ``feeds`` (tensor name -> value)."""
-        lib = _c()
+        lib = c_api()
         if self._session is None:
             raise RuntimeError("Attempted to use a closed Session.")
         inputs = [self._output(name) for name in feeds]
@@ -179,7 +184,7 @@ class CcSession:
         status = lib.TF_NewStatus()
         try:
             for name, output, value in zip(feeds, inputs, feeds.values(), strict=True):
-                tensor = _to_tensor(value, lib.TF_OperationOutputType(output))
+                tensor = to_tensor(value, lib.TF_OperationOutputType(output))
                 tensors.append(tensor)
                 self._check_shape(name, output, tensor, status)
             lib.TF_SessionRun(
@@ -187,34 +192,29 @@ class CcSession:
                 (_P * len(tensors))(*tensors), len(inputs),
                 (_Output * len(outputs))(*outputs), results, len(outputs),
                 None, 0, None, status)
-            _raise_if_failed(status)
-            return [_to_array(tensor) for tensor in results]
+            raise_if_failed(status)
+            return [to_array(tensor) for tensor in results]
         finally:
             for tensor in tensors:
-                _delete(tensor, owned_strings=True)
+                delete_tensor(tensor, owned_strings=True)
             for tensor in results:
                 if tensor:
-                    _delete(tensor, owned_strings=False)
+                    delete_tensor(tensor, owned_strings=False)
             lib.TF_DeleteStatus(status)
 
     def _check_shape(self, name: str, output: _Output, tensor: Any, status: Any) -> None:
         """Refuse a feed its tensor's static shape rules out, as ``Session.run`` does: a
         kernel handed a rank it never expects may abort the whole process instead of failing.
         """
-        lib = _c()
+        lib = c_api()
         rank = lib.TF_GraphGetTensorNumDims(self._graph, output, status)
-        _raise_if_failed(status)
+        raise_if_failed(status)
         if rank < 0:
             return
         want = (ctypes.c_int64 * rank)()
         lib.TF_GraphGetTensorShape(self._graph, output, want, rank, status)
-        _raise_if_failed(status)
-        got = tuple(lib.TF_Dim(tensor, i) for i in range(lib.TF_NumDims(tensor)))
-        if len(got) != rank or any(w >= 0 and w != g for w, g in zip(want, got, strict=False)):
-            shape = "(" + ", ".join("None" if w < 0 else str(w) for w in want) + \
-                ("," if rank == 1 else "") + ")"
-            raise ValueError(f"Cannot feed value of shape {got} for Tensor {name}, which has "
-                             f"shape {shape}")
+        raise_if_failed(status)
+        refuse_shape(name, list(want), tensor)
 
     def __del__(self) -> None:
         # At interpreter shutdown the library may be gone: then there is nothing to free.
@@ -223,7 +223,7 @@ class CcSession:
 
     def close(self) -> None:
         """Close and free the session and its graph (again: nothing)."""
-        lib = _c()
+        lib = c_api()
         status = lib.TF_NewStatus()
         try:
             if self._session is not None:
@@ -237,13 +237,36 @@ class CcSession:
             lib.TF_DeleteStatus(status)
 
 
-def _to_tensor(value: Any, dtype_enum: int) -> Any:
+def python_graph(meta_graph: Any) -> Any:
+    """``meta_graph`` imported as a Python ``tf.Graph`` (only failure messages walk ops)."""
+    from app.core.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.train.import_meta_graph(meta_graph)
+    return graph
+
+
+def refuse_shape(name: str, want: list[int], tensor: Any) -> None:
+    """Raise ``Session.run``'s ValueError when ``tensor`` cannot feed a tensor of static
+    shape ``want`` (``-1``: any size)."""
+    lib = c_api()
+    got = tuple(lib.TF_Dim(tensor, i) for i in range(lib.TF_NumDims(tensor)))
+    if len(got) != len(want) or any(w >= 0 and w != g for w, g in zip(want, got, strict=False)):
+        shape = "(" + ", ".join("None" if w < 0 else str(w) for w in want) + \
+            ("," if len(want) == 1 else "") + ")"
+        raise ValueError(f"Cannot feed value of shape {got} for Tensor {name}, which has "
+                         f"shape {shape}")
+
+
+def to_tensor(value: Any, dtype_enum: int) -> Any:
     """A new TF_Tensor holding ``value`` as the placeholder's dtype (as Session.run converts)."""
     import numpy as np
 
     from app.core.tf_runtime import tensorflow
 
-    lib = _c()
+    lib = c_api()
     dtype = tensorflow().dtypes.as_dtype(dtype_enum)
     if dtype_enum == _STRING:
         array = np.asarray(value, dtype=object)
@@ -263,13 +286,13 @@ def _to_tensor(value: Any, dtype_enum: int) -> Any:
     return tensor
 
 
-def _to_array(tensor: Any) -> Any:
+def to_array(tensor: Any) -> Any:
     """A numpy copy of a TF_Tensor (strings as an object array of bytes)."""
     import numpy as np
 
     from app.core.tf_runtime import tensorflow
 
-    lib = _c()
+    lib = c_api()
     shape = tuple(lib.TF_Dim(tensor, i) for i in range(lib.TF_NumDims(tensor)))
     kind = lib.TF_TensorType(tensor)
     base = lib.TF_TensorData(tensor)
@@ -289,9 +312,9 @@ def _to_array(tensor: Any) -> Any:
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
-def _delete(tensor: Any, owned_strings: bool) -> None:
+def delete_tensor(tensor: Any, owned_strings: bool) -> None:
     """Free a TF_Tensor; the strings this module copied into one are freed first."""
-    lib = _c()
+    lib = c_api()
     if owned_strings and lib.TF_TensorType(tensor) == _STRING:
         base = lib.TF_TensorData(tensor)
         for i in range(lib.TF_TensorByteSize(tensor) // _TSTRING_SIZE):

@@ -56,25 +56,39 @@ class ServingModel:
     """One loaded ``serve`` meta graph and its session (see module doc)."""
 
     def __init__(self, folder: str | os.PathLike[str], pruned_placement: bool = False,
-                 beside: Callable[[], Any] | None = None) -> None:
+                 beside: Callable[[], Any] | None = None, staged: Any = None) -> None:
         """``pruned_placement``: place only what each run needs, not the whole graph as TF
         Serving does (the export checks whole-graph placement itself, `export.kernels`).
         ``beside``: work done just before the load (the export's checkpoint side, which
         frees the checkpoint's weights), so memory holds one copy of the weights at a
-        time; its error is raised as it is."""
+        time; its error is raised as it is. ``staged``: a `StagedSession` created from
+        the GraphDef this folder holds (`stage`): it finishes the load when it can, and
+        is closed and the folder loaded as usual when it cannot."""
         from app.core.tf_runtime import tensorflow
 
-        tf = tensorflow()
-        tf1 = tf.compat.v1
         self.folder = Path(folder)
-        self._tf = tf
-        config = tf1.ConfigProto()
-        config.graph_options.place_pruned_graph = pruned_placement
+        self._tf = tensorflow()
+        config = session_config(pruned_placement)
         if beside is not None:
-            beside()
-        self._session = self._load(config)
+            try:
+                beside()
+            except BaseException:
+                if staged is not None:
+                    staged.close()
+                raise
+        self._session = self._staged(staged) if staged is not None else None
+        if self._session is None:
+            self._session = self._load(config)
         self.meta_graph = self._session.meta_graph  # the loaded MetaGraphDef
         self.signatures: dict[str, Any] = dict(self.meta_graph.signature_def)
+
+    def _staged(self, staged: Any) -> Any:
+        """``staged`` loaded from this folder, or None (closed) when it cannot be."""
+        try:
+            return staged.load(self.folder, [self._tf.compat.v1.saved_model.tag_constants.SERVING])
+        except Exception:  # `NotStaged`, or anything else: the C++ loader has the last word
+            staged.close()
+            return None
 
     def _load(self, config: Any) -> Any:
         """TensorFlow Serving's own C++ loader (`CcSession`); a refusal is one line."""
@@ -129,6 +143,23 @@ class ServingModel:
         except (ValueError, TypeError) as exc:  # a feed TensorFlow refuses before running
             raise RestError(str(exc).strip().splitlines()[0]) from exc
         return dict(zip(aliases, values, strict=True))
+
+
+def session_config(pruned_placement: bool = False) -> Any:
+    """The session options of every load here: TensorFlow's defaults, as TF Serving's, with
+    the whole graph placed unless ``pruned_placement``."""
+    from app.core.tf_runtime import tensorflow
+
+    config = tensorflow().compat.v1.ConfigProto()
+    config.graph_options.place_pruned_graph = pruned_placement
+    return config
+
+
+def stage(graph_def: Any, graph_def_bytes: bytes) -> Any:
+    """A `StagedSession` over ``graph_def`` with `ServingModel`'s options, for ``staged``."""
+    from app.core.staged_session import StagedSession
+
+    return StagedSession(graph_def, graph_def_bytes, session_config())
 
 
 def op_error_text(message: str) -> str:
