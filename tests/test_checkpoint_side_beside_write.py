@@ -90,7 +90,7 @@ def test_the_graph_never_changes_while_the_checkpoint_side_runs_beside_the_write
 
     try:
         saved = tmp_path / "saved"
-        builder, expected = recipe.write_variables(session, saved, sig_defs, side)
+        builder, expected, _ = recipe.write_variables(session, saved, sig_defs, side)
         builder.save()
         after_write = len(graph.get_operations())
     finally:

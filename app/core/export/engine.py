@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core import rewrite
+from app.core import memory, rewrite, serving_model
 from app.core.beside import Started, started
 from app.core.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError
@@ -139,11 +139,13 @@ def export_model(
                              beside=lambda devices: _check_placeable(meta, devices, loaded))
     staging: publish.Staging | None = None
     rest: Started[tuple[dict[str, Any], dict[str, str]]] | None = None
+    staged: Started[Any] | None = None
     try:
         stage("build signatures", "Building signatures")
         sig_defs = recipe.signature_defs(draft, graph)
 
         stage("write variables", "Writing variables")
+        memory.give_back()  # what the import and the restore freed, before the peak below
         staging = publish.Staging(opts.base, opts.name)
         # Verification's checkpoint side runs on the restored session while the variables
         # are written (`write_variables`), on words read from the assets before their copy.
@@ -151,8 +153,11 @@ def export_model(
         early_words = vocabulary_of(recipe.asset_sources(graph))
         early_side = None if not opts.verify or opts.strip_training else \
             (lambda: _checkpoint_outputs(session, sig_defs, early_words))
-        builder, early = _guard_io(lambda: recipe.write_variables(
-            session, staging.saved_dir, sig_defs, early_side))
+        # The slow half of loading the export (its session over the whole graph) is made
+        # meanwhile too, from the GraphDef the builder is about to write.
+        builder, early, staged = _guard_io(lambda: recipe.write_variables(
+            session, staging.saved_dir, sig_defs, early_side,
+            serving_model.stage if opts.verify or opts.warmup else None))
 
         stage("copy assets", "Writing the graph and copying assets")
         _guard_io(builder.save)
@@ -177,9 +182,11 @@ def export_model(
                 late_side = checkpoint_side
         if late_side is None:
             session.close()  # before the export is loaded: one copy of the weights at a time
+            memory.give_back()
         if opts.verify or opts.warmup:
             # Loaded once for every check, the checkpoint side computed meanwhile.
-            with open_export(staging.saved_dir, beside=late_side) as model:
+            with open_export(staging.saved_dir, beside=late_side,
+                             staged=_staged_session(staged)) as model:
                 runs = SharedRuns(model.session)
                 if opts.verify:
                     report = check_export(model, expected, runs, cancelled, off)
@@ -191,6 +198,9 @@ def export_model(
         stage("publish", f"Publishing into {staging.model_folder}")
         path, version = _guard_io(lambda: staging.publish(opts.version, opts.overwrite))
     except BaseException:
+        if staged is not None:  # unused (an error came first), or already closed
+            with contextlib.suppress(BaseException):
+                staged.result().close()
         if rest is not None:
             with contextlib.suppress(BaseException):  # the error that got here wins
                 rest.result()
@@ -206,6 +216,17 @@ def export_model(
                           samples)
     result.rest_texts = texts
     return result
+
+
+def _staged_session(staged: Started[Any] | None) -> Any:
+    """The staged session once it is made, or None when there is none or making it failed:
+    then the export is loaded as usual, and that load says what is wrong, if anything."""
+    if staged is None:
+        return None
+    try:
+        return staged.result()
+    except Exception:
+        return None
 
 
 def _rest_samples(sig_defs: dict[str, Any], words: list[str]
@@ -235,6 +256,7 @@ def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any]
     finally:
         reference.close()
         session.close()
+        memory.give_back()
 
 
 def _checkpoint_outputs(reference: recipe.Session, sig_defs: dict[str, Any],

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.core.beside import Started
 from app.core.errors import ExportError
 from app.core.export.control_flow import prune_context_records
 from app.core.opgraph import OpGraph
 from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 _KEPT_COLLECTIONS = {"variables", "trainable_variables", "model_variables", "local_variables",
                      "table_initializer", "asset_filepaths", "cond_context", "while_context"}
@@ -285,17 +287,23 @@ def signature_defs(draft: Draft, graph: Any) -> dict[str, Any]:
 
 
 def write_variables(session: Session, saved_dir: Path, signatures: dict[str, Any],
-                    beside: Callable[[], T] | None = None) -> tuple[Any, T | None]:
-    """Save variables and the meta graph (builder's first half); returns (builder, beside()).
+                    beside: Callable[[], T] | None = None,
+                    with_graph: Callable[[Any, bytes], S] | None = None
+                    ) -> tuple[Any, T | None, Started[S] | None]:
+    """Save variables and the meta graph (builder's first half).
 
-    ``beside``: work on the restored session (verification's checkpoint side) run on
-    this thread while the variables are written in another (`run_beside`). Every op
-    the write needs (the saver, the main op) is added to the graph first, so nothing
-    mutates the graph while ``beside`` runs; the builder then only runs the save and
-    serializes the graph, and copies the assets: ``beside`` must not read them from
-    ``saved_dir``. The write's error wins, as when the two ran one after the other.
+    Returns (builder, beside(), the started ``with_graph``). ``beside``: work on the
+    restored session (verification's checkpoint side) run on this thread while the
+    variables are written in another (`run_beside`). Every op the write needs (the
+    saver, the main op) is added to the graph first, so nothing mutates the graph while
+    ``beside`` runs; the builder then only runs the save and serializes the graph, and
+    copies the assets: ``beside`` must not read them from ``saved_dir``. The write's
+    error wins, as when the two ran one after the other. ``with_graph`` is started in
+    a thread of its own once ``beside`` is done (at once without it) with the GraphDef
+    the builder will write into ``saved_model.pb`` (`serving_graph_def`): the
+    verification's staged load (`app.core.staged_session`) is created from it meanwhile.
     """
-    from app.core.beside import run_beside
+    from app.core.beside import run_beside, started
 
     tf1 = _tf().compat.v1
     graph = session.graph
@@ -327,11 +335,34 @@ def write_variables(session: Session, saved_dir: Path, signatures: dict[str, Any
                 saver=saver,
             )
 
+    def stage() -> Started[S] | None:
+        return None if with_graph is None else \
+            started(lambda: with_graph(*serving_graph_def(graph, saver)))
+
     if beside is None:
+        staged = stage()
         write()
-        return builder, None
-    _, value = run_beside(write, beside)
-    return builder, value
+        return builder, None, staged
+
+    def side() -> tuple[T, Started[S] | None]:
+        # The staged load starts once the checkpoint side is done: each makes transient
+        # copies of the whole graph, and both at once would raise the export's peak memory.
+        return beside(), stage()
+
+    _, (value, staged) = run_beside(write, side)
+    return builder, value, staged
+
+
+def serving_graph_def(graph: Any, saver: Any) -> tuple[Any, bytes]:
+    """The GraphDef `write_variables`' builder puts into ``saved_model.pb``, and it
+    serialized deterministically: made the way the builder makes it
+    (``Saver.export_meta_graph`` with default-valued attrs stripped), but without the
+    collections, which the builder is adding meanwhile in another thread and which are
+    no part of the GraphDef."""
+    with graph.as_default():
+        meta = saver.export_meta_graph(clear_devices=False, strip_default_attrs=True,
+                                       collection_list=[])
+    return meta.graph_def, meta.graph_def.SerializeToString(deterministic=True)
 
 
 def asset_sources(graph: Any) -> list[Path]:

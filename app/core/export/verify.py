@@ -1,9 +1,11 @@
 """Prove an export serves what the checkpoint computes, for any batch of requests.
 
-The SavedModel is loaded with TensorFlow Serving's own C++ loader
-(`app.core.cc_session`: it restores variables and runs the main op with the copied
-assets, and places the whole graph, as TF Serving does when it loads a version, so a
-graph the server could not place fails here) and every
+The SavedModel is loaded as TensorFlow Serving loads a version: the whole graph
+placed (so a graph the server could not place fails here), the variables restored,
+the main op run with the copied assets. The session over the graph is created while
+the variables are written (`app.core.staged_session`) and finished from the written
+folder; when the written graph is not the staged one, or anything fails on the way,
+TensorFlow Serving's own C++ loader loads it (`app.core.cc_session`). Every
 signature runs on a batch of `BATCH` distinct deterministic examples; the
 checkpoint graph with restored variables runs on the same batch. An export
 passes only when, for every output:
@@ -190,18 +192,21 @@ def expected_outputs(signature_defs: dict[str, Any], words: list[str],
     return expected
 
 
-def open_export(saved_dir: Path, beside: Callable[[], Any] | None = None) -> Any:
+def open_export(saved_dir: Path, beside: Callable[[], Any] | None = None,
+                staged: Any = None) -> Any:
     """Load the staged SavedModel once (a `ServingModel`) for every check and the warmup.
 
     ``beside``: the checkpoint side (`expected_outputs`, whose session it closes), run
     just before the load, so memory holds one copy of the weights at a time.
+    ``staged``: the `StagedSession` created while the variables were written, which
+    finishes the load when the written graph is the one it was created from.
     """
     from app.core.serving_model import CannotLoad, ServingModel
 
     try:
         # Whole-graph placement, as TF Serving loads it: the kernel-registry check
         # (`kernels`) comes first only to say so in one line before any writing.
-        return ServingModel(saved_dir, beside=beside)
+        return ServingModel(saved_dir, beside=beside, staged=staged)
     except CannotLoad as exc:  # the checkpoint side's errors pass as they are
         cause = exc.__cause__ or exc
         first = str(cause).strip().splitlines()
