@@ -16,7 +16,7 @@ Each call leaves Python's lock free while TensorFlow works.
   as TensorFlow's own ``OpError`` classes, ``.graph`` (a Python ``tf.Graph`` of the same
   MetaGraphDef, built on first use: only the failure messages walk ops), ``.close()``.
 - Load failures raise the ``OpError`` TensorFlow's status names.
-- ``c_api()``, ``to_tensor``/``to_array``/``delete_tensor``, ``refuse_shape``,
+- ``c_api()``, ``to_tensor``/``to_array``/``free_run``, ``refuse_shape``,
   ``python_graph``, ``raise_if_failed``: the pieces `app.core.staged_session` shares.
 """
 
@@ -195,11 +195,7 @@ class CcSession:
             raise_if_failed(status)
             return [to_array(tensor) for tensor in results]
         finally:
-            for tensor in tensors:
-                delete_tensor(tensor, owned_strings=True)
-            for tensor in results:
-                if tensor:
-                    delete_tensor(tensor, owned_strings=False)
+            free_run(tensors, results)
             lib.TF_DeleteStatus(status)
 
     def _check_shape(self, name: str, output: _Output, tensor: Any, status: Any) -> None:
@@ -310,6 +306,15 @@ def to_array(tensor: Any) -> Any:
         return np.zeros(shape, dtype)
     raw = (ctypes.c_char * size).from_address(base)
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def free_run(fed: list[Any], fetched: Any) -> None:
+    """Free a run's tensors: those fed (with the strings copied into them) and those fetched."""
+    for tensor in fed:
+        delete_tensor(tensor, owned_strings=True)
+    for tensor in fetched:
+        if tensor:
+            delete_tensor(tensor, owned_strings=False)
 
 
 def delete_tensor(tensor: Any, owned_strings: bool) -> None:

@@ -43,7 +43,7 @@ from typing import Any
 
 from app.core.cc_session import (
     c_api,
-    delete_tensor,
+    free_run,
     python_graph,
     raise_if_failed,
     refuse_shape,
@@ -234,11 +234,7 @@ class StagedSession:
             raise_if_failed(status)
             return [to_array(tensor) for tensor in results]
         finally:
-            for tensor in tensors:
-                delete_tensor(tensor, owned_strings=True)
-            for tensor in results:
-                if tensor:
-                    delete_tensor(tensor, owned_strings=False)
+            free_run(tensors, results)
             lib.TF_DeleteStatus(status)
 
     def __del__(self) -> None:
