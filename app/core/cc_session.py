@@ -16,7 +16,7 @@ Each call leaves Python's lock free while TensorFlow works.
   as TensorFlow's own ``OpError`` classes, ``.graph`` (a Python ``tf.Graph`` of the same
   MetaGraphDef, built on first use: only the failure messages walk ops), ``.close()``.
 - Load failures raise the ``OpError`` TensorFlow's status names.
-- ``c_api()``, ``to_tensor``/``to_array``/``free_run``, ``refuse_shape``,
+- ``c_api()``, ``session_options``, ``to_tensor``/``to_array``/``free_run``, ``refuse_shape``,
   ``python_graph``, ``raise_if_failed``: the pieces `app.core.staged_session` shares.
 """
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,17 +136,13 @@ class CcSession:
         self._session = None
         self._python_graph: Any = None
         status = lib.TF_NewStatus()
-        options = lib.TF_NewSessionOptions()
         meta = lib.TF_NewBuffer()
         try:
-            if config is not None:
-                raw = config.SerializeToString()
-                lib.TF_SetConfig(options, raw, len(raw), status)
-                raise_if_failed(status)
             names = (ctypes.c_char_p * len(tags))(*[t.encode() for t in tags])
-            self._session = lib.TF_LoadSessionFromSavedModel(
-                options, None, str(Path(folder)).encode(), names, len(tags), self._graph,
-                meta, status)
+            with session_options(config) as options:
+                self._session = lib.TF_LoadSessionFromSavedModel(
+                    options, None, str(Path(folder)).encode(), names, len(tags), self._graph,
+                    meta, status)
             raise_if_failed(status)
             self.meta_graph = meta_graph_pb2.MetaGraphDef.FromString(
                 ctypes.string_at(meta.contents.data, meta.contents.length))
@@ -155,7 +151,6 @@ class CcSession:
             raise
         finally:
             lib.TF_DeleteBuffer(meta)
-            lib.TF_DeleteSessionOptions(options)
             lib.TF_DeleteStatus(status)
 
     @property
@@ -231,6 +226,24 @@ class CcSession:
                 self._graph = None
         finally:
             lib.TF_DeleteStatus(status)
+
+
+@contextlib.contextmanager
+def session_options(config: Any) -> Iterator[Any]:
+    """TF_SessionOptions holding ``config`` (a ConfigProto, or None: the defaults), freed
+    on the way out (a session keeps its own copy)."""
+    lib = c_api()
+    options = lib.TF_NewSessionOptions()
+    status = lib.TF_NewStatus()
+    try:
+        if config is not None:
+            raw = config.SerializeToString()
+            lib.TF_SetConfig(options, raw, len(raw), status)
+            raise_if_failed(status)
+        yield options
+    finally:
+        lib.TF_DeleteStatus(status)
+        lib.TF_DeleteSessionOptions(options)
 
 
 def python_graph(meta_graph: Any) -> Any:

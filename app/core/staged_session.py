@@ -47,6 +47,7 @@ from app.core.cc_session import (
     python_graph,
     raise_if_failed,
     refuse_shape,
+    session_options,
     to_array,
     to_tensor,
 )
@@ -97,13 +98,9 @@ class StagedSession:
             raise NotStaged("a constant without a value of known size")
         self._placeholders(graph_def)
         status = lib.TF_NewStatus()
-        options = lib.TF_NewSessionOptions()
         try:
-            if config is not None:
-                raw = config.SerializeToString()
-                lib.TF_SetConfig(options, raw, len(raw), status)
-                raise_if_failed(status)
-            self._session = lib.TF_NewDeprecatedSession(options, status)
+            with session_options(config) as options:
+                self._session = lib.TF_NewDeprecatedSession(options, status)
             raise_if_failed(status)
             lib.TF_ExtendGraph(self._session, graph_def_bytes, len(graph_def_bytes), status)
             raise_if_failed(status)
@@ -111,7 +108,6 @@ class StagedSession:
             self.close()
             raise
         finally:
-            lib.TF_DeleteSessionOptions(options)
             lib.TF_DeleteStatus(status)
 
     def _placeholders(self, graph_def: Any) -> None:
