@@ -17,6 +17,7 @@ from app.core.serving_model import ServingModel, stage
 from app.core.signature import Draft, Signature, Slot
 from app.core.staged_session import NotStaged, StagedSession
 from app.core.tf_runtime import tensorflow
+from tests.isolated_build import build
 from tests.test_cc_session import table_model  # noqa: F401 - the fixture
 
 
@@ -137,8 +138,23 @@ def test_a_constant_without_a_value_is_left_to_the_cc_loader():
         StagedSession(graph_def, graph_def.SerializeToString(deterministic=True))
 
 
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, tuple[Path, str, str]]:
+    """name -> (prefix, input, output): TF2 behaviour (resource variables) built here, and
+    TF1 behaviour built in a child process (ref variables; v1 while and cond with Adam's
+    state; a vocabulary table read from an asset)."""
+    root = tmp_path_factory.mktemp("staged_exports")
+    scan = build("tests.graphs_tf1:scan_encoder", root / "scan")["prefix"]
+    vocab = build("tests.test_checkpoint_side_beside_write:tf1_vocab_model", root / "vocab")
+    return {"resource": (_checkpoint(root / "resource"), "x:0", "y:0"),
+            "tf1_scan": (Path(scan), "ids:0", "encoder/vectors:0"),
+            "tf1_vocab": (Path(vocab["prefix"]), "tokens:0", "out:0")}
+
+
 @pytest.mark.parametrize("strip", [False, True])
-def test_a_verified_export_finishes_the_staged_load(tmp_path, monkeypatch, strip):
+@pytest.mark.parametrize("model", ["resource", "tf1_scan", "tf1_vocab"])
+def test_a_verified_export_finishes_the_staged_load(tmp_path, monkeypatch, checkpoints, model,
+                                                    strip):
     """The export is loaded for verification and warmup without the C++ loader's own
     load: the session made while the variables were written is the one checked."""
     made: list[StagedSession] = []
@@ -150,8 +166,8 @@ def test_a_verified_export_finishes_the_staged_load(tmp_path, monkeypatch, strip
 
     monkeypatch.setattr(serving_model, "stage", recorded)
     monkeypatch.setattr(CcSession, "__init__", _refuse)
-    prefix = _checkpoint(tmp_path / "ckpt")
-    draft = Draft([Signature(inputs=[Slot("x", "x:0")], outputs=[Slot("y", "y:0")])])
+    prefix, source, target = checkpoints[model]
+    draft = Draft([Signature(inputs=[Slot("in", source)], outputs=[Slot("out", target)])])
     draft.options.base, draft.options.name = str(tmp_path / "out"), "m"
     draft.options.strip_training = strip
     result = export_model(draft, prefix)
@@ -165,7 +181,8 @@ def _refuse(self, *args: Any) -> None:
 
 
 def _checkpoint(folder: Path) -> Path:
-    """A TF1 checkpoint of y = relu(x @ w + b) trained one step with Adam."""
+    """A checkpoint of y = relu(x @ w + b) trained one step with Adam (TF2 behaviour:
+    resource variables)."""
     tf = tensorflow()
     tf1 = tf.compat.v1
     folder.mkdir()
