@@ -102,3 +102,31 @@ def test_a_context_naming_a_pruned_op_is_reported_in_tensorflows_words(encoders)
     broken.graph_def.node.add(name="mystery", op="NoSuchOpAnywhere")
     with pytest.raises(ExportError, match="does not register: NoSuchOpAnywhere"):
         recipe.import_graph(broken, {})
+
+
+@pytest.mark.parametrize("name", ["scan", "dynamic_rnn"])
+def test_a_stripped_exports_reference_restores_only_what_the_outputs_read(encoders, name):
+    """Verification's unpruned reference skips Adam's slots and the step counter, and
+    still reads every weight the loop reads (v1 while: through Enter and back edges)."""
+    loaded = load_checkpoint(encoders[name], index_names=False)
+    graph, saver = recipe.import_graph(to_tensorflow_meta_graph(loaded.graph.meta_graph), {})
+    inputs = [f"{t}:0" for t in _SIGNATURES[name][0].values()]
+    reading = recipe.reading_saver(graph, saver, ["encoder/vectors:0"], inputs)
+    restored = {v.op.name for v in reading._var_list}
+    everything = {v.op.name for v in graph.get_collection("variables")}
+    assert restored < everything
+    assert not any("Adam" in v or "power" in v or "global_step" in v for v in restored)
+    session = recipe.restore(graph, reading, encoders[name])
+    try:
+        feeds = {f"{k}:0": v for k, v in _SIGNATURES[name][1].items()}
+        (got,) = session.run(["encoder/vectors:0"], feeds)
+    finally:
+        session.close()
+    full_graph, full_saver = recipe.import_graph(
+        to_tensorflow_meta_graph(loaded.graph.meta_graph), {})
+    full = recipe.restore(full_graph, full_saver, encoders[name])
+    try:
+        (want,) = full.run(["encoder/vectors:0"], feeds)
+    finally:
+        full.close()
+    np.testing.assert_array_equal(got, want)

@@ -242,15 +242,19 @@ def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any]
               stripped: bool) -> dict[str, Expected]:
     """The checkpoint side of verification (the unpruned graph when the export was stripped).
 
-    It runs in the session the export restored, unless stripping pruned that graph;
-    its sessions are closed before the SavedModel is loaded, so verification never
-    holds two copies of the weights.
+    It runs in the session the export restored, unless stripping pruned that graph:
+    then in the unpruned graph with the variables the signatures read restored
+    (`recipe.reading_saver`). Its sessions are closed before the SavedModel is loaded,
+    so verification never holds two copies of the weights.
     """
     reference = session
     if stripped:
         session.close()
         graph, saver = recipe.import_graph(full_meta, bound)
-        reference = recipe.restore(graph, saver, loaded.checkpoint.prefix)
+        fetches = [t.name for sig in sig_defs.values() for t in sig.outputs.values()]
+        fed = [t.name for sig in sig_defs.values() for t in sig.inputs.values()]
+        reference = recipe.restore(graph, recipe.reading_saver(graph, saver, fetches, fed),
+                                   loaded.checkpoint.prefix)
     try:
         return _checkpoint_outputs(reference, sig_defs, vocabulary(saved_dir / "assets"))
     finally:

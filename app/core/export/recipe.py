@@ -269,6 +269,35 @@ def restore(graph: Any, saver: Any, prefix: Path,
     return Session(graph, session, saver)
 
 
+def reading_saver(graph: Any, saver: Any, fetches: list[str], fed: list[str]) -> Any:
+    """A Saver restoring only the variables that computing ``fetches`` from ``fed`` reads
+    (every op on the way, data and control inputs, v1 loops' back edges included), or
+    ``saver`` itself when they are all of them.
+
+    The unpruned graph that a stripped export's verification runs holds the training
+    state too (Adam keeps two slots per weight): restoring it only to leave it unread
+    would triple the restore's time and memory.
+    """
+    tf1 = _tf().compat.v1
+    fed_set = set(fed)
+    seen: set[str] = set()
+    stack = [graph.get_tensor_by_name(name).op for name in fetches if name not in fed_set]
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        stack.extend(t.op for t in op.inputs if t.name not in fed_set)
+        stack.extend(op.control_inputs)
+    variables = graph.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES)
+    read = [v for v in variables if v.op.name in seen]
+    if saver is None or len(read) == len(variables):
+        return saver
+    with graph.as_default():
+        return tf1.train.Saver(read + graph.get_collection(tf1.GraphKeys.SAVEABLE_OBJECTS),
+                               sharded=True, allow_empty=True, name="signet_reference_saver")
+
+
 def signature_defs(draft: Draft, graph: Any) -> dict[str, Any]:
     """``signature_def_map`` built with ``build_tensor_info`` for each draft signature."""
     tf1 = _tf().compat.v1
