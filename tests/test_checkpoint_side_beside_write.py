@@ -1,7 +1,8 @@
 """Verification's checkpoint side runs while the variables are written (issue 16, goal 2).
 
-The write (`recipe.write_variables`) adds its saver and main op before the checkpoint
-side starts beside it, so the graph that side runs never changes under it; the side's
+The write's saver and main op are in the graph before the write (`recipe.write_ops`;
+the engine adds them while the restore runs) and the checkpoint side starts beside it,
+so the graph that side runs never changes under it; the side's
 sample words come from the asset files before the builder copies them, and must be the
 words the copied assets give. Checked on a TF1-behaviour graph (ref variables, a
 vocabulary table; built in a child process) and on the TF2-behaviour fixture.
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.core import serving_model
 from app.core.beside import started
 from app.core.errors import ExportError
 from app.core.export import engine, export_model, recipe
@@ -75,6 +77,7 @@ def test_the_graph_never_changes_while_the_checkpoint_side_runs_beside_the_write
     meta = to_tensorflow_meta_graph(loaded.graph.meta_graph)
     graph, saver = recipe.import_graph(meta, {})
     session = recipe.restore(graph, saver, tf1_vocab)
+    ops = recipe.write_ops(graph, saver)
     draft = _draft(tmp_path, ["tokens:0"], ["out:0"])
     sig_defs = recipe.signature_defs(draft, graph)
     words = vocabulary_of(recipe.asset_sources(graph))
@@ -90,7 +93,7 @@ def test_the_graph_never_changes_while_the_checkpoint_side_runs_beside_the_write
 
     try:
         saved = tmp_path / "saved"
-        builder, expected, _ = recipe.write_variables(session, saved, sig_defs, side)
+        builder, expected, _ = recipe.write_variables(session, ops, saved, sig_defs, side)
         builder.save()
         after_write = len(graph.get_operations())
     finally:
@@ -108,6 +111,34 @@ def test_the_graph_never_changes_while_the_checkpoint_side_runs_beside_the_write
         tf.compat.v1.saved_model.loader.load(fresh, ["serve"], str(saved))
         got = fresh.run("out:0", {"tokens:0": samples})
     np.testing.assert_allclose(got, expected["serving_default"].outputs["out0"], rtol=1e-6)
+
+
+def test_a_failed_write_closes_the_staged_session_made_beside_it(tf1_vocab, tmp_path):
+    loaded = load_checkpoint(tf1_vocab, index_names=False)
+    graph, saver = recipe.import_graph(to_tensorflow_meta_graph(loaded.graph.meta_graph), {})
+    session = recipe.restore(graph, saver, tf1_vocab)
+    ops = recipe.write_ops(graph, saver)
+    sig_defs = recipe.signature_defs(_draft(tmp_path, ["tokens:0"], ["out:0"]), graph)
+    made: list[Any] = []
+
+    def stage(graph_def: Any, graph_def_bytes: bytes) -> Any:
+        made.append(serving_model.stage(graph_def, graph_def_bytes))
+        return made[-1]
+
+    def disk_full(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    ops.saver.save = disk_full  # the variables' write fails after the session was staged
+    try:
+        with pytest.raises(OSError, match="No space left"):
+            recipe.write_variables(session, ops, tmp_path / "saved", sig_defs,
+                                   lambda: engine._checkpoint_outputs(
+                                       session, sig_defs, WORDS), stage)
+    finally:
+        session.close()
+    assert len(made) == 1
+    with pytest.raises(RuntimeError, match="closed Session"):
+        made[0].run(["out:0"], {"tokens:0": np.array([b"kiwi"], dtype=object)})
 
 
 @pytest.mark.parametrize("strip", [False, True])

@@ -135,8 +135,13 @@ def export_model(
     graph, saver = recipe.import_graph(meta, bound)
 
     stage("restore", f"Restoring variables from {loaded.checkpoint.prefix.name}")
-    session = recipe.restore(graph, saver, loaded.checkpoint.prefix,
-                             beside=lambda devices: _check_placeable(meta, devices, loaded))
+    ops: list[recipe.WriteOps] = []
+
+    def beside_restore(devices: set[str]) -> None:
+        _check_placeable(meta, devices, loaded)
+        ops.append(recipe.write_ops(graph, saver))
+
+    session = recipe.restore(graph, saver, loaded.checkpoint.prefix, beside=beside_restore)
     staging: publish.Staging | None = None
     rest: Started[tuple[dict[str, Any], dict[str, str]]] | None = None
     staged: Started[Any] | None = None
@@ -156,7 +161,7 @@ def export_model(
         # The slow half of loading the export (its session over the whole graph) is made
         # meanwhile too, from the GraphDef the builder is about to write.
         builder, early, staged = _guard_io(lambda: recipe.write_variables(
-            session, staging.saved_dir, sig_defs, early_side,
+            session, ops[0], staging.saved_dir, sig_defs, early_side,
             serving_model.stage if opts.verify or opts.warmup else None))
 
         stage("copy assets", "Writing the graph and copying assets")

@@ -15,10 +15,11 @@ so the fresh graph holds, saves and restores only the variables the model reads.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from app.core.beside import Started
 from app.core.errors import ExportError
@@ -26,8 +27,13 @@ from app.core.export.control_flow import prune_context_records
 from app.core.opgraph import OpGraph
 from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
 
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
 T = TypeVar("T")
-S = TypeVar("S")
+S = TypeVar("S", bound=_Closable)
 
 _KEPT_COLLECTIONS = {"variables", "trainable_variables", "model_variables", "local_variables",
                      "table_initializer", "asset_filepaths", "cond_context", "while_context"}
@@ -315,42 +321,62 @@ def signature_defs(draft: Draft, graph: Any) -> dict[str, Any]:
     return result
 
 
-def write_variables(session: Session, saved_dir: Path, signatures: dict[str, Any],
-                    beside: Callable[[], T] | None = None,
+@dataclass
+class WriteOps:
+    """The ops the builder runs: its main op and the saver it writes the variables with."""
+
+    main_op: Any
+    saver: Any
+
+
+def write_ops(graph: Any, saver: Any) -> WriteOps:
+    """Add the ops `write_variables` runs to ``graph``; ``saver``: the imported one.
+
+    Adding them is Python work over every variable (a sharded saver for ResNet-50 with
+    its Adam slots: ~0.4 s), so the engine does it while the restore runs: adding ops
+    to a graph while a session runs it is safe, the session copies them at its next run.
+    """
+    tf1 = _tf().compat.v1
+    keys = tf1.GraphKeys
+    with graph.as_default():
+        # Not tf1.saved_model.main_op.main_op(): it also runs
+        # global_variables_initializer, which would overwrite the restored weights.
+        main_op = tf1.group(tf1.tables_initializer(), tf1.local_variables_initializer(),
+                            name="signet_main_op")
+        saveables = graph.get_collection(keys.GLOBAL_VARIABLES) + \
+            graph.get_collection(keys.SAVEABLE_OBJECTS)
+        # The saver the builder would make itself, made here before anything runs beside.
+        # A TF2-written graph (a SavedModel re-exported) keeps its variables in no
+        # collection: only the Saver it came with knows them.
+        writer = tf1.train.Saver(saveables, sharded=True, allow_empty=True,
+                                 write_version=tf1.train.SaverDef.V2) \
+            if graph.get_collection(keys.GLOBAL_VARIABLES) else saver
+    return WriteOps(main_op, writer)
+
+
+def write_variables(session: Session, ops: WriteOps, saved_dir: Path,
+                    signatures: dict[str, Any], beside: Callable[[], T] | None = None,
                     with_graph: Callable[[Any, bytes], S] | None = None
                     ) -> tuple[Any, T | None, Started[S] | None]:
-    """Save variables and the meta graph (builder's first half).
+    """Save variables and the meta graph (builder's first half) with ``ops`` (`write_ops`).
 
     Returns (builder, beside(), the started ``with_graph``). ``beside``: work on the
     restored session (verification's checkpoint side) run on this thread while the
-    variables are written in another (`run_beside`). Every op the write needs (the
-    saver, the main op) is added to the graph first, so nothing mutates the graph while
-    ``beside`` runs; the builder then only runs the save and serializes the graph, and
-    copies the assets: ``beside`` must not read them from ``saved_dir``. The write's
-    error wins, as when the two ran one after the other. ``with_graph`` is started in
-    a thread of its own once ``beside`` is done (at once without it) with the GraphDef
-    the builder will write into ``saved_model.pb`` (`serving_graph_def`): the
+    variables are written in another (`run_beside`). Every op the write needs is in
+    the graph already, so nothing mutates the graph while ``beside`` runs; the builder
+    only runs the save and serializes the graph, and copies the assets: ``beside`` must
+    not read them from ``saved_dir``. The write's error wins, as when the two ran one
+    after the other. ``with_graph`` is started in a thread of its own at once with the
+    GraphDef the builder will write into ``saved_model.pb`` (`serving_graph_def`): the
     verification's staged load (`app.core.staged_session`) is created from it meanwhile.
     """
     from app.core.beside import run_beside, started
 
     tf1 = _tf().compat.v1
     graph = session.graph
+    keys = tf1.GraphKeys
     with graph.as_default():
         builder = tf1.saved_model.Builder(str(saved_dir))
-        # Not tf1.saved_model.main_op.main_op(): it also runs
-        # global_variables_initializer, which would overwrite the restored weights.
-        main_op = tf1.group(tf1.tables_initializer(), tf1.local_variables_initializer(),
-                            name="signet_main_op")
-        keys = tf1.GraphKeys
-        saveables = graph.get_collection(keys.GLOBAL_VARIABLES) + \
-            graph.get_collection(keys.SAVEABLE_OBJECTS)
-        # The saver the builder would make itself, made here before anything runs beside.
-        # A TF2-written graph (a SavedModel re-exported) keeps its variables in no
-        # collection: only the Saver it came with knows them.
-        saver = tf1.train.Saver(saveables, sharded=True, allow_empty=True,
-                                write_version=tf1.train.SaverDef.V2) \
-            if graph.get_collection(keys.GLOBAL_VARIABLES) else session.saver
 
     def write() -> None:
         with graph.as_default():
@@ -359,26 +385,23 @@ def write_variables(session: Session, saved_dir: Path, signatures: dict[str, Any
                 [tf1.saved_model.tag_constants.SERVING],
                 signature_def_map=signatures,
                 assets_collection=graph.get_collection(keys.ASSET_FILEPATHS),
-                main_op=main_op,
+                main_op=ops.main_op,
                 strip_default_attrs=True,
-                saver=saver,
+                saver=ops.saver,
             )
 
-    def stage() -> Started[S] | None:
-        return None if with_graph is None else \
-            started(lambda: with_graph(*serving_graph_def(graph, saver)))
-
-    if beside is None:
-        staged = stage()
-        write()
-        return builder, None, staged
-
-    def side() -> tuple[T, Started[S] | None]:
-        # The staged load starts once the checkpoint side is done: each makes transient
-        # copies of the whole graph, and both at once would raise the export's peak memory.
-        return beside(), stage()
-
-    _, (value, staged) = run_beside(write, side)
+    staged = None if with_graph is None else \
+        started(lambda: with_graph(*serving_graph_def(graph, ops.saver)))
+    try:
+        if beside is None:
+            write()
+            return builder, None, staged
+        _, value = run_beside(write, beside)
+    except BaseException:
+        if staged is not None:  # made for a load that will not come
+            with contextlib.suppress(BaseException):
+                staged.result().close()
+        raise
     return builder, value, staged
 
 
