@@ -179,7 +179,8 @@ def search_latency(app, prefix: Path, quick: bool) -> list[Figure]:
     from app.ui.browse.tree_model import OpTreeModel, TreeOrder
 
     loaded = load_checkpoint(prefix)
-    order = TreeOrder(loaded.graph)  # the window makes it while loading
+    order = TreeOrder(loaded.graph)  # the window makes these while loading
+    loaded.search_index.index_pieces()
     # The window's loading job freezes each model and its tree order out of the cyclic
     # GC's sight (app/ui/shell/window.py); without that, a full collection pass over a
     # 100k-op model would land in some keystroke.

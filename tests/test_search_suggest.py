@@ -155,3 +155,59 @@ def test_texts_are_each_name_lower_cased_with_its_tensor_names():
         assert index.search("nothing:0").ops == []
         assert index.search("straße:0").ops == ["STRASSE/Straße"]
         assert index.search("inside:0").ops == [name for name in first]
+
+
+def _words(names: list[str]) -> list[str]:
+    """Every 1-3 character piece of the names' lower-cased texts that holds no ``/``,
+    each whole component, tensor suffixes, upper case and words no op holds."""
+    words = {"zzz_none", ":7", "Σ", "needle:0", "splitter:1"}
+    for name in names:
+        text = f"{name.lower()}:0"
+        for part in text.split("/"):
+            words.add(part)
+            words.update(part[i:i + n] for n in (1, 2, 3) for i in range(len(part)))
+        words.add(name.split("/")[-1].upper())
+    return sorted(w for w in words if w.strip() == w and w and "\0" not in w)  # typeable
+
+
+def test_the_name_pieces_find_what_the_scan_of_every_text_finds(loaded):
+    """`index_pieces` only changes how a word is found: on the skip-thoughts graph, and
+    on names past the width limit, with several outputs, at the top level, in other
+    scripts, differing only in case and holding a NUL, every word finds what the
+    full scan finds, fresh and typing on."""
+    import tensorflow as tf
+
+    from app.core.opgraph import OpGraph
+    from app.core.search import _WIDTH_LIMIT
+
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [None, 6], name="features")
+        with tf.name_scope("deep_" * (_WIDTH_LIMIT // 5)):
+            tf.identity(x, name="needle")
+        tf.split(x, 3, axis=1, name="Splitter")
+        tf.no_op(name="nothing")
+        meta = tf1.train.export_meta_graph(graph=graph)
+    for name in ["ΑΣ", "Outer/ΣΑ", "İstanbul", "STRASSE/Straße", "strasse/x", "NUL\0inside/y"]:
+        meta.graph_def.node.add(name=name, op="Placeholder")
+    for opgraph in (loaded.graph, OpGraph(meta)):
+        scanned = SearchIndex(opgraph)
+        pieces = SearchIndex(opgraph)
+        pieces.index_pieces()
+        assert pieces._pieces is not None
+        words = _words(list(opgraph.ops))
+        assert len(words) > 100
+        for word in words:
+            expected = scanned.search(word).ops
+            fresh = SearchIndex(opgraph)
+            fresh.index_pieces()
+            assert fresh.search(word).ops == expected, word
+            assert pieces.search(word).ops == expected, word  # typing on from the last
+
+
+def test_name_pieces_of_no_ops_hold_nothing():
+    from app.core.name_pieces import NamePieces
+
+    assert NamePieces([]).holding(b"a").tolist() == []
+    assert NamePieces([b"a/b:0", b"c:0"]).holding(b"b").tolist() == [True, False]

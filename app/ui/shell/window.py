@@ -137,6 +137,7 @@ def _load_job(target):
             loaded = load_checkpoint(target, progress=state.progress,
                                      cancelled=state.is_cancelled)
             _ = loaded.suggestions  # computed here, not on the UI thread
+            loaded.search_index.index_pieces()  # the search box searches every keystroke
             order = TreeOrder(loaded.graph)
         return loaded, order
 
