@@ -323,6 +323,21 @@ def test_progress_shows_while_opening_and_hides_after(window, qtbot, cnn):
     assert "Opened" in window.log.toPlainText()
 
 
+def test_opening_indexes_the_names_pieces_for_the_search_box(window, qtbot, cnn):
+    """The open job (a worker thread) builds the index a keystroke searches, so the first
+    keystroke does not; the box then finds what the plain scan of every name finds."""
+    from app.core.search import SearchIndex
+
+    with qtbot.waitSignal(window.checkpointLoaded, timeout=60_000):
+        window.open_path(cnn.directory)
+    index = window.loaded.search_index
+    assert index._pieces is not None
+    window.tree.search.setText("dense")
+    window.tree.apply_search()
+    assert window.tree.result.ops == SearchIndex(window.loaded.graph).search("dense").ops
+    assert window.tree.result.ops and window.tree.count.text().endswith("matches")
+
+
 def test_opening_another_checkpoint_frees_the_previous_model(qtbot, skip_thoughts, cnn):
     """Loaded models are frozen out of the cyclic GC's sight (no stalls while opening),
     so the whole window must let go of the old one for reference counting to free it."""
