@@ -47,6 +47,7 @@ from app.core.rewrite.graph_edit import (
 from app.core.rewrite.graph_walk import (
     ASSIGN_OPS,
     ancestors,
+    averaged_input,
     consumers_of,
     op_of,
     producer,
@@ -123,21 +124,7 @@ def _unexplained_averages(graph: OpGraph, draft: Any, explained: set[str]) -> li
 def _averaged_tensor(graph: OpGraph, update: Op, average: str) -> str | None:
     """The tensor (not a variable) whose moving average ``update`` keeps in ``average``:
     ``average -= (average - tensor) * (1 - decay)``."""
-    frontier = [update.inputs[1]]
-    for _ in range(3):
-        following = []
-        for tensor in frontier:
-            op = producer(graph, tensor)
-            if op is None:
-                continue
-            if op.type == "Sub" and len(op.inputs) == 2:
-                first = variable_of(graph, op.inputs[0])
-                if first is not None and first.name == average \
-                        and variable_of(graph, op.inputs[1]) is None:
-                    return op.inputs[1]
-            following.extend(op.inputs)
-        frontier = following
-    return None
+    return averaged_input(graph, update, average, lambda x: variable_of(graph, x) is None)
 
 
 def _training(op: Op) -> bool:

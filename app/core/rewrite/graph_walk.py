@@ -9,7 +9,7 @@ update) is a handful of ops, and a walk that goes further has left it.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from app.core.opgraph import Op, OpGraph
 
@@ -43,6 +43,32 @@ def variable_of(graph: OpGraph, tensor: str, depth: int = 3) -> Op | None:
             return None
         op = producer(graph, op.inputs[0])
         depth -= 1
+    return None
+
+
+def averaged_input(graph: OpGraph, update: Op, average: str,
+                   accept: Callable[[str], bool], depth: int = 3) -> str | None:
+    """The ``x`` that ``update`` (an assign-sub on the variable ``average``) averages in,
+    ``average -= (average - x) * (1 - decay)``, if ``accept(x)``.
+
+    Found breadth-first from the update's value, at most ``depth`` ops back (assign_sub
+    <- mul <- sub): the first ``Sub`` that reads ``average`` first and an accepted ``x``.
+    Batch norm's moving statistics average a tensor, ExponentialMovingAverage's shadows
+    a variable; ``accept`` tells which is looked for.
+    """
+    frontier = [update.inputs[1]] if len(update.inputs) > 1 else []
+    for _ in range(depth):
+        following = []
+        for tensor in frontier:
+            op = producer(graph, tensor)
+            if op is None:
+                continue
+            if op.type == "Sub" and len(op.inputs) == 2:
+                first = variable_of(graph, op.inputs[0])
+                if first is not None and first.name == average and accept(op.inputs[1]):
+                    return op.inputs[1]
+            following.extend(op.inputs)
+        frontier = following
     return None
 
 

@@ -21,12 +21,11 @@ from typing import Any
 from app.core.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_edit import copy_meta, nodes_by_name
-from app.core.rewrite.graph_walk import producer, variable_of
+from app.core.rewrite.graph_walk import averaged_input, variable_of
 from app.core.rewrite.restore_map import restore_map
 
 ID = "moving_average"
 _UPDATES = frozenset({"AssignSub", "AssignSubVariableOp"})
-_DEPTH = 3  # assign_sub <- mul <- sub(shadow, value)
 
 
 def find(graph: OpGraph, draft: Any) -> list[Finding]:
@@ -63,21 +62,14 @@ def find(graph: OpGraph, draft: Any) -> list[Finding]:
 
 def _averaged(graph: OpGraph, update: Op, shadow: str) -> str | None:
     """The variable whose average ``update`` keeps in ``shadow``, if it is one."""
-    frontier = [update.inputs[1]] if len(update.inputs) > 1 else []
-    for _ in range(_DEPTH):
-        following = []
-        for tensor in frontier:
-            op = producer(graph, tensor)
-            if op is None:
-                continue
-            if op.type == "Sub" and len(op.inputs) == 2:
-                first, second = (variable_of(graph, t) for t in op.inputs)
-                if first is not None and first.name == shadow and second is not None \
-                        and second.name != shadow:
-                    return second.name
-            following.extend(op.inputs)
-        frontier = following
-    return None
+
+    def other_variable(tensor: str) -> bool:
+        variable = variable_of(graph, tensor)
+        return variable is not None and variable.name != shadow
+
+    found = averaged_input(graph, update, shadow, other_variable)
+    variable = variable_of(graph, found) if found is not None else None
+    return variable.name if variable is not None else None
 
 
 def apply(meta: Any, findings: list[Finding]) -> Applied:
