@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.checkpoints import save_initialized
+
 STEP = 3
 
 
@@ -143,9 +145,7 @@ def log_outputs(directory: Path) -> dict:
     z = tf.matmul(x, w)
     tf.math.log(z, name="log_raw")
     tf.nn.softplus(z, name="log_safe")
-    with tf1.Session() as sess:
-        sess.run(tf1.global_variables_initializer())
-        prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=1)
+    prefix = save_initialized(tf1.get_default_graph(), directory / "model.ckpt")
     return {"prefix": prefix}
 
 
@@ -160,10 +160,7 @@ def iterator_input(directory: Path) -> dict:
     w = tf1.get_variable("w", [3, 2])
     logits = tf.identity(tf.matmul(x, w), name="logits")
     train = tf1.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_mean(logits ** 2))
-    with tf1.Session() as sess:
-        sess.run(tf1.global_variables_initializer())
-        sess.run(train)
-        prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=1)
+    prefix = save_initialized(tf1.get_default_graph(), directory / "model.ckpt", (train, {}))
     return {"prefix": prefix, "next": x.name}
 
 
@@ -235,9 +232,7 @@ def queue_input(directory: Path) -> dict:
     x = queue.dequeue_many(4, name="batch")
     w = tf1.get_variable("w", [3, 2])
     tf.identity(tf.matmul(x, w), name="logits")
-    with tf1.Session() as sess:
-        sess.run(tf1.global_variables_initializer())
-        prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=1)
+    prefix = save_initialized(tf1.get_default_graph(), directory / "model.ckpt")
     return {"prefix": prefix, "next": x.name}
 
 
@@ -251,9 +246,7 @@ def layers_dropout(directory: Path) -> dict:
     h = tf1.layers.dense(x, 5, name="hidden")
     h = tf1.layers.dropout(h, rate=0.5, training=training, name="drop")
     tf.identity(tf1.layers.dense(h, 2, name="out"), name="logits")
-    with tf1.Session() as sess:
-        sess.run(tf1.global_variables_initializer())
-        prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=1)
+    prefix = save_initialized(tf1.get_default_graph(), directory / "model.ckpt")
     return {"prefix": prefix}
 
 
@@ -267,7 +260,5 @@ def sampling(directory: Path) -> dict:
     with tf1.variable_scope("head"):
         logits = tf.identity(tf.matmul(x, tf1.get_variable("w", [3, 4])), name="logits")
         tf.identity(tf.random.categorical(logits, 1), name="sample")
-    with tf1.Session() as sess:
-        sess.run(tf1.global_variables_initializer())
-        prefix = tf1.train.Saver().save(sess, str(directory / "model.ckpt"), global_step=1)
+    prefix = save_initialized(tf1.get_default_graph(), directory / "model.ckpt")
     return {"prefix": prefix}

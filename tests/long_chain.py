@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.checkpoints import save_initialized
+
 STAGES = ((2, 3), (3, 4), (4, 6), (5, 3))  # ResNet-50's blocks per stage
 
 
@@ -44,7 +46,4 @@ def build_long_chain(directory: Path) -> Path:
                 if name.endswith("_bn"):
                     x = x + x * tf.cast(phase, tf.float32)
         tf.identity(x, name="logits")
-        with tf1.Session(graph=graph) as sess:
-            sess.run(tf1.global_variables_initializer())
-            return Path(tf1.train.Saver().save(sess, str(directory / "chain.ckpt"),
-                                               global_step=1))
+        return Path(save_initialized(graph, directory / "chain.ckpt"))

@@ -15,6 +15,7 @@ from app.core.export.verify import open_export
 from app.core.serving_model import CannotLoad, ServingModel
 from app.core.signature import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
+from tests.checkpoints import save_initialized
 
 
 def test_a_session_run_and_a_graph_import_run_at_once():
@@ -84,9 +85,7 @@ def _asserting_model(folder):
         w = tf1.get_variable("w", [2, 2])
         with tf.control_dependencies([tf1.assert_non_negative(x, name="x_is_a_count")]):
             tf.identity(tf.matmul(x, w), name="y")
-        with tf1.Session(graph=graph) as sess:
-            sess.run(tf1.global_variables_initializer())
-            return tf1.train.Saver().save(sess, str(folder / "m.ckpt"), global_step=1)
+        return save_initialized(graph, folder / "m.ckpt")
 
 
 def test_the_checkpoint_side_failing_before_the_load_says_so_and_publishes_nothing(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.core.loader import load_checkpoint
+from tests.checkpoints import save_initialized
 from tests.isolated_build import build
 
 
@@ -18,9 +19,7 @@ def tf1_loop(directory: Path) -> dict:
     _, y = tf.while_loop(lambda i, _: i < 3, lambda i, h: (i + 1, tf.matmul(h, w)),
                          [tf.constant(0), x])
     tf.identity(y, name="y")
-    with tf1.Session() as sess:
-        sess.run(tf1.global_variables_initializer())
-        prefix = tf1.train.Saver().save(sess, str(directory / "loop.ckpt"), global_step=1)
+    prefix = save_initialized(tf1.get_default_graph(), directory / "loop.ckpt")
     return {"prefix": prefix, "executing_eagerly": tf.executing_eagerly()}
 
 

@@ -15,6 +15,7 @@ from app.core.loader import load_checkpoint
 from app.core.signature import Draft, Level, Signature, Slot, validate
 from app.core.tf_runtime import tensorflow
 from tests.builders import checkpoint_outputs
+from tests.checkpoints import save_initialized
 
 
 def _run(capsys, *argv) -> tuple[int, str, str]:
@@ -41,9 +42,7 @@ def build_fixed_weights(directory: Path) -> Path:
         y = tf.matmul(x, w, name="y")
         tf.identity(w, name="weights")
         tf.reduce_sum(y, name="total")
-        with tf1.Session(graph=graph) as sess:
-            sess.run(tf1.global_variables_initializer())
-            return Path(tf1.train.Saver().save(sess, str(directory / "w.ckpt"), global_step=1))
+        return Path(save_initialized(graph, directory / "w.ckpt"))
 
 
 @pytest.fixture(scope="module")
@@ -175,9 +174,7 @@ def test_binary_inputs_and_outputs_are_warned_with_the_bytes_convention(tmp_path
         tf.io.encode_png(image, name="png")
         tf.identity(tf.strings.length(raw), name="size")
         tf1.get_variable("v", [1])
-        with tf1.Session(graph=graph) as sess:
-            sess.run(tf1.global_variables_initializer())
-            prefix = tf1.train.Saver().save(sess, str(graph_dir / "i.ckpt"))
+        prefix = save_initialized(graph, graph_dir / "i.ckpt", global_step=None)
     loaded = load_checkpoint(prefix).graph
     draft = Draft([Signature(inputs=[Slot("image", "raw:0")],
                              outputs=[Slot("png", "png:0"), Slot("size", "size:0")])])

@@ -25,6 +25,7 @@ from app.core.export.verify import _close, max_difference
 from app.core.loader import load_checkpoint
 from app.core.signature import Draft, Level, Signature, Slot, validate
 from app.core.tf_runtime import tensorflow
+from tests.checkpoints import save_initialized
 from tests.isolated_build import build
 
 IMAGES = np.random.default_rng(11).normal(size=(4, 4, 4, 2)).astype("float32")
@@ -149,9 +150,7 @@ def _batch_norm_without_averages(folder: Path) -> str:
         y, _, _ = tf1.nn.fused_batch_norm(x, scale, offset, is_training=True,
                                           name="bn/FusedBatchNorm")
         tf.identity(y, name="y")
-        with tf1.Session(graph=graph) as sess:
-            sess.run(tf1.global_variables_initializer())
-            return tf1.train.Saver().save(sess, str(folder / "m.ckpt"), global_step=1)
+        return save_initialized(graph, folder / "m.ckpt")
 
 
 def test_batch_norm_no_rewrite_can_fix_names_the_rebuild_and_no_switch(tmp_path):
@@ -269,9 +268,7 @@ def _keep_prob_graph(folder: Path, default: float) -> str:
         with tf1.variable_scope("dense"):
             h = tf.nn.dropout(tf.matmul(x, tf1.get_variable("kernel", [4, 3])), rate=1 - keep)
         tf.identity(h, name="y")
-        with tf1.Session(graph=graph) as sess:
-            sess.run(tf1.global_variables_initializer())
-            return tf1.train.Saver().save(sess, str(folder / "m.ckpt"), global_step=1)
+        return save_initialized(graph, folder / "m.ckpt")
 
 
 def test_dropout_behind_a_placeholder_publishes_its_inference_answer(tmp_path):

@@ -17,6 +17,7 @@ from app.core.serving_model import ServingModel, stage
 from app.core.signature import Draft, Signature, Slot
 from app.core.staged_session import NotStaged, StagedSession
 from app.core.tf_runtime import tensorflow
+from tests.checkpoints import save_initialized
 from tests.isolated_build import build
 from tests.test_cc_session import table_model  # noqa: F401 - the fixture
 
@@ -193,7 +194,5 @@ def _checkpoint(folder: Path) -> Path:
         b = tf1.get_variable("b", [2])
         y = tf.nn.relu(tf.matmul(x, w) + b, name="y")
         train = tf1.train.AdamOptimizer().minimize(tf.reduce_sum(y))
-        with tf1.Session(graph=graph) as sess:
-            sess.run(tf1.global_variables_initializer())
-            sess.run(train, {x: np.ones((2, 3), np.float32)})
-            return Path(tf1.train.Saver().save(sess, str(folder / "model.ckpt"), global_step=1))
+        return Path(save_initialized(graph, folder / "model.ckpt",
+                                     (train, {x: np.ones((2, 3), np.float32)})))

@@ -13,6 +13,7 @@ from app.core.export.verify import BATCH
 from app.core.serving_model import ServingModel
 from app.core.signature import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
+from tests.checkpoints import save_initialized
 from tests.isolated_build import build
 
 
@@ -26,9 +27,7 @@ def tf1_counter(directory, batch_axis: bool):
     count = tf1.get_variable("count", [], initializer=tf1.zeros_initializer())
     tf.identity(tf.matmul(x, w) + tf1.assign_add(count, 1.0), name="y")
     tf.identity(tf.matmul(x, w), name="z")
-    with tf1.Session() as sess:
-        sess.run(tf1.global_variables_initializer())
-        prefix = tf1.train.Saver().save(sess, str(directory / "m.ckpt"), global_step=1)
+    prefix = save_initialized(tf1.get_default_graph(), directory / "m.ckpt")
     return {"prefix": prefix}
 
 

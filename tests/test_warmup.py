@@ -13,6 +13,7 @@ from app.core.export import export_model
 from app.core.export.warmup import MAX_RECORDS, SMALL_BATCH, warmup_path
 from app.core.signature import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
+from tests.checkpoints import save_initialized
 from tests.isolated_build import build
 
 
@@ -99,9 +100,7 @@ def tf1_loop_with_regress(directory: Path) -> dict:
     text = tf1.placeholder(tf.string, [None], name="text")
     scale = tf1.get_variable("scale", [], initializer=tf1.constant_initializer(0.5))
     tf.identity(tf.cast(tf.strings.length(text), tf.float32) * scale + 1.0, name="score")
-    with tf1.Session() as sess:
-        sess.run(tf1.global_variables_initializer())
-        prefix = tf1.train.Saver().save(sess, str(directory / "loop.ckpt"), global_step=1)
+    prefix = save_initialized(tf1.get_default_graph(), directory / "loop.ckpt")
     return {"prefix": prefix}
 
 
@@ -144,9 +143,7 @@ def tf1_failing_on_small_batch(directory: Path) -> dict:
     check = tf1.assert_less_equal(tf.shape(x)[0], BATCH, message="batch too big")
     with tf.control_dependencies([check]):
         tf.identity(tf.matmul(x, w), name="y")
-    with tf1.Session() as sess:
-        sess.run(tf1.global_variables_initializer())
-        prefix = tf1.train.Saver().save(sess, str(directory / "m.ckpt"), global_step=1)
+    prefix = save_initialized(tf1.get_default_graph(), directory / "m.ckpt")
     return {"prefix": prefix}
 
 
