@@ -6,6 +6,7 @@ import re
 
 from app.core.loader import load_checkpoint
 from app.core.search import SearchIndex
+from tests.isolated_build import build
 
 
 def test_substring_is_case_insensitive_and_covers_tensor_names(loaded):
@@ -170,11 +171,12 @@ def _words(names: list[str]) -> list[str]:
     return sorted(w for w in words if w.strip() == w and w and "\0" not in w)  # typeable
 
 
-def test_the_name_pieces_find_what_the_scan_of_every_text_finds(loaded):
-    """`index_pieces` only changes how a word is found: on the skip-thoughts graph, and
-    on names past the width limit, with several outputs, at the top level, in other
-    scripts, differing only in case and holding a NUL, every word finds what the
-    full scan finds, fresh and typing on."""
+def test_the_name_pieces_find_what_the_scan_of_every_text_finds(loaded, tmp_path):
+    """`index_pieces` only changes how a word is found: on the skip-thoughts graph; on
+    TF1-behaviour graphs (a v1 while loop with ref variables and Adam, a queue
+    pipeline) and a TF2 functional While; and on names past the width limit, with
+    several outputs, at the top level, in other scripts, differing only in case and
+    holding a NUL, every word finds what the full scan finds, fresh and typing on."""
     import tensorflow as tf
 
     from app.core.opgraph import OpGraph
@@ -191,7 +193,15 @@ def test_the_name_pieces_find_what_the_scan_of_every_text_finds(loaded):
         meta = tf1.train.export_meta_graph(graph=graph)
     for name in ["ΑΣ", "Outer/ΣΑ", "İstanbul", "STRASSE/Straße", "strasse/x", "NUL\0inside/y"]:
         meta.graph_def.node.add(name=name, op="Placeholder")
-    for opgraph in (loaded.graph, OpGraph(meta)):
+    built = [build("tests.graphs_tf1:scan_encoder", tmp_path / "scan")["prefix"],
+             build("tests.graphs_tf1:queue_input", tmp_path / "queue")["prefix"],
+             build("tests.suggest_corpus:tf2_dataset_functional_while", tmp_path / "while",
+                   v1=False)["prefix"]]
+    others = [load_checkpoint(prefix).graph for prefix in built]
+    assert {"Enter", "RefEnter", "Exit"} & {op.type for op in others[0].ops.values()}
+    assert any(op.type == "While" or op.type == "StatelessWhile"
+               for op in others[2].ops.values())
+    for opgraph in (loaded.graph, OpGraph(meta), *others):
         scanned = SearchIndex(opgraph)
         pieces = SearchIndex(opgraph)
         pieces.index_pieces()
