@@ -103,6 +103,9 @@ class Op:
     consumers: list[str] = field(default_factory=list)  # ops reading an output
     count_plan: CountPlan | None = None  # from the OpDef (None without one)
     _outputs: list[Tensor] | None = None
+    # False when the loader saw the NodeDef has no control inputs, so `control_inputs`
+    # need not read it (walks over 100k ops would otherwise fetch every NodeDef).
+    has_control: bool = True
 
     @property
     def node(self) -> Any:
@@ -141,6 +144,8 @@ class Op:
     def control_inputs(self) -> list[str]:
         """Ops that must run first. Computed on demand: TF1 training graphs carry
         hundreds of thousands of control inputs that most views never look at."""
+        if not self.has_control:
+            return []
         return [t[1:] for t in self.node.input if t[:1] == "^"]
 
     @property
@@ -471,12 +476,14 @@ def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, CountPlan]],
         op_def, plan, positions = known
         positions.append(index)
         inputs: list[str] = []
+        control = False
         listed = proto.input
         # A short field is sliced (one C call makes the list: at 100k ops, a third of
         # the time of going through the field item by item); a long one is gone through
         # so that its control inputs, which can number thousands, are never read.
         for text in listed[:] if len(listed) <= _SLICED_INPUTS else listed:
             if text[:1] == "^":  # control inputs come last; most views never read them
+                control = True
                 break
             if ":" in text:
                 source = text.rpartition(":")[0]
@@ -489,7 +496,8 @@ def _read_ops(nodes: Any, op_defs: dict[str, tuple[Any, CountPlan]],
                 producer.consumers.append(name)
             else:
                 early.append((source, name))
-        op = Op(name, op_type, inputs, nodes, index, op_def, graph, None, [], plan)
+        op = Op(name, op_type, inputs, nodes, index, op_def, graph, None, [], plan, None,
+                control)
         ops[name] = op
         scope, _, leaf = name.rpartition("/")
         parent = get_scope(scope)
