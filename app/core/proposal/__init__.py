@@ -1,0 +1,494 @@
+"""Which tensors to serve: a proposed signature for a training graph Signet has never seen.
+
+``propose(graph) -> Proposal`` reads the training program's structure
+(`reading.read_program`: its objectives, the model each trains and the heads that
+model predicts with) and turns it into one ``serving_default`` predict signature:
+
+- **outputs**: each head's prediction (the logits, or a regression's or a generator's
+  output), its probability head when the graph has one, and deliberately named
+  tensors that end the forward graph next to the model (facenet's ``embeddings``);
+- **inputs**: exactly what those outputs need from outside (placeholders, the tensors
+  the input pipeline hands the model, ``parse_example`` features), never labels and
+  never training switches;
+- **bind**: the training switches the export binds for inference (the
+  ``training_switch`` and ``learning_phase`` rewrites), shown so the user knows;
+- a line of **why** for every slot, and **notes** in plain words about the program as
+  a whole (a teacher-forced decoder, a second model that only judges the first).
+
+Keys are named for what the tensors are (`keys`). Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from app.core.opgraph import Op, OpGraph, collector_paused
+from app.core.proposal.keys import Namer, clean_key, unique
+from app.core.proposal.model import Note, Proposal, ProposedSlot
+from app.core.proposal.reading import (
+    FORMAT,
+    VARIABLES,
+    Reading,
+    forward_from,
+    read_program,
+)
+from app.core.proposal.sources import Source
+
+__all__ = ["Note", "Proposal", "ProposedSlot", "label_warning", "propose"]
+
+_UNSERVABLE = ("resource", "variant", "unknown")
+_NOT_OUTPUT = frozenset({
+    "Const", "VariableV2", "Variable", "VarHandleOp", "ReadVariableOp", "Placeholder",
+    "PlaceholderWithDefault", "Shape", "ShapeN", "Size", "Rank", "Enter", "Exit", "Merge",
+    "Switch", "NextIteration", "LoopCond", "HashTableV2", "HashTable", "MutableHashTableV2",
+    "LookupTableSizeV2", "TensorArrayV3", "TensorArraySizeV3", "StopGradient", "ZerosLike",
+    "OnesLike", "Fill", "Range", "Assert", "NoOp", "IteratorGetNext", "QueueDequeueV2",
+    "QueueDequeueManyV2", "QueueDequeueUpToV2",
+})
+_OBSERVERS = frozenset({"ScalarSummary", "HistogramSummary", "ImageSummary", "AudioSummary",
+                        "AudioSummaryV2", "TensorSummary", "TensorSummaryV2",
+                        "WriteScalarSummary", "WriteHistogramSummary", "WriteSummary",
+                        "Print", "PrintV2", "Assert", "MergeSummary"})
+_GATHERS = frozenset({"GatherV2", "Gather", "ResourceGather", "GatherNd"})
+
+
+@dataclass(frozen=True)
+class _Switch:
+    tensor: str
+    value: Any  # None: nothing is bound (read only by the input pipeline)
+    why: str
+
+
+_PROPOSALS: weakref.WeakKeyDictionary[OpGraph, Proposal] = weakref.WeakKeyDictionary()
+
+
+def propose(graph: OpGraph) -> Proposal:
+    """The signature to serve from ``graph``, with why (see the module docstring).
+
+    Worked out once per graph: the window's validation asks for the labels after
+    every edit.
+    """
+    found = _PROPOSALS.get(graph)
+    if found is None:
+        with collector_paused():
+            found = _PROPOSALS[graph] = _Proposer(graph).proposal()
+    return found
+
+
+def label_warning(graph: OpGraph, tensor: str) -> str | None:
+    """Why ``tensor`` should not be a serving input, when the loss compares it with the
+    model's prediction (a label); None otherwise."""
+    if tensor in propose(graph).labels:
+        return f"{tensor} is the label the loss compares with; serving clients don't have it"
+    return None
+
+
+class _Proposer:
+    def __init__(self, graph: OpGraph) -> None:
+        self.graph = graph
+        self.ops = graph.ops
+        self.namer = Namer(graph)
+        self.switches = _switches(graph)
+        self.reading: Reading = read_program(graph, self.switches)
+
+    def proposal(self) -> Proposal:
+        outputs = self._outputs()
+        needed = self._needed(outputs)
+        notes: list[Note] = []
+        labels = set(self.reading.labels)
+        if labels & set(needed):
+            outputs, needed, note = self._teacher_forced_by_labels(outputs, needed)
+            notes.append(note)
+        inputs = self._input_slots(needed)
+        if not notes:
+            notes += self._teacher_forcing(inputs, outputs)
+        notes += self._notes()
+        bind = {s.tensor: s.value for s in self.switches.values() if s.value is not None}
+        why = {s.tensor: s.why for s in self.switches.values() if s.value is not None}
+        served = {s.tensor for s in inputs}
+        return Proposal(inputs=tuple(inputs), outputs=tuple(outputs), bind=bind, bind_why=why,
+                        labels=tuple(t for t in self.reading.labels if t not in served),
+                        notes=tuple(notes))
+
+    def _teacher_forced_by_labels(self, outputs: list[ProposedSlot],
+                                  needed: dict[str, Source]
+                                  ) -> tuple[list[ProposedSlot], dict[str, Source], Note]:
+        """Outputs computed from the target sequence itself (a decoder fed the shifted
+        targets): left out when other outputs do without it, else served with it."""
+        labels = set(self.reading.labels)
+        forced = [s for s in outputs if labels & set(self._needed([s]))]
+        target = ", ".join(sorted(labels & set(needed)))
+        free = [s for s in outputs if s not in forced]
+        if free:
+            text = (f"{', '.join(s.key for s in forced)} would need the target sequence "
+                    f"({target}): the decoder reads it shifted (teacher forcing), so it is "
+                    "left out; to generate sequences, build a decoding graph from the "
+                    "model code and export that")
+            return free, self._needed(free), Note("teacher_forcing", text)
+        text = (f"the decoder reads the target sequence ({target}) shifted and predicts "
+                "each next token from the true previous ones (teacher forcing): serving "
+                "this graph needs the target sequence. To generate sequences, build a "
+                "decoding graph from the model code and export that")
+        return outputs, needed, Note("teacher_forcing", text)
+
+    def _teacher_forcing(self, inputs: list[ProposedSlot],
+                         outputs: list[ProposedSlot]) -> list[Note]:
+        decoder = _decoder_input(self.graph, inputs, outputs, self.reading.labels)
+        if decoder is None:
+            return []
+        return [Note("teacher_forcing", (
+            f"the decoder reads the target sequence ({decoder}) and predicts each next "
+            "token from the true previous ones (teacher forcing): serving this graph needs "
+            "the target sequence. To generate sequences, build a decoding graph from the "
+            "model code and export that"))]
+
+    # Outputs ----------------------------------------------------------------------------
+
+    def _outputs(self) -> list[ProposedSlot]:
+        slots: list[ProposedSlot] = []
+        taken: set[str] = set()
+
+        def add(tensor: str, role_key: str, why: str) -> None:
+            tensor = self._named_alias(tensor)
+            t = self.graph.tensor(tensor)
+            if t is None or t.dtype in _UNSERVABLE or t.dtype.endswith("_ref") or \
+                    any(s.tensor == t.name for s in slots):
+                return
+            op = t.op
+            key = clean_key(op.name.rsplit("/", 1)[-1]) if self.namer.is_deliberate(op) \
+                else role_key
+            key = unique(key, taken)
+            taken.add(key)
+            slots.append(ProposedSlot(key, t.name, why, t.dtype, t.shape_text))
+
+        for head in self.reading.heads:
+            compared = _listed(head.compared_with)
+            if head.role == "logits":
+                add(head.prediction, "logits",
+                    f"the model's logits, which the loss compares with {compared}"
+                    if compared else "the model's logits, which the loss reads")
+                if head.probabilities is not None:
+                    add(head.probabilities, "probabilities",
+                        f"the {self.ops[head.probabilities[:-2]].type.lower()} of the "
+                        "logits: the model's probabilities")
+            else:
+                add(head.prediction, "predictions",
+                    f"the model's prediction, which the loss compares with {compared}"
+                    if compared else "what the model produces for the loss")
+        for tensor in self._named_ends({s.tensor for s in slots}):
+            name = tensor.rpartition(":")[0]
+            add(tensor, "outputs", f"named {name.rsplit('/', 1)[-1]!r} by the program and "
+                                   "computed by the model; nothing in training reads it")
+        if not slots:
+            for tensor in self._plain_ends():
+                add(tensor, "outputs", "ends the model's forward graph (the graph has no "
+                                       "loss to read the prediction from)")
+        return slots
+
+    def _named_alias(self, tensor: str) -> str:
+        """A deliberately named ``tf.identity`` of ``tensor``, if the program made one
+        (``logits = tf.identity(x, name="logits")``): same values, a telling name."""
+        op = self.ops.get(tensor.rpartition(":")[0])
+        if op is None or self.namer.is_deliberate(op):
+            return tensor
+        for c in op.consumers:
+            reader = self.ops[c]
+            if reader.type == "Identity" and reader.inputs == [tensor] and \
+                    self.namer.is_deliberate(reader):
+                return f"{c}:0"
+        return tensor
+
+    def _named_ends(self, chosen: set[str]) -> list[str]:
+        """Deliberately named tensors computed by the model from its data that nothing in
+        training reads (only summaries, metrics against the labels, or nothing)."""
+        found = []
+        fed = self._fed
+        label_dependent = self._label_dependent()
+        ops = self.ops
+        for name in self._ends(fed):
+            op = ops[name]
+            if name in label_dependent or op.type in _NOT_OUTPUT \
+                    or not self.namer.is_deliberate(op) \
+                    or not self._ends_forward_graph(name, label_dependent, fed) \
+                    or not self._weighted(name):
+                continue
+            tensor = f"{name}:0"
+            if tensor not in chosen and op.output_count:
+                found.append(tensor)
+        return found
+
+    def _plain_ends(self) -> list[str]:
+        """Without a loss or names: the last op the model computes that nothing reads."""
+        ends = [n for n in self._ends(self._fed) if not self.ops[n].consumers
+                and self.ops[n].type not in _NOT_OUTPUT and self._weighted(n)]
+        return [f"{ends[-1]}:0"] if ends else []
+
+    def _ends(self, fed: set[str]) -> list[str]:
+        """Ops of ``fed`` that no other op of it reads on (format ops aside), in graph
+        order: where the forward graph stops."""
+        ops = self.ops
+        ends = []
+        for name in ops:
+            if name not in fed:
+                continue
+            for c in ops[name].consumers:
+                if c in fed and ops[c].type not in FORMAT:
+                    break
+            else:
+                ends.append(name)
+        return ends
+
+    @cached_property
+    def _fed(self) -> set[str]:
+        """Ops computed from the model's data (the machinery left out)."""
+        reading = self.reading
+        features = reading.features or [t for t, s in reading.sources.items()
+                                        if t not in self.switches and not s.defaulted]
+        return forward_from(self.ops, _readers(self.ops, features), self.reading.machinery)
+
+    def _weighted(self, name: str) -> bool:
+        """Whether ``name`` is computed from a variable: a model's answer, not a reshaped
+        input (searched backwards from it, nearest first, as weights are near)."""
+        ops = self.ops
+        seen, frontier = {name}, [name]
+        while frontier and len(seen) < 20_000:
+            following = []
+            for n in frontier:
+                for src in ops[n].input_ops:
+                    if src in seen or src not in ops:
+                        continue
+                    if ops[src].type in VARIABLES:
+                        return True
+                    seen.add(src)
+                    following.append(src)
+            frontier = following
+        return False
+
+    def _label_dependent(self) -> set[str]:
+        return forward_from(self.ops, _readers(self.ops, self.reading.labels),
+                            self.reading.machinery)
+
+    def _ends_forward_graph(self, name: str, label_dependent: set[str], model: set[str]) -> bool:
+        """Nothing reads ``name`` but summaries, machinery, or evaluation against labels."""
+        stack, seen = [name], {name}
+        while stack:
+            for c in self.ops[stack.pop()].consumers:
+                if c in seen:
+                    continue
+                seen.add(c)
+                op = self.ops[c]
+                if op.type in _OBSERVERS or c in label_dependent or c in self.reading.machinery:
+                    continue
+                if c in model and op.type not in FORMAT:
+                    return False
+                if len(seen) > 64:
+                    return False
+                stack.append(c)
+        return True
+
+    # Inputs -----------------------------------------------------------------------------
+
+    def _needed(self, outputs: list[ProposedSlot]) -> dict[str, Source]:
+        """The sources (switches left out) computing ``outputs`` reads, by tensor: the walk
+        `signature.needed_ops` makes (data and control inputs), stopped at each source."""
+        sources = self.reading.sources
+        producers = {t.rpartition(":")[0] for t in sources}
+        switches = self.switches
+        stop = self.reading.machinery
+        ops = self.ops
+        needed: dict[str, Source] = {}
+        seen: set[str] = set()
+        stack = [s.tensor.rpartition(":")[0] for s in outputs]
+        while stack:
+            name = stack.pop()
+            if name in seen or name in stop or name not in ops:
+                continue
+            seen.add(name)
+            op = ops[name]
+            for tensor in op.inputs:
+                src = tensor[:tensor.rindex(":")]
+                if src in producers and tensor in sources:
+                    if tensor not in switches:
+                        needed[tensor] = sources[tensor]
+                elif src not in seen:
+                    stack.append(src)
+            if op.has_control:
+                stack.extend(op.control_inputs)
+        return needed
+
+    def _input_slots(self, needed: dict[str, Source]) -> list[ProposedSlot]:
+        """The needed sources as input slots, in graph order, keyed for what they are
+        (a placeholder with a default keeps it: feeding it stays optional)."""
+        order = {n: i for i, n in enumerate(self.ops)}
+        slots: list[ProposedSlot] = []
+        taken: set[str] = set()
+        for tensor in sorted(needed, key=lambda t: (order[t.rpartition(":")[0]], t)):
+            source = needed[tensor]
+            t = self.graph.tensor(tensor)
+            if source.defaulted or t is None:
+                continue
+            key = unique(self._input_key(source, t.op, t.dtype, t.shape), taken)
+            taken.add(key)
+            slots.append(ProposedSlot(key, t.name, self._input_why(source, t.op),
+                                      t.dtype.removesuffix("_ref"), t.shape_text))
+        return slots
+
+    def _input_key(self, source: Source, op: Op, dtype: str, shape: Any) -> str:
+        if source.kind == "parsed" and source.feature_key:
+            return clean_key(source.feature_key)
+        if source.kind == "placeholder":
+            if self.namer.is_deliberate(op):
+                return clean_key(op.name.rsplit("/", 1)[-1])
+            scope = self.namer.chosen_scope(op)
+            if scope is not None:
+                return clean_key(scope)
+        rank = None if shape is None else len(shape)
+        dtype = dtype.removesuffix("_ref")
+        if dtype == "string":
+            return "examples"
+        if dtype.startswith(("float", "bfloat", "half", "double")):
+            return "images" if rank == 4 else "features"
+        if dtype.startswith(("int", "uint")):
+            if rank == 1:
+                return "lengths"
+            if rank == 2 and self._embedded(op, source.tensor):
+                return "input_ids"
+        return "inputs"
+
+    def _embedded(self, op: Op, tensor: str) -> bool:
+        """Whether ``tensor`` indexes a variable (an embedding lookup) within a few ops."""
+        frontier, seen = [tensor], set()
+        for _ in range(4):
+            following = []
+            for t in frontier:
+                producer = self.ops[t.rpartition(":")[0]]
+                for c in producer.consumers:
+                    reader = self.ops[c]
+                    if c in seen or t not in reader.inputs:
+                        continue
+                    seen.add(c)
+                    if reader.type in _GATHERS and reader.inputs and \
+                            reader.inputs[0] != t:
+                        return True
+                    following += [f"{c}:0"] if reader.output_count else []
+            frontier = following
+        return False
+
+    def _input_why(self, source: Source, op: Op) -> str:
+        if source.kind == "placeholder":
+            return f"placeholder {op.name} that the outputs read"
+        if source.kind == "parsed":
+            return (f"feature {source.feature_key!r} that parse_example decodes for the model; "
+                    "served as a new placeholder with an open batch dimension")
+        return (f"what the input pipeline ({op.type}) hands the model; served as a new "
+                "placeholder with an open batch dimension")
+
+    # Notes ------------------------------------------------------------------------------
+
+    def _notes(self) -> list[Note]:
+        notes = []
+        if self.reading.critics:
+            critic = self.reading.critics[0].prediction
+            notes.append(Note("several_models", (
+                "two models are trained here; the proposal serves the one whose output the "
+                f"other judges ({critic} belongs to the judge, which only training needs)")))
+        if self.reading.objectives and not self.reading.heads:
+            notes.append(Note("no_prediction", (
+                "the loss reads no prediction of the model that Signet can tell apart; "
+                "choose the outputs by hand")))
+        return notes
+
+
+def _switches(graph: OpGraph) -> dict[str, _Switch]:
+    """Training switches the rewrites bind for inference, by tensor."""
+    from app.core.rewrite import learning_phase
+    from app.core.signature import Draft
+
+    found: dict[str, _Switch] = {}
+    for f in learning_phase.find(graph, Draft()):
+        if f.blocked is None:
+            tensor = f"{f.data['op']}:0"
+            found[tensor] = _Switch(tensor, False if f.data["dtype"] == "bool" else 0,
+                                    f.summary)
+    return found
+
+
+def _readers(ops: dict[str, Op], tensors: list[str]) -> list[str]:
+    found = []
+    for tensor in tensors:
+        producer = ops.get(tensor.rpartition(":")[0])
+        if producer is not None:
+            found += [c for c in producer.consumers if tensor in ops[c].inputs]
+    return found
+
+
+def _decoder_input(graph: OpGraph, inputs: list[ProposedSlot], outputs: list[ProposedSlot],
+                   labels: list[str]) -> str | None:
+    """The input that feeds a decoder the target sequence, when the graph is a
+    sequence-to-sequence model trained with teacher forcing: besides a source sequence
+    it is fed an id sequence drawn from the output vocabulary (its embedding table has
+    as many rows as the logits have classes), and the logits, one per time step, are
+    compared with an id sequence label."""
+    def ids(tensor: str) -> bool:
+        t = graph.tensor(tensor)
+        return t is not None and t.dtype.removesuffix("_ref").startswith(("int", "uint")) \
+            and t.shape is not None and len(t.shape) >= 2
+
+    sequences = [s for s in inputs if ids(s.tensor)]
+    if len(sequences) < 2 or not any(ids(label) for label in labels):
+        return None
+    classes = set()
+    for slot in outputs:
+        t = graph.tensor(slot.tensor)
+        if t is not None and t.shape is not None and len(t.shape) >= 3 and t.shape[-1]:
+            classes.add(t.shape[-1])
+    decoders = [s for s in sequences[1:] if _table_rows(graph, s.tensor) in classes]
+    return decoders[-1].key if decoders else None
+
+
+def _table_rows(graph: OpGraph, tensor: str) -> int | None:
+    """The rows of the embedding table ``tensor`` looks up (a few ops on), if any."""
+    ops = graph.ops
+    frontier = [tensor]
+    for _ in range(4):
+        following = []
+        for t in frontier:
+            for c in ops[t.rpartition(":")[0]].consumers:
+                reader = ops[c]
+                if t not in reader.inputs:
+                    continue
+                if reader.type in _GATHERS and reader.inputs[0] != t:
+                    table = _variable_shape(graph, reader.inputs[0])
+                    if table:
+                        return table[0]
+                if reader.output_count:
+                    following.append(f"{c}:0")
+        frontier = following
+    return None
+
+
+def _variable_shape(graph: OpGraph, tensor: str) -> tuple[int | None, ...] | None:
+    op = graph.ops.get(tensor.rpartition(":")[0])
+    for _ in range(4):
+        if op is None:
+            return None
+        if op.type in VARIABLES:
+            shape = op.node.attr["shape"].shape if "shape" in op.node.attr else None
+            if shape is None or shape.unknown_rank:
+                return None
+            return tuple(d.size if d.size >= 0 else None for d in shape.dim)
+        if not op.inputs:
+            return None
+        op = graph.ops.get(op.input_ops[0])
+    return None
+
+
+def _listed(tensors: tuple[str, ...]) -> str:
+    if not tensors:
+        return ""
+    shown = ", ".join(tensors[:2]) + (" and more" if len(tensors) > 2 else "")
+    return shown
+
