@@ -6,8 +6,9 @@ import argparse
 import json
 
 from app.core.loader import LoadedCheckpoint, load_checkpoint
+from app.core.proposal import Proposal
 from app.core.saved_model_source import is_saved_model, signature_lines, signatures_json
-from app.core.signature import Draft, draft_from_suggestions, new_slot
+from app.core.signature import Draft, draft_from_suggestions
 from app.core.variables import Role
 
 
@@ -20,20 +21,12 @@ def human_bytes(n: float) -> str:
 
 
 def _findings(loaded: LoadedCheckpoint, args: argparse.Namespace) -> tuple[list, Draft]:
-    """The rewrites' findings for the suggested signature, with the flags' switches."""
+    """The rewrites' findings for the proposed signature, with the flags' switches."""
     from app.commands.export import apply_rewrite_flags
     from app.core.rewrite import find_all
-    from app.core.rewrite.learning_phase import is_learning_phase
 
-    draft = draft_from_suggestions(loaded)
-    sig = draft.signatures[0]
-    for suggested in loaded.suggestions.inputs:  # pipeline tensors too, not only placeholders
-        t = loaded.graph.tensor(suggested.tensor)
-        if t is not None and not suggested.optional and \
-                t.name not in {s.tensor for s in sig.inputs}:
-            sig.inputs.append(new_slot(t, [s.key for s in sig.inputs]))
-    # The learning phase is bound by its rewrite, not fed.
-    sig.inputs = [s for s in sig.inputs if not is_learning_phase(s.tensor)]
+    proposal = loaded.proposal
+    draft = proposal.draft() if not proposal.empty else draft_from_suggestions(loaded)
     apply_rewrite_flags(draft, args)
     return find_all(loaded.graph, draft), draft
 
@@ -118,5 +111,24 @@ def format_summary(loaded: LoadedCheckpoint) -> str:
         lines.append(f"  {s.tensor:<40} {s.dtype:<8} {s.shape}")
     if not sugg.outputs:
         lines.append("  (none found)")
+    if not is_saved_model(loaded):
+        lines += ["", *proposal_lines(loaded.proposal)]
     lines += signature_lines(signatures_json(graph.meta_graph))
     return "\n".join(lines)
+
+
+def proposal_lines(proposal: Proposal) -> list[str]:
+    """The proposed signature as ``signet inspect`` and a flag-free export print it."""
+    if proposal.empty:
+        return ["Proposed signature: none (no prediction found; give --input/--output)"]
+    lines = [f"Proposed signature {proposal.key!r} ({proposal.method})"]
+    width = max(len(s.key) for s in (*proposal.inputs, *proposal.outputs))
+    for side, slots in (("input ", proposal.inputs), ("output", proposal.outputs)):
+        for s in slots:
+            lines.append(f"  {side} {s.key:<{width}} = {s.tensor}  {s.dtype} {s.shape}")
+            lines.append(f"         {'':<{width}}   {s.why}")
+    for tensor, value in proposal.bind.items():
+        lines.append(f"  bound  {tensor} = {json.dumps(value)}  ({proposal.bind_why[tensor]})")
+    for note in proposal.notes:
+        lines.append(f"  note: {note.text}")
+    return lines

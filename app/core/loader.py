@@ -16,7 +16,8 @@ from app.core.checkpoint import Checkpoint, CheckpointFiles, check_complete, res
 from app.core.errors import Cancelled
 from app.core.metagraph import read_meta_graph
 from app.core.opgraph import OpGraph, collector_paused
-from app.core.saved_model_source import open_saved_model, signatures_json
+from app.core.proposal import Proposal, propose
+from app.core.saved_model_source import is_saved_model, open_saved_model, signatures_json
 from app.core.search import SearchIndex
 from app.core.serving_model import model_version_folder
 from app.core.suggest import Suggestions, is_machinery, suggest
@@ -42,6 +43,14 @@ class LoadedCheckpoint:
         return suggest(self.graph)
 
     @property
+    def proposal(self) -> Proposal:
+        """The signature Signet proposes to serve (empty for a SavedModel, which has its
+        own signatures)."""
+        if is_saved_model(self):
+            return Proposal()
+        return propose(self.graph)
+
+    @property
     def placeholders(self) -> list[str]:
         """Placeholder tensors of the model (the Saver's own filename feed left out)."""
         return [
@@ -63,6 +72,7 @@ class LoadedCheckpoint:
             "functions": {name: len(body) for name, body in self.graph.functions.items()},
             "placeholders": self.placeholders,
             "signatures": signatures_json(self.graph.meta_graph),
+            "proposal": self.proposal.to_json(),
             "suggested_inputs": [s.tensor for s in sugg.inputs],
             "suggested_outputs": [s.tensor for s in sugg.outputs],
             "inputs": [_suggestion_json(s) for s in sugg.inputs],
@@ -127,6 +137,8 @@ def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress,
 
 
 def _finish(loaded: LoadedCheckpoint, stage: Progress, index_names: bool) -> LoadedCheckpoint:
+    stage(0.85, "Reading the training program")
+    _ = loaded.proposal  # validation asks for its labels after every edit
     if index_names:
         stage(0.9, "Indexing names for search")
         _ = loaded.search_index
