@@ -107,13 +107,35 @@ def test_every_error_is_listed_at_once(skip_thoughts, tmp_path, capsys):
 def test_missing_options_and_existing_versions(skip_thoughts, tmp_path, capsys):
     code, _, err = _run(capsys, "export", skip_thoughts.latest, "--input", "a=encode_ids")
     assert code == 2 and "give --out BASE and --name NAME" in err
-    code, _, err = _run(capsys, "export", skip_thoughts.latest, "--out", tmp_path, "--name", "m")
-    assert code == 2 and "nothing to export" in err
     (tmp_path / "enc" / "3").mkdir(parents=True)
     code, _, err = _run(capsys, *_skip_args(skip_thoughts, tmp_path, "--version", "3"))
     assert code == 2 and "enc/3 already exists; pick another version (the next free one " \
         "is 4)" in err
     assert sorted(p.name for p in (tmp_path / "enc").iterdir()) == ["3"]
+
+
+def test_without_signature_flags_the_proposal_is_exported(skip_thoughts, tmp_path, capsys):
+    code, out, err = _run(capsys, "export", skip_thoughts.latest, "--out", tmp_path,
+                          "--name", "m", "--no-verify", "--no-warmup")
+    assert code == 0, err
+    assert "exporting the proposed signature" in out
+    assert "thought_vectors = encoder_out/thought_vectors:0" in out
+    assert "inputs['encode_ids']" in out and "outputs['thought_vectors']" in out
+
+
+def test_without_signature_flags_a_graph_with_nothing_to_serve_is_refused(tmp_path, capsys):
+    import tensorflow as tf
+
+    from tests.checkpoints import save_initialized
+
+    graph = tf.Graph()
+    with graph.as_default():
+        v = tf.compat.v1.get_variable("v", [2])
+        tf.identity(v * 2.0, name="double")
+    prefix = save_initialized(graph, tmp_path / "ckpt" / "model.ckpt")
+    code, _, err = _run(capsys, "export", prefix, "--out", tmp_path / "out", "--name", "m")
+    assert code == 2 and "nothing to export" in err and "model.ckpt-1.meta" in err
+    assert not (tmp_path / "out" / "m").exists()
 
 
 def test_preset_with_missing_tensors_exports_nothing(skip_thoughts, cnn, tmp_path, capsys):

@@ -127,9 +127,6 @@ def draft_from_args(args: argparse.Namespace) -> Draft:
     opts.strip_training = args.strip_training or opts.strip_training
     opts.verify = opts.verify and not args.no_verify
     opts.warmup = opts.warmup and not getattr(args, "no_warmup", False)
-    if not draft.signatures:
-        raise SignetError("nothing to export: give --input KEY=TENSOR and --output KEY=TENSOR "
-                          "(or --preset FILE); `signet inspect CHECKPOINT` suggests tensors")
     if not opts.base or not opts.name:
         raise SignetError("give --out BASE and --name NAME (where TensorFlow Serving will "
                           "look for the model)")
@@ -146,6 +143,8 @@ def run_export(args: argparse.Namespace) -> int:
     opts = draft.options
     check_target(opts.base, opts.name, opts.version, opts.overwrite)
     loaded = open_checkpoint(args.checkpoint)
+    if not draft.signatures:
+        use_proposal(draft, loaded)
     check_draft(draft, loaded)
     for line in rewrite_lines(draft, loaded.graph):
         print(line, file=sys.stderr)
@@ -172,6 +171,21 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"REST :predict body for {key!r}:\n{json.dumps(body)}")
         print(curl_command(result.model_folder.name, body))
     return 0
+
+
+def use_proposal(draft: Draft, loaded) -> None:
+    """Give ``draft`` (no signature of its own) the signature Signet proposes, and print
+    it: without --input/--output, the export serves the proposal."""
+    from app.commands.inspect import proposal_lines
+
+    proposal = loaded.proposal
+    if proposal.empty:
+        raise SignetError(f"{loaded.files.meta}: nothing to export: Signet found no "
+                          "prediction to serve in this graph; give --input KEY=TENSOR and "
+                          "--output KEY=TENSOR (`signet inspect CHECKPOINT` lists tensors)")
+    draft.signatures = proposal.draft().signatures
+    print("No --input/--output given: exporting the proposed signature.")
+    print("\n".join(proposal_lines(proposal)) + "\n", flush=True)
 
 
 def rewrite_lines(draft: Draft, graph) -> list[str]:
