@@ -400,6 +400,8 @@ def bound_value_problem(value: Any, dtype: str, shape: Any) -> str | None:
 def _validate_signature(draft: Draft, index: int, sig: Signature, graph: OpGraph,
                         scopes: list[str], sig_keys: list[str],
                         bypassed: set[str]) -> list[Problem]:
+    from app.core.proposal import label_warning  # reads drafts: imports this module
+
     problems: list[Problem] = []
 
     def add(level: Level, message: str, side: str | None = None, slot: Slot | None = None,
@@ -445,6 +447,9 @@ def _validate_signature(draft: Draft, index: int, sig: Signature, graph: OpGraph
                 add(Level.WARNING, f"{name} has an unknown rank; REST clients and "
                                    "saved_model_cli will not know its shape", side, slot, j)
             if side == "inputs":
+                label = label_warning(graph, name)
+                if label is not None:
+                    add(Level.WARNING, label, side, slot, j)
                 if name in seen_inputs:
                     add(Level.ERROR, f"{name} is already fed by input {seen_inputs[name]!r}",
                         side, slot, j)
