@@ -1,4 +1,5 @@
-"""Core speed: checkpoint to full op-graph model, and search latency, at 10k and 100k ops.
+"""Core speed: checkpoint to full op-graph model, the proposal, and search latency, at 10k
+and 100k ops.
 
 Side by side in one run: Signet's model build against the bare protobuf parse of
 the same ``.meta`` and against what a hand-written script does to list tensor
@@ -37,7 +38,8 @@ def _import_meta_graph(meta: Path):
         return [t.name for op in graph.get_operations() for t in op.outputs]
 
 
-def measure(label: str, prefix: Path, goal_s: float, repeat: int) -> list[Figure]:
+def measure(label: str, prefix: Path, goal_s: float, repeat: int,
+            proposal_goal_s: float) -> list[Figure]:
     from app.core.loader import load_checkpoint
 
     meta = prefix.with_name(prefix.name + ".meta")
@@ -54,9 +56,9 @@ def measure(label: str, prefix: Path, goal_s: float, repeat: int) -> list[Figure
         imp = statistics.median(_timed(lambda: _import_meta_graph(meta)) for _ in range(2))
         figures.append(Figure(f"{label}: vs import_meta_graph + get_operations", ours, "s",
                               "", imp, "import_meta_graph + get_operations"))
-    start = time.perf_counter()
-    _ = loaded.suggestions
-    figures.append(Figure(f"{label}: suggestions", time.perf_counter() - start, "s"))
+    proposal = _proposal_time(prefix, max(3, repeat // 2))
+    figures.append(Figure(f"{label}: proposal (signature to serve + candidates)", proposal,
+                          "s", f"<= {proposal_goal_s} s", met=proposal <= proposal_goal_s))
     latencies = []
     for query in QUERIES:
         for regex in (False, True):
@@ -67,6 +69,18 @@ def measure(label: str, prefix: Path, goal_s: float, repeat: int) -> list[Figure
     figures.append(Figure(f"{label}: search latency, worst of {len(latencies)}", worst, "ms",
                           "<= 50 ms", met=worst <= 50))
     return figures
+
+
+def _proposal_time(prefix: Path, repeat: int) -> float:
+    """Median time of the proposal on freshly opened graphs (it is kept per graph)."""
+    from app.core.loader import load_checkpoint
+    from app.core.suggest import suggest
+
+    times = []
+    for _ in range(repeat):
+        graph = load_checkpoint(prefix, index_names=False).graph
+        times.append(_timed(lambda graph=graph: suggest(graph)))
+    return statistics.median(times)
 
 
 def _timed(fn) -> float:
@@ -89,8 +103,9 @@ def main() -> None:
     # long-lived objects leave the cyclic collector's sight.
     gc.freeze()
     repeat = 3 if args.quick else 7
-    figures = measure("10k (ResNet-50 + Adam)", resnet50_checkpoint(), 0.15, repeat)
-    figures += measure("100k (synthetic)", synthetic_checkpoint(), 1.0, max(3, repeat // 2))
+    figures = measure("10k (ResNet-50 + Adam)", resnet50_checkpoint(), 0.15, repeat, 0.1)
+    figures += measure("100k (synthetic)", synthetic_checkpoint(), 1.0, max(3, repeat // 2),
+                       0.5)
     if args.json:
         print(to_json(figures))
     else:

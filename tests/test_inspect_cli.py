@@ -47,7 +47,7 @@ def test_readable_summary_search_and_ops(capsys, cnn):
     code, out, _ = _run(capsys, cnn.latest, "--search", "type:Softmax", "--ops")
     assert code == 0
     assert "Step        3" in out
-    assert "Suggested inputs" in out and "images:0" in out
+    assert "Proposed signature" in out and "images:0" in out
     assert "Search 'type:Softmax': 1 ops\n  probabilities  (Softmax)" in out
     assert "probabilities:0 float32 [?, 3]" in out
 

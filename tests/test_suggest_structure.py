@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 
 from app.commands.inspect import format_summary
-from app.core.graph_roles import Fate, SourceRole
 from app.core.loader import load_checkpoint
+from app.core.proposal.reading import forward_from, read_program
 from app.core.signature import draft_from_suggestions
-from app.core.suggest import graph_roles, is_machinery
+from app.core.suggest import is_machinery
 from app.core.variables import Role
 from tests import suggest_corpus
 from tests.isolated_build import build
@@ -82,18 +82,21 @@ def test_no_machinery_loss_or_label_tensor_is_suggested(case, corpus, opened):
     assert facts.get("loss") not in outputs
     for tensor in outputs:
         assert not any(word in tensor for word in _MACHINERY_WORDS), (case, tensor)
-    roles = graph_roles(loaded.graph)
+    reading = read_program(loaded.graph)
+    ops = loaded.graph.ops
+    readers = [c for t in reading.labels for c in ops[t.rsplit(":", 1)[0]].consumers
+               if t in ops[c].inputs]
+    from_labels = forward_from(ops, readers, reading.machinery)
     for tensor in outputs:
-        assert tensor.rsplit(":", 1)[0] not in roles.label_dependent, (case, tensor)
+        assert tensor.rsplit(":", 1)[0] not in from_labels, (case, tensor)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c in (TF1_PLAIN + TF2)])
 def test_the_loss_is_what_the_gradients_differentiate(case, corpus, opened):
-    roles = graph_roles(opened[case].graph)
-    assert corpus[case]["loss"].rsplit(":", 1)[0] in roles.loss
-    assert roles.fate[corpus[case]["loss"].rsplit(":", 1)[0]] is Fate.LOSS
-    assert {s.tensor for s in roles.labels} == set(corpus[case]["labels"])
-    assert set(corpus[case]["inputs"]) <= {s.tensor for s in roles.features}
+    reading = read_program(opened[case].graph)
+    assert corpus[case]["loss"].rsplit(":", 1)[0] in [o.loss for o in reading.objectives]
+    assert set(reading.labels) == set(corpus[case]["labels"])
+    assert set(corpus[case]["inputs"]) <= set(reading.features)
 
 
 def test_a_bare_mean_loss_is_never_an_output(corpus, opened):
@@ -105,21 +108,20 @@ def test_a_bare_mean_loss_is_never_an_output(corpus, opened):
 
 
 def test_softmax_under_a_loss_scope_is_the_output(opened):
-    sugg = opened["tf1_softmax_under_loss_scope"].suggestions
-    assert sugg.outputs[0].tensor == "loss/Softmax:0"
+    proposal = opened["tf1_softmax_under_loss_scope"].proposal
+    assert {s.key: s.tensor for s in proposal.outputs} == {
+        "logits": "layer2/BiasAdd:0", "probabilities": "loss/Softmax:0"}
 
 
 def test_batch_norm_updates_and_initializers_stay_out(opened):
     graph = opened["tf1_keras_fit+resnet"].graph
     moving = [n for n in graph.ops if "AssignMovingAvg" in n]
     assert moving, "the Keras block has batch-norm moving-average updates"
-    roles = graph_roles(graph)
-    computed = [n for n in moving if n in roles.feature_dependent]
-    assert computed and all(roles.fate[n] is Fate.MACHINERY for n in computed)
     initializers = [n for n in graph.ops if "/Initializer/" in n]
-    assert initializers and not any(roles.fate[n] is not Fate.MACHINERY
-                                    and n in roles.feature_dependent for n in initializers)
+    assert initializers
     sugg = opened["tf1_keras_fit+resnet"].suggestions
+    suggested = {s.tensor.rsplit(":", 1)[0] for s in sugg.outputs}
+    assert not suggested & (set(moving) | set(initializers))
     assert [s.tensor for s in sugg.outputs[:2]].count("predictions/Softmax:0") == 1
 
 
@@ -157,23 +159,25 @@ def test_adam_weight_decay_slots_are_training_only(tmp_path):
 
 
 def test_sources_carry_their_role(opened):
-    roles = graph_roles(opened["tf2_dataset_functional_while"].graph)
-    by_tensor = {s.tensor: s for s in roles.sources}
-    assert by_tensor["IteratorGetNext:1"].role is SourceRole.FEATURE
-    assert by_tensor["IteratorGetNext:0"].role is SourceRole.LABEL
-    assert {s.kind for s in roles.sources} == {"pipeline"}
+    reading = read_program(opened["tf2_dataset_functional_while"].graph)
+    assert reading.features == ["IteratorGetNext:1"]
+    assert reading.labels == ["IteratorGetNext:0"]
+    assert {s.kind for s in reading.sources.values()} == {"pipeline"}
 
 
-def test_a_tensor_read_only_by_a_summary_ends_the_forward_graph(opened):
-    outputs = {s.tensor: s for s in opened["tf2_seq2seq"].suggestions.outputs}
-    assert outputs["token_probabilities:0"].reason == "ends the forward graph"
-    assert opened["tf2_seq2seq"].suggestions.outputs[0].tensor == "token_probabilities:0"
+def test_a_softmax_read_only_by_a_summary_is_the_probability_head(opened):
+    outputs = {s.key: s.tensor for s in opened["tf2_seq2seq"].proposal.outputs}
+    assert outputs == {"logits": "decoder/Tensordot_1:0",
+                       "token_probabilities": "token_probabilities:0"}
+    assert [s.tensor for s in opened["tf2_seq2seq"].suggestions.outputs[:2]] == [
+        "decoder/Tensordot_1:0", "token_probabilities:0"]
 
 
 def test_draft_and_inspect_json_use_the_structural_suggestions(corpus, opened):
     keras = opened["tf1_keras_fit"]
     sig = draft_from_suggestions(keras).signatures[0]
-    assert [s.tensor for s in sig.outputs] == corpus["tf1_keras_fit"]["outputs"]
+    assert {s.key: s.tensor for s in sig.outputs} == {
+        "logits": "classes/BiasAdd:0", "probabilities": corpus["tf1_keras_fit"]["outputs"][0]}
     assert [s.tensor for s in sig.inputs] == corpus["tf1_keras_fit"]["inputs"]
     summary = opened["tf1_queue_parse_example"].summary()
     first = summary["inputs"][0]
@@ -183,8 +187,12 @@ def test_draft_and_inspect_json_use_the_structural_suggestions(corpus, opened):
         s["tensor"] for s in summary["inputs"] if s["label"]}
 
 
-def test_inspect_text_marks_pipeline_inputs_and_labels(opened):
+def test_inspect_text_shows_the_proposal_and_marks_the_labels(opened):
     text = format_summary(opened["tf1_dataset_layers_bn"])
-    lines = text.split("Suggested inputs\n", 1)[1].splitlines()
-    assert lines[0].startswith("  IteratorGetNext:0") and "(from the input pipeline)" in lines[0]
-    assert lines[1].startswith("  IteratorGetNext:1") and "(label: only the loss" in lines[1]
+    proposed = text.split("Proposed signature 'serving_default' (predict)\n", 1)[1]
+    lines = proposed.splitlines()
+    assert lines[0].split() == ["input", "features", "=", "IteratorGetNext:0", "float32",
+                                "[?,", "6]"]
+    assert "what the input pipeline (IteratorGetNext) hands the model" in lines[1]
+    other = text.split("Other inputs\n", 1)[1].splitlines()
+    assert other[0].startswith("  IteratorGetNext:1") and other[0].endswith("(label)")

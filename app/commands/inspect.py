@@ -25,8 +25,7 @@ def _findings(loaded: LoadedCheckpoint, args: argparse.Namespace) -> tuple[list,
     from app.commands.export import apply_rewrite_flags
     from app.core.rewrite import find_all
 
-    proposal = loaded.proposal
-    draft = proposal.draft() if not proposal.empty else draft_from_suggestions(loaded)
+    draft = draft_from_suggestions(loaded)
     apply_rewrite_flags(draft, args)
     return find_all(loaded.graph, draft), draft
 
@@ -97,24 +96,23 @@ def format_summary(loaded: LoadedCheckpoint) -> str:
         if members:
             size = human_bytes(sum(v.nbytes for v in members))
             lines.append(f"  {role:<14}{len(members):>5}  {size}")
-    sugg = loaded.suggestions
-    lines.append("\nSuggested inputs")
-    for s in sugg.inputs or []:
-        flag = ("  (optional)" if s.optional else "") + (
-            "  (label: only the loss reads it)" if s.label else
-            "  (from the input pipeline)" if s.kind == "pipeline" else "")
-        lines.append(f"  {s.tensor:<40} {s.dtype:<8} {s.shape}{flag}")
-    if not sugg.inputs:
-        lines.append("  (none found)")
-    lines.append("Suggested outputs")
-    for s in sugg.outputs[:5]:
-        lines.append(f"  {s.tensor:<40} {s.dtype:<8} {s.shape}")
-    if not sugg.outputs:
-        lines.append("  (none found)")
     if not is_saved_model(loaded):
-        lines += ["", *proposal_lines(loaded.proposal)]
+        lines += ["", *proposal_lines(loaded.proposal), *candidate_lines(loaded.proposal)]
     lines += signature_lines(signatures_json(graph.meta_graph))
     return "\n".join(lines)
+
+
+def candidate_lines(proposal: Proposal) -> list[str]:
+    """What else could be served, with why it was left out."""
+    lines = []
+    for title, candidates in (("Other inputs", proposal.other_inputs),
+                              ("Other outputs", proposal.other_outputs)):
+        if candidates:
+            lines.append(title)
+        for c in candidates:
+            flag = "  (label)" if c.label else "  (optional)" if c.optional else ""
+            lines.append(f"  {c.tensor:<40} {c.dtype:<8} {c.shape}  {c.reason}{flag}")
+    return lines
 
 
 def proposal_lines(proposal: Proposal) -> list[str]:

@@ -137,8 +137,6 @@ def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress,
 
 
 def _finish(loaded: LoadedCheckpoint, stage: Progress, index_names: bool) -> LoadedCheckpoint:
-    stage(0.85, "Reading the training program")
-    _ = loaded.proposal  # validation asks for its labels after every edit
     if index_names:
         stage(0.9, "Indexing names for search")
         _ = loaded.search_index

@@ -19,7 +19,7 @@ one per undo step).
   rewrites bypass or replace (`app.core.rewrite`).
 - Helpers: ``tensor_name(text)`` ("op" -> "op:0"), ``slot_key_for(tensor, existing)``
   (a unique, valid key such as ``encode_ids``), ``unfed_placeholders(draft, sig, graph)``,
-  ``needed_ops(graph, outputs, fed)``, ``draft_from_suggestions(loaded)``,
+  ``needed_ops(graph, outputs, fed)``, ``draft_from_suggestions(loaded)`` (the proposal),
   ``drop_problem(graph, tensor, side)`` (why a tensor cannot go on that side, or None).
 
 Importing this module does not import TensorFlow.
@@ -272,26 +272,20 @@ def new_slot(tensor: Tensor, existing: Iterable[str], key: str | None = None) ->
                 tensor.dtype, tensor.shape_text)
 
 
-def draft_from_suggestions(loaded: Any, limit: int = 4) -> Draft:
-    """A one-signature draft from ``loaded.suggestions`` (a `LoadedCheckpoint`).
-
-    Outputs: the suggested ones that end the forward graph (at most ``limit``),
-    else the best one. Inputs: exactly the placeholders those outputs need, in
-    suggestion order.
-    """
+def draft_from_suggestions(loaded: Any) -> Draft:
+    """A one-signature draft from ``loaded`` (a `LoadedCheckpoint`): its proposal when
+    there is one; else the best suggested output and exactly the placeholders it needs."""
+    proposal = loaded.proposal
+    if not proposal.empty:
+        return proposal.draft()
     graph: OpGraph = loaded.graph
-    sugg = loaded.suggestions
     draft = Draft()
     sig = draft.signatures[0]
-    ends = [s for s in sugg.outputs if s.reason == "ends the forward graph"][:limit]
-    for s in ends or sugg.outputs[:1]:
+    for s in loaded.suggestions.outputs[:1]:
         t = graph.tensor(s.tensor)
         if t is not None:
-            sig.outputs.append(new_slot(t, [x.key for x in sig.outputs]))
-    needed = set(unfed_placeholders(draft, sig, graph))
-    order = [s.tensor for s in sugg.inputs if s.tensor in needed]
-    order += sorted(needed - set(order))
-    for name in order:
+            sig.outputs.append(new_slot(t, []))
+    for name in unfed_placeholders(draft, sig, graph):
         t = graph.tensor(name)
         if t is not None:
             sig.inputs.append(new_slot(t, [x.key for x in sig.inputs]))

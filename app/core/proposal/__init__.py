@@ -27,7 +27,7 @@ from typing import Any
 
 from app.core.opgraph import Op, OpGraph, collector_paused
 from app.core.proposal.keys import Namer, clean_key, unique
-from app.core.proposal.model import Note, Proposal, ProposedSlot
+from app.core.proposal.model import Candidate, Note, Proposal, ProposedSlot
 from app.core.proposal.reading import (
     FORMAT,
     VARIABLES,
@@ -35,9 +35,9 @@ from app.core.proposal.reading import (
     forward_from,
     read_program,
 )
-from app.core.proposal.sources import Source
+from app.core.proposal.sources import Source, ops_of_type
 
-__all__ = ["Note", "Proposal", "ProposedSlot", "label_warning", "propose"]
+__all__ = ["Candidate", "Note", "Proposal", "ProposedSlot", "label_warning", "propose"]
 
 _UNSERVABLE = ("resource", "variant", "unknown")
 _NOT_OUTPUT = frozenset({
@@ -52,6 +52,9 @@ _OBSERVERS = frozenset({"ScalarSummary", "HistogramSummary", "ImageSummary", "Au
                         "AudioSummaryV2", "TensorSummary", "TensorSummaryV2",
                         "WriteScalarSummary", "WriteHistogramSummary", "WriteSummary",
                         "Print", "PrintV2", "Assert", "MergeSummary"})
+_SHAPE_TYPES = ("Shape", "ShapeN", "Size", "Rank", "TensorArraySizeV3")
+_PREDICTION_TYPES = frozenset({"ArgMax", "ArgMin", "TopKV2", "Softmax", "Sigmoid",
+                               "LogSoftmax"})
 _GATHERS = frozenset({"GatherV2", "Gather", "ResourceGather", "GatherNd"})
 
 
@@ -99,8 +102,12 @@ class _Proposer:
         needed = self._needed(outputs)
         notes: list[Note] = []
         labels = set(self.reading.labels)
+        left_out: list[Candidate] = []
         if labels & set(needed):
-            outputs, needed, note = self._teacher_forced_by_labels(outputs, needed)
+            kept, needed, note = self._teacher_forced_by_labels(outputs, needed)
+            left_out = [Candidate(s.tensor, "needs the target sequence (teacher forcing)",
+                                  s.dtype, s.shape) for s in outputs if s not in kept]
+            outputs = kept
             notes.append(note)
         inputs = self._input_slots(needed)
         if not notes:
@@ -111,7 +118,80 @@ class _Proposer:
         served = {s.tensor for s in inputs}
         return Proposal(inputs=tuple(inputs), outputs=tuple(outputs), bind=bind, bind_why=why,
                         labels=tuple(t for t in self.reading.labels if t not in served),
-                        notes=tuple(notes))
+                        notes=tuple(notes), other_inputs=tuple(self._other_inputs(served)),
+                        other_outputs=tuple(self._other_outputs(outputs, left_out)))
+
+    def _other_outputs(self, chosen: list[ProposedSlot], left_out: list[Candidate],
+                       limit: int = 10) -> list[Candidate]:
+        """Heads the proposal put aside, then the other ends of the forward graph, the
+        last computed first."""
+        taken = {s.tensor for s in chosen}
+        found = list(left_out)
+        reading = self.reading
+        for heads, reason in ((reading.auxiliary, "read by an auxiliary loss on the model's "
+                               "features (a penalty, not a prediction)"),
+                              (reading.critics, "the prediction of a model that only judges "
+                               "another in training")):
+            found += [self._candidate(h.prediction, reason) for h in heads]
+        label_dependent = self._label_dependent
+        for name in reversed(self._ends(self._fed, strict=True)):
+            op = self.ops[name]
+            if name in label_dependent or name in self.reading.loss_side \
+                    or op.type in _NOT_OUTPUT or not op.output_count \
+                    or (op.type == "Identity" and not self.namer.is_deliberate(op)) \
+                    or self._feeds_only_machinery(op) or not self._weighted(name):
+                continue
+            found.append(self._candidate(f"{name}:0", "ends the forward graph"))
+            if len(found) > limit + len(taken):
+                break
+        for op in ops_of_type(self.graph, ["Identity"]):  # tf.identity(x, name=...)
+            if op.name in self._fed and self.namer.is_deliberate(op) and \
+                    op.name not in label_dependent and self._weighted(op.name):
+                found.append(self._candidate(f"{op.name}:0", "named by the program; the "
+                                             "model reads it on"))
+        out: list[Candidate] = []
+        for c in found:
+            if c.tensor not in taken and c.dtype not in _UNSERVABLE:
+                taken.add(c.tensor)
+                out.append(c)
+        return out[:limit]
+
+    def _feeds_only_machinery(self, op: Op) -> bool:
+        """Read, but only by updates, savers and checks (a moving-average update's math)."""
+        machinery = self.reading.machinery
+        return bool(op.consumers) and all(c in machinery and self.ops[c].type not in _OBSERVERS
+                                          for c in op.consumers)
+
+    def _candidate(self, tensor: str, reason: str) -> Candidate:
+        t = self.graph.tensor(tensor)
+        if t is None:
+            return Candidate(tensor, reason)
+        return Candidate(t.name, reason, t.dtype, t.shape_text)
+
+    def _other_inputs(self, served: set[str]) -> list[Candidate]:
+        """The graph's other sources: features the outputs do not read, placeholders
+        with a default, and the labels (marked)."""
+        reading = self.reading
+        labels = set(reading.labels)
+        features = set(reading.features)
+        found: list[Candidate] = []
+        for tensor, source in reading.sources.items():
+            t = self.graph.tensor(tensor)
+            if tensor in served or tensor in self.switches or t is None:
+                continue
+            kind = "placeholder" if source.kind == "placeholder" else "pipeline"
+            if tensor in labels:
+                reason, label = "the label the loss compares with the prediction", True
+            elif source.defaulted:
+                reason, label = "placeholder with a default", False
+            elif tensor in features:
+                reason, label = "read by the model, not by the proposed outputs", False
+            else:
+                continue
+            found.append(Candidate(t.name, reason, t.dtype.removesuffix("_ref"),
+                                   t.shape_text, kind, source.defaulted, label))
+        found.sort(key=lambda c: c.label)
+        return found
 
     def _teacher_forced_by_labels(self, outputs: list[ProposedSlot],
                                   needed: dict[str, Source]
@@ -206,7 +286,7 @@ class _Proposer:
         training reads (only summaries, metrics against the labels, or nothing)."""
         found = []
         fed = self._fed
-        label_dependent = self._label_dependent()
+        label_dependent = self._label_dependent
         ops = self.ops
         for name in self._ends(fed):
             op = ops[name]
@@ -222,23 +302,30 @@ class _Proposer:
 
     def _plain_ends(self) -> list[str]:
         """Without a loss or names: the last op the model computes that nothing reads."""
-        ends = [n for n in self._ends(self._fed) if not self.ops[n].consumers
+        ends = [n for n in self._ends(self._fed, strict=True) if not self.ops[n].consumers
                 and self.ops[n].type not in _NOT_OUTPUT and self._weighted(n)]
         return [f"{ends[-1]}:0"] if ends else []
 
-    def _ends(self, fed: set[str]) -> list[str]:
-        """Ops of ``fed`` that no other op of it reads on (format ops aside), in graph
-        order: where the forward graph stops."""
+    def _ends(self, fed: set[str], strict: bool = False) -> list[str]:
+        """Ops of ``fed`` that nothing computed from the data reads on, except summaries
+        and evaluation against the labels, in graph order: where the forward graph stops.
+        ``strict``: evaluation may read only a prediction-like op (an argmax, a softmax),
+        not the arithmetic of a loss or a metric."""
         ops = self.ops
+        label_dependent = self._label_dependent
         ends = []
         for name in ops:
             if name not in fed:
                 continue
+            evaluated = False
             for c in ops[name].consumers:
-                if c in fed and ops[c].type not in FORMAT:
+                if c in label_dependent:
+                    evaluated = True
+                elif c in fed and ops[c].type not in _OBSERVERS:
                     break
             else:
-                ends.append(name)
+                if not (strict and evaluated and ops[name].type not in _PREDICTION_TYPES):
+                    ends.append(name)
         return ends
 
     @cached_property
@@ -247,7 +334,13 @@ class _Proposer:
         reading = self.reading
         features = reading.features or [t for t, s in reading.sources.items()
                                         if t not in self.switches and not s.defaulted]
-        return forward_from(self.ops, _readers(self.ops, features), self.reading.machinery)
+        stop = self.reading.machinery | self._shape_ops
+        return forward_from(self.ops, _readers(self.ops, features), stop)
+
+    @cached_property
+    def _shape_ops(self) -> set[str]:
+        """Ops that read only a tensor's shape: what they compute is no data."""
+        return {op.name for op in ops_of_type(self.graph, _SHAPE_TYPES)}
 
     def _weighted(self, name: str) -> bool:
         """Whether ``name`` is computed from a variable: a model's answer, not a reshaped
@@ -267,7 +360,9 @@ class _Proposer:
             frontier = following
         return False
 
+    @cached_property
     def _label_dependent(self) -> set[str]:
+        """Ops computed from the labels (the loss, metrics, evaluation)."""
         return forward_from(self.ops, _readers(self.ops, self.reading.labels),
                             self.reading.machinery)
 

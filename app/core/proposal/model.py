@@ -24,6 +24,19 @@ class ProposedSlot:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A tensor the proposal left out that a user may still want, and why it was."""
+
+    tensor: str
+    reason: str
+    dtype: str = "unknown"
+    shape: str = "<unknown>"
+    kind: str = "output"  # inputs: "placeholder" | "pipeline"
+    optional: bool = False  # a placeholder with a default
+    label: bool = False  # what the loss compares with
+
+
+@dataclass(frozen=True)
 class Note:
     """A remark about the whole program (teacher forcing, several models)."""
 
@@ -41,6 +54,9 @@ class Proposal:
     bind_why: dict[str, str] = field(default_factory=dict)
     labels: tuple[str, ...] = ()  # what the loss compares with: never an input
     notes: tuple[Note, ...] = ()
+    # What else could be served, best first: the window and `signet inspect` list them.
+    other_inputs: tuple[Candidate, ...] = ()
+    other_outputs: tuple[Candidate, ...] = ()
     method: str = "predict"
     key: str = DEFAULT_SIGNATURE
 

@@ -119,6 +119,7 @@ class Reading:
     # The gradient scopes' ops and every writer (updates, savers, summaries, checks):
     # the machinery no walk of the model enters.
     machinery: set[str] = field(default_factory=set)
+    loss_side: set[str] = field(default_factory=set)  # the losses and what only they read
 
 
 def read_program(graph: OpGraph, switches: Iterable[str] = ()) -> Reading:
@@ -139,6 +140,7 @@ def read_program(graph: OpGraph, switches: Iterable[str] = ()) -> Reading:
     for objective in objectives:
         program = _Program(graph, objective, sources, switched, values, machinery)
         heads = program.heads()
+        reading.loss_side |= program.loss_side
         features.update(dict.fromkeys(program.features))
         labels.update(dict.fromkeys(program.labels))
         kept, auxiliary = _split_auxiliary(graph, heads, program.region)
@@ -306,8 +308,8 @@ class _Program:
 
     def heads(self) -> list[Head]:
         ops, tail, body = self.ops, self.tail, self.body
-        loss_side = forward(self.ops, [n for n in tail if self._loss_side(n)], tail)
-        loss_side |= {n for n in tail if self._loss_side(n)}
+        self.loss_side = loss_side = forward(
+            self.ops, [n for n in tail if self._loss_side(n)], tail)
         frontier = {n for n in body if any(c in tail for c in ops[n].consumers)}
         kept = frontier | (tail - loss_side)
         meeting = [n for n in kept if n in self.model

@@ -22,6 +22,7 @@ PIPELINE = frozenset({"IteratorGetNext", "IteratorGetNextSync", "QueueDequeue",
 PARSERS = frozenset({"ParseExample", "ParseExampleV2", "ParseSingleExample",
                      "ParseSingleExampleV2"})
 _DENSIFY = frozenset({"SparseToDense"})
+_HANDING_ON = frozenset({"PlaceholderWithDefault", "Identity"})
 # Ops that only write a fed value into state or a file: their placeholders are no data
 # (the Saver's filename, Keras' assign placeholders, a table's initial keys).
 _WRITERS = frozenset({"Assign", "AssignVariableOp", "SaveV2", "RestoreV2", "Save",
@@ -53,7 +54,7 @@ def find_sources(graph: OpGraph) -> dict[str, Source]:
     ops = graph.ops
     found: dict[str, Source] = {}
     for op in ops_of_type(graph, PLACEHOLDERS):
-        if op.consumers and all(ops[c].type in _WRITERS for c in op.consumers):
+        if _feeds_only_writers(graph, op):
             continue
         found[f"{op.name}:0"] = Source(f"{op.name}:0", "placeholder",
                                        defaulted=op.type == "PlaceholderWithDefault")
@@ -73,6 +74,21 @@ def find_sources(graph: OpGraph) -> dict[str, Source]:
         for tensor, key in parsed.items():
             found[tensor] = Source(tensor, "parsed", key)
     return found
+
+
+def _feeds_only_writers(graph: OpGraph, op: Op, depth: int = 3) -> bool:
+    """Whether everything ``op`` feeds ends in writers (the Saver's filename placeholder
+    feeds another placeholder that feeds the save and restore ops)."""
+    if not op.consumers:
+        return False
+    for name in op.consumers:
+        reader = graph.ops[name]
+        if reader.type in _WRITERS:
+            continue
+        if depth == 0 or reader.type not in _HANDING_ON or (
+                reader.consumers and not _feeds_only_writers(graph, reader, depth - 1)):
+            return False
+    return True
 
 
 def parsed_features(graph: OpGraph, op: Op) -> dict[str, str] | None:
