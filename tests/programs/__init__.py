@@ -16,6 +16,9 @@ from typing import Any
 PROGRAMS = (
     "cifar10_queue",
     "mnist_keep_prob",
+    "slim_is_training",
+    "facenet_style",
+    "gpt2_finetune",
 )
 
 

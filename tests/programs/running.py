@@ -22,9 +22,11 @@ tf1 = tf.compat.v1
 
 
 @contextlib.contextmanager
-def queue_runners(sess: Any) -> Iterator[None]:
+def queue_runners(sess: Any, closing: tuple[Any, ...] = ()) -> Iterator[None]:
     """Start the graph's queue runners for the block, then stop and join them, as
-    the TF1 programs did with a ``tf.train.Coordinator``."""
+    the TF1 programs did with a ``tf.train.Coordinator``. ``closing``: close ops of
+    queues no runner owns (a queue fed by the program itself), which a runner may be
+    blocked reading from when the block ends."""
     coord = tf1.train.Coordinator()
     threads = tf1.train.start_queue_runners(sess=sess, coord=coord)
     try:
@@ -32,6 +34,7 @@ def queue_runners(sess: Any) -> Iterator[None]:
     finally:
         # Each runner closes its queue when asked to stop, which wakes a blocked enqueue.
         coord.request_stop()
+        sess.run(list(closing))
         coord.join(threads, stop_grace_period_secs=10)
 
 
