@@ -19,6 +19,8 @@ PROGRAMS = (
     "slim_is_training",
     "facenet_style",
     "gpt2_finetune",
+    "char_rnn",
+    "dcgan",
 )
 
 
