@@ -21,6 +21,8 @@ PROGRAMS = (
     "gpt2_finetune",
     "char_rnn",
     "dcgan",
+    "seq2seq_teacher_forcing",
+    "multi_head",
 )
 
 
