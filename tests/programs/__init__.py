@@ -23,6 +23,7 @@ PROGRAMS = (
     "dcgan",
     "seq2seq_teacher_forcing",
     "multi_head",
+    "parse_example_encoder",
 )
 
 
