@@ -24,6 +24,8 @@ PROGRAMS = (
     "seq2seq_teacher_forcing",
     "multi_head",
     "parse_example_encoder",
+    "estimator_style",
+    "sequence_mse",
 )
 
 
