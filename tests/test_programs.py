@@ -6,6 +6,7 @@ For every program:
 
 - its facts hold in the training graph: each input, output, label and switch exists
   there, the samples and the twin's answers have those tensors' dtypes and shapes;
+  training moved its batch-norm statistics;
 - an export of exactly that signature, with explicit flags (``--input``/``--output``
   and ``--bind`` for the training switches) answers as the inference twin, on the
   batch and on each example alone: the program and its twin agree with Signet's
@@ -93,6 +94,19 @@ def test_facts_hold_in_the_training_graph(name, corpus, opened):
         assert label not in facts["inputs"].values()
     for switch in facts["switches"]:
         assert graph.tensor(switch).op.type in ("Placeholder", "PlaceholderWithDefault")
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_training_moved_the_batch_norm_statistics(name, corpus):
+    """Trained a few steps in training mode: every moving mean and variance in the
+    checkpoint left its initial 0/1, so serving them is not serving an untrained norm."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(corpus[name]["prefix"])
+    for variable in reader.get_variable_to_shape_map():
+        for suffix, initial in (("moving_mean", 0.0), ("moving_variance", 1.0)):
+            if variable.endswith(suffix):
+                assert not np.allclose(reader.get_tensor(variable), initial), variable
 
 
 def _export_explicit(facts: dict, base: Path) -> Path:
