@@ -26,6 +26,7 @@ PROGRAMS = (
     "parse_example_encoder",
     "estimator_style",
     "sequence_mse",
+    "t2t_classifier",
 )
 
 
