@@ -89,6 +89,8 @@ def test_facts_hold_in_the_training_graph(name, corpus, opened):
             assert tensor is not None, f"{kind} {key}: {name_} is not in the graph"
             assert _dtype_matches(tensor.dtype, arrays[key]), (key, tensor, arrays[key].dtype)
             assert _agrees(tensor.shape, arrays[key]), (key, tensor, arrays[key].shape)
+    for key, answer in expected.items():
+        assert np.all(np.isfinite(answer)), f"the twin's {key} is not finite"
     for label in facts["labels"]:
         assert graph.tensor(label) is not None, label
         assert label not in facts["inputs"].values()

@@ -8,7 +8,8 @@ randomly cropped, flipped and standardised, batched by ``tf.train.shuffle_batch`
 ``softmax_linear`` (variables made by ``_variable_with_weight_decay``, whose L2 terms go
 to the ``losses`` collection), the total loss is ``tf.add_n`` of that collection, and
 ``train`` keeps moving averages of the losses and of every trainable variable around a
-decayed-learning-rate SGD step. Saved with a plain Saver (every variable, shadows too).
+decayed-learning-rate SGD step. Saved by a Saver over every variable, shadows too (what
+``cifar10_train.py``'s ``MonitoredTrainingSession`` scaffold saves).
 
 The original reshapes pool2 with ``[FLAGS.batch_size, -1]``; here with ``[-1, dim]`` (not
 ``tf.shape``, which folds to the queue's static batch size) so each image is servable
