@@ -115,6 +115,11 @@ class Op:
         return self._nodes[self._index]
 
     @property
+    def position(self) -> int:
+        """Where the op stands among its graph's (or function's) NodeDefs."""
+        return self._index
+
+    @property
     def outputs(self) -> list[Tensor]:
         """Output tensors, worked out from the OpDef and ``_output_shapes`` on first use
         (most ops of a big graph are never looked at)."""

@@ -52,6 +52,7 @@ _OBSERVERS = frozenset({"ScalarSummary", "HistogramSummary", "ImageSummary", "Au
                         "AudioSummaryV2", "TensorSummary", "TensorSummaryV2",
                         "WriteScalarSummary", "WriteHistogramSummary", "WriteSummary",
                         "Print", "PrintV2", "Assert", "MergeSummary"})
+_RESHAPES = frozenset({"Squeeze", "Reshape", "ExpandDims", "Cast"})
 _SHAPE_TYPES = ("Shape", "ShapeN", "Size", "Rank", "TensorArraySizeV3")
 _PREDICTION_TYPES = frozenset({"ArgMax", "ArgMin", "TopKV2", "Softmax", "Sigmoid",
                                "LogSoftmax"})
@@ -95,7 +96,7 @@ class _Proposer:
         self.ops = graph.ops
         self.namer = Namer(graph)
         self.switches = _switches(graph)
-        self.reading: Reading = read_program(graph, self.switches)
+        self.reading: Reading = read_program(graph, self.switches, self.namer.is_deliberate)
 
     def proposal(self) -> Proposal:
         outputs = self._outputs()
@@ -137,7 +138,7 @@ class _Proposer:
         for name in reversed(self._ends(self._fed, strict=True)):
             op = self.ops[name]
             if name in label_dependent or name in self.reading.loss_side \
-                    or op.type in _NOT_OUTPUT or not op.output_count \
+                    or op.type in _NOT_OUTPUT or not op.output_count or _scalar(op) \
                     or (op.type == "Identity" and not self.namer.is_deliberate(op)) \
                     or self._feeds_only_machinery(op) or not self._weighted(name):
                 continue
@@ -274,11 +275,14 @@ class _Proposer:
         op = self.ops.get(tensor.rpartition(":")[0])
         if op is None or self.namer.is_deliberate(op):
             return tensor
-        for c in op.consumers:
-            reader = self.ops[c]
+        readers = [self.ops[c] for c in op.consumers]
+        for reader in readers:
             if reader.type == "Identity" and reader.inputs == [tensor] and \
                     self.namer.is_deliberate(reader):
-                return f"{c}:0"
+                return f"{reader.name}:0"
+        if len(readers) == 1 and readers[0].type in _RESHAPES and \
+                readers[0].inputs[:1] == [tensor] and self.namer.is_deliberate(readers[0]):
+            return f"{readers[0].name}:0"  # tf.squeeze(age, name="age")
         return tensor
 
     def _named_ends(self, chosen: set[str]) -> list[str]:
@@ -290,7 +294,7 @@ class _Proposer:
         ops = self.ops
         for name in self._ends(fed):
             op = ops[name]
-            if name in label_dependent or op.type in _NOT_OUTPUT \
+            if name in label_dependent or op.type in _NOT_OUTPUT or _scalar(op) \
                     or not self.namer.is_deliberate(op) \
                     or not self._ends_forward_graph(name, label_dependent, fed) \
                     or not self._weighted(name):
@@ -449,28 +453,9 @@ class _Proposer:
         if dtype.startswith(("int", "uint")):
             if rank == 1:
                 return "lengths"
-            if rank == 2 and self._embedded(op, source.tensor):
+            if rank == 2 and _looked_up(self.graph, source.tensor) is not None:
                 return "input_ids"
         return "inputs"
-
-    def _embedded(self, op: Op, tensor: str) -> bool:
-        """Whether ``tensor`` indexes a variable (an embedding lookup) within a few ops."""
-        frontier, seen = [tensor], set()
-        for _ in range(4):
-            following = []
-            for t in frontier:
-                producer = self.ops[t.rpartition(":")[0]]
-                for c in producer.consumers:
-                    reader = self.ops[c]
-                    if c in seen or t not in reader.inputs:
-                        continue
-                    seen.add(c)
-                    if reader.type in _GATHERS and reader.inputs and \
-                            reader.inputs[0] != t:
-                        return True
-                    following += [f"{c}:0"] if reader.output_count else []
-            frontier = following
-        return False
 
     def _input_why(self, source: Source, op: Op) -> str:
         if source.kind == "placeholder":
@@ -545,21 +530,28 @@ def _decoder_input(graph: OpGraph, inputs: list[ProposedSlot], outputs: list[Pro
 
 
 def _table_rows(graph: OpGraph, tensor: str) -> int | None:
-    """The rows of the embedding table ``tensor`` looks up (a few ops on), if any."""
+    """The rows of the embedding table ``tensor`` looks up, if it looks one up."""
+    table = _looked_up(graph, tensor)
+    shape = _variable_shape(graph, table) if table is not None else None
+    return shape[0] if shape else None
+
+
+def _looked_up(graph: OpGraph, tensor: str) -> str | None:
+    """The table (a gather's params) that ``tensor`` indexes, through the casts, reshapes
+    and squeezes a model puts ids through first."""
     ops = graph.ops
-    frontier = [tensor]
-    for _ in range(4):
+    frontier, seen = [tensor], set()
+    for _ in range(6):
         following = []
         for t in frontier:
             for c in ops[t.rpartition(":")[0]].consumers:
                 reader = ops[c]
-                if t not in reader.inputs:
+                if c in seen or t not in reader.inputs:
                     continue
+                seen.add(c)
                 if reader.type in _GATHERS and reader.inputs[0] != t:
-                    table = _variable_shape(graph, reader.inputs[0])
-                    if table:
-                        return table[0]
-                if reader.output_count:
+                    return reader.inputs[0]
+                if reader.type in FORMAT:
                     following.append(f"{c}:0")
         frontier = following
     return None
@@ -579,6 +571,13 @@ def _variable_shape(graph: OpGraph, tensor: str) -> tuple[int | None, ...] | Non
             return None
         op = graph.ops.get(op.input_ops[0])
     return None
+
+
+def _scalar(op: Op) -> bool:
+    """Whether ``op`` computes one number for the whole batch (a summary's statistic, a
+    loss): an answer has one row per example."""
+    outputs = op.outputs
+    return bool(outputs) and outputs[0].shape == ()
 
 
 def _listed(tensors: tuple[str, ...]) -> str:

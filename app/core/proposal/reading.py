@@ -40,7 +40,7 @@ is handed to networkx.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -122,27 +122,31 @@ class Reading:
     loss_side: set[str] = field(default_factory=set)  # the losses and what only they read
 
 
-def read_program(graph: OpGraph, switches: Iterable[str] = ()) -> Reading:
+def read_program(graph: OpGraph, switches: Iterable[str] = (),
+                 named: Callable[[Op], bool] = lambda op: False) -> Reading:
     """The objectives, heads and data roles of ``graph`` (see the module docstring).
 
     ``switches`` are training-switch tensors (an ``is_training`` flag, a
     ``keep_prob``): they steer the model but are no data, so they are neither
-    features nor labels.
+    features nor labels. ``named`` tells a deliberately named op: between a model's
+    output and its loss, a reshape or squeeze somebody named (slim's
+    ``SpatialSqueeze``) is the model's, not the loss's; structure cannot tell.
     """
     sources = find_sources(graph)
     switched = set(switches)
     objectives, scopes = _objectives(graph)
     machinery = _machinery(graph, scopes)
-    values = _variable_values(graph)
+    values = _weights(graph, _variable_values(graph))
     reading = Reading(objectives, [], sources=sources, machinery=machinery)
     features: dict[str, None] = {}
     labels: dict[str, None] = {}
     for objective in objectives:
-        program = _Program(graph, objective, sources, switched, values, machinery)
+        program = _Program(graph, objective, sources, switched, values, machinery, named)
         heads = program.heads()
         reading.loss_side |= program.loss_side
         features.update(dict.fromkeys(program.features))
         labels.update(dict.fromkeys(program.labels))
+        heads.sort(key=lambda h: graph.ops[h.prediction.rpartition(":")[0]].position)
         kept, auxiliary = _split_auxiliary(graph, heads, program.region)
         reading.heads += kept
         reading.auxiliary += auxiliary
@@ -255,6 +259,16 @@ def _variable_behind(graph: OpGraph, tensor: str) -> str | None:
     return None
 
 
+def _weights(graph: OpGraph, values: dict[str, str]) -> dict[str, str]:
+    """The value ops of the trainable variables: a layer is what reads the model's
+    weights, not its state (batch norm's moving statistics, a center loss's centers).
+    Without a ``trainable_variables`` collection, every variable counts."""
+    trainable = set(graph.collection_names("trainable_variables"))
+    if not trainable:
+        return values
+    return {v: var for v, var in values.items() if var in trainable}
+
+
 def _variable_values(graph: OpGraph) -> dict[str, str]:
     """Every op that hands on a variable's value or handle unchanged -> the variable."""
     ops = graph.ops
@@ -278,8 +292,9 @@ class _Program:
 
     def __init__(self, graph: OpGraph, objective: Objective, sources: dict[str, Source],
                  switches: set[str], values: dict[str, str],
-                 machinery: set[str]) -> None:
+                 machinery: set[str], named: Callable[[Op], bool]) -> None:
         self.graph = graph
+        self.named = named
         self.trainable = set(graph.collection_names("trainable_variables"))
         self.objective = objective
         ops = graph.ops
@@ -296,13 +311,15 @@ class _Program:
         param = {n for n in source_dependent if n not in values
                  and any(src in values for src in ops[n].input_ops)}
         self.body = body = (backward(ops, param, within=anc) & anc) | param
-        self.features, self.labels = _source_roles(ops, read, region, body, loss)
-        required = [t for t in self.features if not read[t].defaulted] or self.features
-        self.fd = forward(ops, _readers(ops, required, region), region)
-        self.ld = forward(ops, _readers(ops, self.labels, region), region)
         value_readers = {c for v in values for c in ops[v].consumers
                          if c in region and c not in values}
         self.pd = forward(ops, value_readers, region) | value_readers
+        self.features, self.labels = _source_roles(ops, read, region, body, loss, self.pd)
+        required = [t for t in self.features if not read[t].defaulted] or self.features
+        # What reads only a shape computes no data: it stays out of the data's reach.
+        data = {n for n in region if ops[n].type not in _SHAPE_READERS}
+        self.fd = forward(ops, _readers(ops, required, data), data)
+        self.ld = forward(ops, _readers(ops, self.labels, region), region)
         self.model = self.fd & self.pd
         self.tail = ((anc & self.fd) - body) | {loss}
 
@@ -359,10 +376,13 @@ class _Program:
         for name in reversed(chain[:-1]):
             op = ops[name]
             raises = op.type in ("Reshape", "ExpandDims") and _rank(ops, name) > _rank(ops, best)
-            if raises or op.type in ("Transpose", "ConjugateTranspose"):
+            if raises or op.type in ("Transpose", "ConjugateTranspose") or self.named(op):
                 best = name
             elif op.type != "Identity":
                 break
+        named = [name for name in chain[:-1] if self.named(ops[name])]
+        if named and chain.index(named[0]) < chain.index(best):
+            best = named[0]  # y = tf.identity(tf.squeeze(x), name="age"): the model's own
         prediction, probabilities = best, None
         if ops[best].type in ACTIVATIONS:
             logits = ops[best].input_ops[0] if ops[best].inputs else None
@@ -438,20 +458,39 @@ def forward_from(ops: dict[str, Op], start: Iterable[str], stop: set[str]) -> se
 
 
 def _source_roles(ops: dict[str, Op], read: dict[str, Source], region: set[str],
-                  body: set[str], loss: str) -> tuple[list[str], list[str]]:
-    """(features, labels): a source the loss reads without a layer between is a label;
-    one that also feeds a layer only when other sources are pure features."""
+                  body: set[str], loss: str, weighted: set[str]
+                  ) -> tuple[list[str], list[str]]:
+    """(features, labels), by name. A source the loss reads without a layer
+    between is a label. One that also feeds a layer is a label only when other sources
+    are pure features and the loss compares it with the prediction (a decoder fed the
+    target it is scored on); a length that bounds the decoder and masks the loss is a
+    feature."""
+    after_loss = forward(ops, [n for n in region if ops[n].type in _LOSS_OPS], region)
     facts = []
-    for tensor in read:
+    for tensor in sorted(read):
         readers = _readers(ops, [tensor], region)
         layer = any(r in body for r in readers)
-        direct = any(r == loss or (r not in body and ops[r].type not in _SHAPE_READERS)
-                     for r in readers)
-        facts.append((tensor, layer, direct))
-    pure = any(layer and not direct for _, layer, direct in facts)
-    features = [t for t, layer, direct in facts if layer and not (direct and pure)]
-    labels = [t for t, layer, direct in facts if direct and (not layer or pure)]
+        direct = [r for r in readers
+                  if r == loss or (r not in body and ops[r].type not in _SHAPE_READERS)]
+        compared = bool(direct) and _compared(ops, direct, region - body, weighted,
+                                              after_loss)
+        facts.append((tensor, layer, bool(direct), compared))
+    pure = any(layer and not direct for _, layer, direct, _ in facts)
+    features = [t for t, layer, direct, compared in facts
+                if layer and not (direct and pure and compared)]
+    labels = [t for t, layer, direct, compared in facts
+              if direct and (not layer or (pure and compared))]
     return features, labels
+
+
+def _compared(ops: dict[str, Op], readers: list[str], loss_region: set[str],
+              weighted: set[str], after_loss: set[str]) -> bool:
+    """Whether what ``readers`` compute from a source meets the model's prediction (a
+    weighted tensor no loss op computed yet) outside the layers: a comparison, not a
+    weight applied to the loss."""
+    derived = forward(ops, readers, loss_region)
+    return any(i in weighted and i not in derived and i not in after_loss
+               for n in derived for i in ops[n].input_ops)
 
 
 def _dominators(ops: dict[str, Op], kept: set[str], frontier: set[str]) -> dict[str, str]:
@@ -554,11 +593,22 @@ def _probability_head(ops: dict[str, Op], logits: str, label_dependent: set[str]
                     continue
                 seen.add(c)
                 if ops[c].type in _PROBABILITIES:
-                    return c
+                    return _restored(ops, c, logits)
                 if ops[c].type in ("Reshape", "Identity", "Cast"):
                     following.append(c)
         frontier = following
     return None
+
+
+def _restored(ops: dict[str, Op], probabilities: str, logits: str) -> str:
+    """``probabilities``, or the reshape that alone reads it and gives it back the logits'
+    shape (slim's softmax flattens to two dimensions and reshapes back)."""
+    readers = ops[probabilities].consumers
+    if len(readers) == 1 and ops[readers[0]].type == "Reshape":
+        back, want = ops[readers[0]].outputs, ops[logits].outputs
+        if back and want and back[0].shape == want[0].shape:
+            return readers[0]
+    return probabilities
 
 
 def _read_as_logits(ops: dict[str, Op], name: str) -> bool:
