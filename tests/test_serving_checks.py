@@ -226,6 +226,34 @@ def test_nan_output_is_refused_naming_it(tf1_graphs, tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+def test_a_length_per_example_is_sampled_as_one_so_masked_attention_is_defined(tmp_path):
+    """Attention masked to -inf past each example's length (as seq2seq attention does)
+    answers NaN for a length of 0: verification's samples give every per-example
+    integer the value 1, so a right model is not refused for it."""
+    from tests.checkpoints import save_initialized
+
+    tf = tensorflow()
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        scores = tf1.placeholder(tf.float32, [None, None], name="scores")
+        lengths = tf1.placeholder(tf.int32, [None], name="lengths")
+        w = tf1.get_variable("w", [], initializer=tf1.ones_initializer())
+        mask = tf.sequence_mask(lengths, tf.shape(scores)[1])
+        tf.nn.softmax(tf1.where(mask, scores * w, tf.fill(tf.shape(scores), -np.inf)),
+                      name="attention")
+    prefix = save_initialized(graph, tmp_path / "ckpt" / "model.ckpt")
+    draft = _draft(tmp_path / "out", "att", {"scores": "scores", "lengths": "lengths"},
+                   {"attention": "attention"})
+    result = export_model(draft, prefix)
+    assert result.verification is not None and result.verification.max_difference == 0
+    feed = {"scores": np.array([[1.0, 2.0, 3.0], [0.5, 0.5, 9.0]], np.float32),
+            "lengths": np.array([2, 3], np.int32)}
+    got = _serve(result.path, [feed])[0]["attention"]
+    np.testing.assert_allclose(got[0], [np.exp(-1) / (1 + np.exp(-1)), 1 / (1 + np.exp(-1)), 0],
+                               rtol=1e-6)
+
+
 def test_equal_nans_are_not_a_match():
     nan = np.array([1.0, np.nan])
     assert not _close(nan, nan.copy())
