@@ -48,6 +48,9 @@ def test_first_open_starts_with_the_proposal_as_one_undo_step(window, qtbot, ope
     assert _errors(editor) == []
     assert editor.export_action.isEnabled(), editor.export_action.toolTip()
     assert not editor.suggest_button.isEnabled()  # the signature is not empty
+    tip = editor.doc.models["inputs"].index(0, KEY).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == (f"{built['images']}: ok\nSignet proposes it: "
+                   f"{loaded.proposal.inputs[0].why}")
     stack = editor.doc.undo_stack
     assert (stack.count(), stack.undoText()) == (1, "Use Signet's proposal")
 
@@ -94,6 +97,9 @@ def test_use_suggestions_applies_the_whole_proposal_with_inputs(window, open_and
     stack.undo()  # one step
     assert slots(editor, "inputs") == [] and slots(editor, "outputs") == []
     assert stack.index() == 0
+    # Dropped by hand, a proposed tensor gets the proposal's key too.
+    drag_and_drop(editor.views["inputs"], tensor_data(editor.doc.graph, "IteratorGetNext:0"))
+    assert slots(editor, "inputs") == [("features", "IteratorGetNext:0")]
 
 
 def test_an_empty_proposal_leaves_the_signature_empty_and_says_why(window, open_and_wait,
