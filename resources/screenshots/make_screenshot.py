@@ -40,13 +40,12 @@ def main() -> None:
     model = home / "models" / "skip_thoughts"
     shutil.copytree(demo_checkpoint(), model)
     app = _application()
-    window = build_window(str(model), warm_up=False)
+    window = build_window(str(model), warm_up=False)  # opens with Signet's proposal
     window.resize(1440, 900)
     loop = QEventLoop()
     window.checkpointLoaded.connect(lambda _loaded: QTimer.singleShot(2500, loop.quit))
     QTimer.singleShot(120_000, loop.quit)
     loop.exec()
-    window.signature_editor.use_suggestions()  # as "Use suggestions" does (not the demo now)
     window.select_op("encoder/thought_vectors")
     window.tree.search.setText("thought")
     QTimer.singleShot(2500, loop.quit)

@@ -35,6 +35,16 @@ def no_thread_left(qapp):
     assert not left, f"test left worker threads running: {[t.objectName() for t in left]}"
 
 
+@pytest.fixture(scope="session")
+def pipeline_classifier(tmp_path_factory):
+    """A TF1 training checkpoint fed by a tf.data iterator, with a label and Keras's
+    learning phase (tests.ui.pipeline_graph): built once, in a child process."""
+    from tests.isolated_build import build
+
+    return build("tests.ui.pipeline_graph:classifier",
+                 tmp_path_factory.mktemp("ckpt") / "pipeline")
+
+
 @pytest.fixture
 def window(qtbot):
     from app.ui.shell.window import MainWindow
@@ -59,14 +69,14 @@ def open_and_wait(qtbot):
 
 @pytest.fixture
 def editor(window, open_and_wait, skip_thoughts, monkeypatch):
-    """The window with the signature editor, the skip-thoughts checkpoint open and its
-    suggested signature: what an export test starts from."""
+    """The window with the signature editor and the skip-thoughts checkpoint open with the
+    signature it starts with (Signet's proposal): what an export test starts from."""
     # A test that fails mid-export must not leave a modal question open when the window
     # closes: answer "cancel the export" unless a test says otherwise.
     monkeypatch.setattr(export_dialog, "ask_cancel_export", lambda parent: True)
     editor = install_signature_editor(window)
     open_and_wait(window, skip_thoughts.directory)
-    editor.suggest_button.click()
+    assert editor.doc.draft.signatures[0].outputs, editor.last_status
     yield editor
     dialog = editor.export_dialog
     if dialog is not None and dialog.running():  # resume a stopped process, then cancel

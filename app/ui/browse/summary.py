@@ -1,19 +1,28 @@
-"""The checkpoint summary: steps, size, training-only share and the suggested signature."""
+"""The checkpoint summary: steps, size, training-only share and what to serve.
+
+What to serve is Signet's proposal (app.core.proposal), the same one the Signature
+dock starts with: each slot by key with its tensor as a link and its why, the
+training switches the export binds, the labels and the notes; a SavedModel shows its
+own signatures instead.
+"""
 
 from __future__ import annotations
 
+import json
 from html import escape
 
 from PySide6.QtWidgets import QWidget
 
 from app.core.loader import LoadedCheckpoint
+from app.core.proposal import Proposal
+from app.core.saved_model_source import is_saved_model, signatures_json
 from app.ui.browse.details import human_bytes
 from app.ui.browse.link_browser import LinkBrowser
 from app.ui.common.paths import abbreviate_home
 
 
 class SummaryPanel(LinkBrowser):
-    """Facts about the open checkpoint; each suggested tensor is a link into the tree."""
+    """Facts about the open checkpoint; each proposed tensor is a link into the tree."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,12 +55,47 @@ class SummaryPanel(LinkBrowser):
             f"({human_bytes(variables.training_bytes)})</td></tr>",
             "</table>",
         ]
-        for title, items in (("Suggested inputs", loaded.suggestions.inputs),
-                             ("Suggested outputs", loaded.suggestions.outputs)):
-            html.append(f"<h4>{title}</h4><ul>")
-            for s in items:
-                optional = " (optional)" if s.optional else ""
-                html.append(f"<li>{self.link(s.tensor)} — {escape(s.dtype)} {escape(s.shape)}"
-                            f"{optional}<br/><small>{escape(s.reason)}</small></li>")
-            html.append("</ul>" if items else "<li><i>none found</i></li></ul>")
+        if is_saved_model(loaded):
+            html += self._own_signatures(loaded)
+        else:
+            html += self._proposal(loaded.proposal)
         self.setHtml("".join(html))
+
+    def _proposal(self, proposal: Proposal) -> list[str]:
+        html = ["<h4>Proposed signature</h4>"]
+        if proposal.empty:
+            html.append("<p><i>Signet found no prediction to serve: drag tensors into "
+                        "Outputs.</i></p>")
+        for title, slots in (("Inputs", proposal.inputs), ("Outputs", proposal.outputs)):
+            if slots:
+                html.append(f"<b>{title}</b><ul>")
+                html += [f"<li><b>{escape(s.key)}</b> = {self.link(s.tensor)} — "
+                         f"{escape(s.dtype)} {escape(s.shape)}<br/><small>{escape(s.why)}"
+                         "</small></li>" for s in slots]
+                html.append("</ul>")
+        if proposal.bind:
+            html.append("<b>Bound for serving</b> (training switches, never inputs)<ul>")
+            html += [f"<li>{self.link(tensor)} = {escape(json.dumps(value))}<br/><small>"
+                     f"{escape(proposal.bind_why.get(tensor, ''))}</small></li>"
+                     for tensor, value in proposal.bind.items()]
+            html.append("</ul>")
+        if proposal.labels:
+            links = ", ".join(self.link(t) for t in proposal.labels)
+            html.append(f"<p><b>Labels</b> (what the loss compares with; serving clients "
+                        f"don't have them): {links}</p>")
+        html += [f"<p><b>Note:</b> {escape(n.text)}</p>" for n in proposal.notes]
+        return html
+
+    def _own_signatures(self, loaded: LoadedCheckpoint) -> list[str]:
+        html = ["<h4>Signatures</h4>"]
+        signatures = signatures_json(loaded.graph.meta_graph)
+        for key, sig in signatures.items():
+            html.append(f"<b>{escape(key)}</b> ({escape(sig['method'].rsplit('/', 1)[-1])})<ul>")
+            for side in ("inputs", "outputs"):
+                html += [f"<li>{side[:-1]} <b>{escape(name)}</b> = {self.link(info['tensor'])}"
+                         f" — {escape(info['dtype'])} {escape(info['shape'])}</li>"
+                         for name, info in sig[side].items()]
+            html.append("</ul>")
+        if not signatures:
+            html.append("<p><i>none</i></p>")
+        return html

@@ -135,7 +135,7 @@ class NodeItem(_BoxItem):
         if self.highlight == "rewritten":
             lines.append("rewritten for serving (Training → serving)")
         elif self.highlight:
-            lines.append(f"suggested {self.highlight}")
+            lines.append(f"proposed serving {self.highlight}")
         return "\n".join(lines) + feeds
 
     def boundingRect(self) -> QRectF:

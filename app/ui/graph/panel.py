@@ -31,6 +31,7 @@ from app.core.errors import SignetError
 from app.core.graph_view_model import ViewState, is_training_op
 from app.core.layout import GraphLayout, GraphLayouter
 from app.core.loader import LoadedCheckpoint
+from app.core.saved_model_source import is_saved_model, signatures_json
 from app.ui.common.workers import TaskRunner, TaskState
 from app.ui.graph.items import LABEL_PIXELS, NodeItem
 from app.ui.graph.overview_map import OverviewMap
@@ -44,13 +45,27 @@ READABLE_ZOOM = READABLE_PIXELS / LABEL_PIXELS
 TOP_MARGIN = 24.0  # pixels above the inputs' end when a graph opens
 
 
+def served_tensors(loaded: LoadedCheckpoint) -> dict[str, list[str]]:
+    """``"input"``/``"output"`` -> the tensors Signet proposes to serve (the proposal the
+    Signature dock starts with), or a SavedModel's own signature tensors."""
+    if is_saved_model(loaded):
+        served: dict[str, list[str]] = {"input": [], "output": []}
+        for sig in signatures_json(loaded.graph.meta_graph).values():
+            for side in served:
+                served[side] += [info["tensor"] for info in sig[f"{side}s"].values()]
+        return served
+    proposal = loaded.proposal
+    return {"input": [s.tensor for s in proposal.inputs],
+            "output": [s.tensor for s in proposal.outputs]}
+
+
 def highlights_of(loaded: LoadedCheckpoint) -> dict[str, str]:
-    """Op name -> ``"input"``/``"output"`` for the suggested signature tensors."""
+    """Op name -> ``"input"``/``"output"`` for the proposed signature tensors."""
     marks: dict[str, str] = {}
-    for side, suggestions in (("output", loaded.suggestions.outputs),
-                              ("input", loaded.suggestions.inputs)):
-        for s in suggestions:
-            marks[s.tensor.rsplit(":", 1)[0]] = side
+    served = served_tensors(loaded)
+    for side in ("output", "input"):
+        for tensor in served[side]:
+            marks[tensor.rsplit(":", 1)[0]] = side
     return marks
 
 
@@ -499,16 +514,17 @@ class GraphPanel(QWidget):
     def _default_focus(self) -> str | None:
         if self.loaded is None:
             return None
-        for s in self.loaded.suggestions.outputs + self.loaded.suggestions.inputs:
-            return s.tensor.rsplit(":", 1)[0]
+        served = served_tensors(self.loaded)
+        for tensor in served["output"] + served["input"]:
+            return tensor.rsplit(":", 1)[0]
         return next(iter(self.loaded.graph.ops), None)
 
     def _inputs_end(self, layout: GraphLayout) -> QPointF | None:
-        """Top centre of the node standing for the first suggested input, if shown."""
+        """Top centre of the node standing for the first proposed input, if shown."""
         if self.loaded is None or self._layouter is None:
             return None
-        for suggestion in self.loaded.suggestions.inputs:
-            node = self._layouter.node_for_op(layout, suggestion.tensor.rsplit(":", 1)[0])
+        for tensor in served_tensors(self.loaded)["input"]:
+            node = self._layouter.node_for_op(layout, tensor.rsplit(":", 1)[0])
             if node is not None:
                 x, y, w, _h = layout.boxes[node]
                 return QPointF(x + w / 2, y)

@@ -51,7 +51,9 @@ def shortcut_rows(window: QWidget) -> list[tuple[str, str]]:
     rows: dict[str, str] = {}
     for action in window.findChildren(QAction):
         keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        what = action.text().replace("&", "").rstrip("…").strip()
+        # The icon text: an undo action's text names the edit it undoes, its icon text
+        # stays "Undo" (install_signature_editor).
+        what = action.iconText().replace("&", "").rstrip("…").strip()
         if keys and what:
             rows.setdefault(what, keys)
     return sorted(rows.items(), key=lambda row: row[0].lower())

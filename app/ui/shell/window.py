@@ -136,7 +136,6 @@ def _load_job(target):
         with _collector_paused():
             loaded = load_checkpoint(target, progress=state.progress,
                                      cancelled=state.is_cancelled)
-            _ = loaded.suggestions  # computed here, not on the UI thread
             loaded.search_index.index_pieces()  # the search box searches every keystroke
             order = TreeOrder(loaded.graph)
         return loaded, order

@@ -162,7 +162,7 @@ class RemoveSignature(_Place):
 
 
 class _SetSignature(Swap):
-    """Swap one whole signature (rename, method, filled from suggestions)."""
+    """Swap one whole signature (rename, method, filled from the proposal)."""
 
     def __init__(self, doc, index: int, new: Signature, text: str) -> None:
         super().__init__(text, partial(doc.set_signature, index),
@@ -183,14 +183,14 @@ class SetMethod(_SetSignature):
                          f"Set '{old.key}' method to {method}")
 
 
-class UseSuggestions(_SetSignature):
-    """Fill a signature's inputs and outputs from the core's suggestions (key, method kept)."""
+class UseProposal(_SetSignature):
+    """Fill a signature's inputs and outputs with Signet's proposal (key, method kept)."""
 
-    def __init__(self, doc, index: int, suggested: Signature) -> None:
+    def __init__(self, doc, index: int, proposed: Signature) -> None:
         old = doc.draft.signatures[index]
-        super().__init__(doc, index, replace(old, inputs=suggested.inputs,
-                                             outputs=suggested.outputs),
-                         f"Use suggestions for '{old.key}'")
+        super().__init__(doc, index, replace(old, inputs=proposed.inputs,
+                                             outputs=proposed.outputs),
+                         f"Use Signet's proposal for '{old.key}'")
 
 
 class SetBinding(Swap):
@@ -206,7 +206,7 @@ class SetBinding(Swap):
 
 
 class ReplaceDraft(Swap):
-    """The whole draft at once (a loaded preset)."""
+    """The whole draft at once (a loaded preset, the proposal a first open starts with)."""
 
     def __init__(self, doc, draft: Draft, text: str) -> None:
         super().__init__(text, doc.set_draft, doc.draft.copy(), draft.copy(), Draft.copy)

@@ -5,7 +5,8 @@ method), the Inputs and Outputs of the selected one as `SlotView` tables that
 accept tensor drops from the op tree and graph view, the placeholders still
 unfed (one click to add as input or bind to a constant), and live validation.
 All edits go through the document's `QUndoStack` (app.ui.signature.model); the
-draft is autosaved per checkpoint (app.ui.signature.autosave).
+draft is autosaved per checkpoint (app.ui.signature.autosave). A checkpoint with no
+saved draft starts with Signet's proposal (app.core.proposal) as one undoable step.
 
 `install_signature_editor(window)` puts it into the main window with the Edit
 menu (undo, redo, history), the preset actions, the Presets menu and Export….
@@ -49,6 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import PresetError
+from app.core.proposal import Proposal
 from app.core.saved_model_source import draft_from_signatures
 from app.core.signature import (
     METHODS,
@@ -56,7 +58,6 @@ from app.core.signature import (
     Level,
     Signature,
     bound_value_problem,
-    draft_from_suggestions,
     record_facts,
     tensor_name,
     unfed_placeholders,
@@ -78,6 +79,9 @@ from app.ui.signature.presets_menu import PresetsMenu
 from app.ui.signature.training_section import TrainingSection
 
 EXPORT_SHORTCUT = "Ctrl+E"
+USE_SUGGESTIONS_TIP = ("Fill this empty signature with Signet's proposal: the inputs "
+                       "(input-pipeline tensors included) and outputs to serve, named as "
+                       "the proposal names them; one undoable step")
 _EDGE = 0.25  # the top/bottom quarter of a row inserts before/after it; the middle replaces
 
 
@@ -243,10 +247,15 @@ def _is_empty(draft: Draft | None) -> bool:
     return draft is None or not any(s.inputs or s.outputs for s in draft.signatures)
 
 
-def _is_demo(loaded) -> bool:
-    from app.demo import demo_checkpoint
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
-    return loaded.checkpoint.directory.resolve() == demo_checkpoint().resolve()
+
+def _no_proposal(proposal: Proposal) -> str:
+    """Why the signature starts empty, in one line."""
+    if proposal.notes:
+        return "Signet proposes no signature: " + "; ".join(n.text for n in proposal.notes)
+    return "Signet found no prediction to serve: drag tensors into Outputs"
 
 
 class ExportHost(Protocol):
@@ -311,8 +320,6 @@ class SignatureEditor(QWidget):
         self.method.activated.connect(lambda i: self.set_method(METHODS[i]))
         self.suggest_button = QToolButton(text="Use suggestions",
                                           clicked=self.use_suggestions)
-        self.suggest_button.setToolTip("Fill this empty signature with the suggested inputs "
-                                       "and outputs")
         sig_buttons = QVBoxLayout()
         for w in (add, remove):
             sig_buttons.addWidget(w)
@@ -381,19 +388,31 @@ class SignatureEditor(QWidget):
     # Checkpoint ---------------------------------------------------------------------------
 
     def set_checkpoint(self, loaded) -> None:
-        """Edit the draft of ``loaded``: the autosaved one, or (for the demo) suggestions."""
+        """Edit the draft of ``loaded``: the autosaved one; for a SavedModel its own
+        signatures; else Signet's proposal, as one undoable step (Ctrl+Z starts empty)."""
         restored = self.autosave.attach(loaded.checkpoint)
         draft = restored
-        if _is_empty(draft) and _is_demo(loaded):
-            draft = draft_from_suggestions(loaded)
         if _is_empty(draft):  # a SavedModel: edit its own signatures
             draft = draft_from_signatures(loaded) or draft
         self.doc.open(loaded, draft)
         self.setEnabled(True)
-        if not _is_empty(restored):  # only what was saved before, never the suggestions
-            self.show_status(f"Restored the signature draft of {loaded.checkpoint.name}")
+        name = loaded.checkpoint.name
+        if not _is_empty(restored):  # only what was saved before, never the proposal
+            self.show_status(f"Restored the signature draft of {name}")
         elif not _is_empty(draft):
-            self.show_status("The signature starts with the suggested inputs and outputs")
+            self.show_status("The signature starts with the SavedModel's own signatures")
+        elif loaded.proposal.empty:
+            self.show_status(_no_proposal(loaded.proposal))
+        else:
+            self._start_with_proposal(loaded.proposal, name)
+
+    def _start_with_proposal(self, proposal: Proposal, name: str) -> None:
+        filled = self.doc.draft.copy()  # the options of an emptied draft kept
+        filled.signatures = proposal.draft().signatures
+        self.doc.push(cmd.ReplaceDraft(self.doc, filled, "Use Signet's proposal"))
+        self.show_status(f"The signature starts with Signet's proposal for {name}: "
+                         f"{_count(len(proposal.inputs), 'input')}, "
+                         f"{_count(len(proposal.outputs), 'output')} (Ctrl+Z to start empty)")
 
     def clear(self) -> None:
         self.autosave.detach()
@@ -429,14 +448,20 @@ class SignatureEditor(QWidget):
             self.doc.push(cmd.SetMethod(self.doc, self.doc.current, method))
 
     def use_suggestions(self) -> None:
+        """Fill the current (empty) signature with Signet's whole proposal, inputs
+        included, keyed as the proposal keys them: one undoable step."""
         sig = self.doc.current_signature()
         if self.doc.loaded is None or sig is None:
             return
         if sig.inputs or sig.outputs:
             self.show_status("Use suggestions fills an empty signature; add a new one first")
             return
-        suggested = draft_from_suggestions(self.doc.loaded).signatures[0]
-        self.doc.push(cmd.UseSuggestions(self.doc, self.doc.current, suggested))
+        proposal = self.doc.loaded.proposal
+        if proposal.empty:
+            self.show_status(_no_proposal(proposal))
+            return
+        self.doc.push(cmd.UseProposal(self.doc, self.doc.current,
+                                      proposal.draft().signatures[0]))
 
     def add_placeholder_as_input(self, tensor: str) -> bool:
         return self.add_tensor(tensor, "inputs")
@@ -556,7 +581,11 @@ class SignatureEditor(QWidget):
         if sig is not None:
             self.method.setCurrentIndex(METHODS.index(sig.method) if sig.method in METHODS
                                         else -1)
-        self.suggest_button.setEnabled(sig is not None and not sig.inputs and not sig.outputs)
+        proposal = doc.loaded.proposal if has_graph else None
+        self.suggest_button.setEnabled(sig is not None and not sig.inputs and not sig.outputs
+                                       and proposal is not None and not proposal.empty)
+        self.suggest_button.setToolTip(_no_proposal(proposal) if proposal is not None
+                                       and proposal.empty else USE_SUGGESTIONS_TIP)
         self._show_current(doc.current)
         lines = [f"{p.level.value}: {p.message}" for p in doc.signature_problems(doc.current)]
         self.problems.setText("\n".join(lines))
@@ -636,6 +665,8 @@ def install_signature_editor(window) -> SignatureEditor:
     undo.setShortcut(QKeySequence("Ctrl+Z"))
     redo = doc.undo_stack.createRedoAction(window, "&Redo")
     redo.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+    for action, name in ((undo, "Undo"), (redo, "Redo")):
+        action.setIconText(name)  # the text follows the stack ("Undo Use Signet's proposal")
     history = QUndoView(doc.undo_stack)
     history.setObjectName("undoHistory")
     history.setEmptyLabel("<original>")

@@ -30,6 +30,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QApplication, QStyle
 
+from app.core.proposal import ProposedSlot
 from app.core.signature import (
     Draft,
     Level,
@@ -281,12 +282,28 @@ class DraftDocument(QObject):
                 self.push(cmd.ReplaceTensor(self, sig, side, replace, new_slot(tensor, keys)))
                 row = replace + 1
                 continue
-            slot = new_slot(tensor, keys)
+            slot = new_slot(tensor, keys, self._proposed_key(tensor.name, side, keys))
             keys.append(slot.key)
             self.push(cmd.AddSlot(self, sig, side, row, slot))
             row += 1
         self.undo_stack.endMacro()
         return True
+
+    def proposed_slot(self, tensor: str, side: str) -> ProposedSlot | None:
+        """The slot Signet's proposal has for ``tensor`` on ``side``, if any."""
+        if self.loaded is None:
+            return None
+        proposal = self.loaded.proposal
+        for slot in proposal.inputs if side == "inputs" else proposal.outputs:
+            if slot.tensor == tensor:
+                return slot
+        return None
+
+    def _proposed_key(self, tensor: str, side: str, taken: list[str]) -> str | None:
+        """The proposal's key for ``tensor`` (made unique), so a dropped pipeline tensor
+        is ``features`` as in the proposal, not ``IteratorGetNext``."""
+        proposed = self.proposed_slot(tensor, side)
+        return slot_key_for(proposed.key, taken) if proposed is not None else None
 
     def remove_rows(self, side: str, rows: list[int]) -> None:
         if not rows:
@@ -352,9 +369,12 @@ class SlotModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DecorationRole and column == KEY:
             return level_icon(_worst(problems))
         if role == Qt.ItemDataRole.ToolTipRole:
-            if problems:
-                return "\n".join(f"{p.level.value}: {p.message}" for p in problems)
-            return f"{slot.tensor}: ok"
+            lines = [f"{p.level.value}: {p.message}" for p in problems] or \
+                [f"{slot.tensor}: ok"]
+            proposed = self.doc.proposed_slot(tensor_name(slot.tensor), self.side)
+            if proposed is not None:
+                lines.append(f"Signet proposes it: {proposed.why}")
+            return "\n".join(lines)
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:

@@ -402,17 +402,40 @@ def test_details_show_variable_bytes(window, open_and_wait, skip_thoughts):
     assert "training-only" not in text and str(variable.role) in text
 
 
-def test_summary_lists_facts_and_clickable_suggestions(window, qtbot, open_and_wait,
-                                                       skip_thoughts):
+def test_summary_lists_facts_and_the_clickable_proposal(window, qtbot, open_and_wait,
+                                                        skip_thoughts):
     loaded = open_and_wait(window, skip_thoughts.directory)
     text = window.summary.toPlainText()
     share = loaded.variables.training_bytes / loaded.variables.nbytes
     assert f"{len(loaded.graph):,}" in text and f"{share:.0%}" in text
     assert ", ".join(map(str, loaded.checkpoint.steps)) in text
-    suggested = [s.tensor for s in loaded.suggestions.inputs + loaded.suggestions.outputs]
-    assert window.summary.targets() == suggested
-    assert set(skip_thoughts.inputs) <= set(suggested)
+    proposal = loaded.proposal
+    served = [s.tensor for s in proposal.inputs + proposal.outputs]
+    assert served == [*skip_thoughts.inputs, "encoder_out/thought_vectors:0"]
+    # Each slot by key, its tensor a link, its why under it; the labels, never inputs,
+    # and the teacher-forcing note in plain words.
+    assert window.summary.targets() == served + list(proposal.labels)
+    assert "Proposed signature" in text and "Suggested" not in text
+    for slot in proposal.inputs + proposal.outputs:
+        assert f"{slot.key} = {slot.tensor}" in text and slot.why in text
+    assert "Labels" in text and "decode_post_ids:0" in text
+    assert proposal.notes and all(n.text in text for n in proposal.notes)
     with qtbot.waitSignal(window.opSelected) as blocker:
-        window.summary.anchorClicked.emit(QUrl(f"signet:{suggested.index('encode_ids:0')}"))
+        window.summary.anchorClicked.emit(QUrl(f"signet:{served.index('encode_ids:0')}"))
     assert blocker.args == ["encode_ids"]
     assert window.tree.current_object() is loaded.graph.tensor("encode_ids:0")
+
+
+def test_summary_shows_pipeline_inputs_by_key_and_the_bound_switches(window, open_and_wait,
+                                                                     pipeline_classifier):
+    loaded = open_and_wait(window, pipeline_classifier["prefix"])
+    text = window.summary.toPlainText()
+    assert f"features = {pipeline_classifier['images']}" in text
+    assert "Bound for serving" in text
+    assert loaded.proposal.bind == {pipeline_classifier["phase"]: False}
+    assert f"{pipeline_classifier['phase']} = false" in text
+    assert loaded.proposal.bind_why[pipeline_classifier["phase"]] in text
+    assert window.summary.targets() == [
+        pipeline_classifier["images"], pipeline_classifier["logits"],
+        pipeline_classifier["probabilities"], pipeline_classifier["phase"],
+        pipeline_classifier["labels"]]

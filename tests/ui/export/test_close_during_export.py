@@ -35,8 +35,7 @@ def exporting(window, open_and_wait, skip_thoughts, qtbot, tmp_path, monkeypatch
     """The window with an export stopped by the hook as it enters "verify"."""
     stop_window_export_at(monkeypatch, "verify")
     editor = install_signature_editor(window)
-    open_and_wait(window, skip_thoughts.directory)
-    editor.suggest_button.click()
+    open_and_wait(window, skip_thoughts.directory)  # starts with Signet's proposal
     editor.export_action.trigger()
     dialog = editor.export_dialog
     dialog.base.setText(str(tmp_path))

@@ -32,14 +32,18 @@ def _node_items(panel):
     return {i.node.id: i for i in panel.scene.items() if isinstance(i, NodeItem | ScopeBoxItem)}
 
 
-def test_overview_shows_top_level_scopes_and_highlights_suggestions(panel, loaded):
+def test_overview_shows_top_level_scopes_and_highlights_the_proposal(panel, loaded):
     items = _node_items(panel)
+    assert panel.scene.highlights == {"encode_ids": "input", "encode_mask": "input",
+                                      "encoder_out/thought_vectors": "output"}
+    assert items["decode_post_ids"].highlight is None  # a label, never a served input
     assert {"encoder/", "decoder/", "encoder_out/", "encode_ids"} <= set(items)
     assert "gradients/" not in items and "Adam/" not in items  # machinery hidden by default
     assert items["encoder/"].node.op_count == panel.layout_data.nodes["encoder/"].op_count
     assert items["encode_ids"].highlight == "input"
     assert items["encode_ids"].cacheMode() == NodeItem.CacheMode.DeviceCoordinateCache
     assert "int64 [?, ?]" in items["encode_ids"].toolTip()
+    assert "proposed serving input" in items["encode_ids"].toolTip()
     assert panel.status.text().startswith(f"{len(items)} nodes")
 
 

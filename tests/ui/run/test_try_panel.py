@@ -18,6 +18,7 @@ def test_try_panel_answers_the_draft_in_a_worker(window, qtbot, open_and_wait, c
     editor = install_signature_editor(window)
     panel = install_try_panel(window)
     loaded = open_and_wait(window, cnn.directory)
+    editor.doc.undo_stack.undo()  # from an empty signature: Ctrl+Z on the proposal
     assert loaded.graph.tensor("images:0") is not None
     assert not panel.run_button.isEnabled()  # nothing to run yet
     assert "build a signature" in panel.status.text()
@@ -59,6 +60,7 @@ def test_the_panel_follows_the_draft_through_the_window_in_either_install_order(
     panel = install_try_panel(window)
     editor = install_signature_editor(window)
     open_and_wait(window, cnn.directory)
+    editor.doc.undo_stack.undo()  # from an empty signature: Ctrl+Z on the proposal
     editor.doc.add_tensors(["images:0"], "inputs")
     editor.doc.add_tensors(["probabilities:0"], "outputs")
     assert panel.draft is editor.doc.draft

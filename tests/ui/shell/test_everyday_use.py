@@ -43,12 +43,11 @@ def test_an_op_with_a_default_name_is_keyed_by_its_scope(editor):
 
 
 def test_the_same_tensor_twice_as_output_warns(editor):
-    view = editor.views["outputs"]
-    drag_and_drop(view, tensor_data(editor.doc.graph, "encoder/thought_vectors:0"))
-    drag_and_drop(view, tensor_data(editor.doc.graph, "encoder/thought_vectors:0"))
+    out = "encoder_out/thought_vectors:0"
+    assert slots(editor, "outputs") == [("thought_vectors", out)]  # Signet's proposal
+    drag_and_drop(editor.views["outputs"], tensor_data(editor.doc.graph, out))
     warnings = [p.message for p in editor.doc.problems if p.level is Level.WARNING]
-    assert any("encoder/thought_vectors:0 is already output 'thought_vectors'" in w
-               for w in warnings)
+    assert any(f"{out} is already output 'thought_vectors'" in w for w in warnings)
 
 
 def test_selecting_a_training_op_never_flips_the_toggle(window, qtbot, open_and_wait,
@@ -70,7 +69,6 @@ def test_export_shortcut_from_search_box(editor, window, qtbot):
     from app.ui.shell.help import install_help
 
     install_help(window)
-    editor.suggest_button.click()
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     window.tree.focus_search()
@@ -161,7 +159,7 @@ def test_first_open_says_nothing_restored(window, qtbot, open_and_wait):
     editor.statusMessage.connect(messages.append)
     open_and_wait(window, demo_checkpoint())  # a first-ever open: nothing saved before
     assert not any("Restored" in m for m in messages)
-    assert "suggested inputs and outputs" in window.statusBar().currentMessage()
+    assert "starts with Signet's proposal" in window.statusBar().currentMessage()
     window.close_checkpoint()
     messages.clear()
     open_and_wait(window, demo_checkpoint())  # now there is a saved draft, and it says so
@@ -172,7 +170,6 @@ def test_export_result_in_log(editor, window, qtbot, tmp_path):
     from app.ui.export.log import install_export_log, recent_exports
 
     log = install_export_log(window)
-    editor.suggest_button.click()
     assert editor.save_preset(tmp_path / "encoder.json")
     assert f"Saved the preset {tmp_path / 'encoder.json'}" in window.log.toPlainText()
     editor.export_action.trigger()

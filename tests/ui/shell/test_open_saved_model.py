@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.core.export import export_model
 from app.core.signature import Draft, Signature, Slot
+from app.ui.graph.panel import served_tensors
 from app.ui.signature.editor import install_signature_editor
 
 
@@ -25,4 +26,9 @@ def test_window_opens_a_model_folder_with_its_signatures_as_the_draft(window, qt
     assert [(s.key, s.tensor) for s in sig.inputs] == [("images", "images:0")]
     assert [(s.key, s.tensor) for s in sig.outputs] == [("probabilities", "probabilities:0")]
     assert (opened.options.base, opened.options.name) == (str(tmp_path), "cnn")
+    assert "starts with the SavedModel's own signatures" in editor.last_status
+    # The Checkpoint summary and the graph show what it serves, not a proposal.
+    assert window.summary.targets() == ["images:0", "probabilities:0"]
+    assert "serving_default (predict)" in window.summary.toPlainText()
+    assert served_tensors(loaded) == {"input": ["images:0"], "output": ["probabilities:0"]}
     editor.shutdown()

@@ -13,6 +13,7 @@ def test_row_format_offender_is_a_slot_warning_with_the_columnar_fix(window, ope
     editor = install_signature_editor(window)
     open_and_wait(window, prefix.parent)
     doc = editor.doc
+    doc.undo_stack.undo()  # from an empty signature: Ctrl+Z on the proposal
     doc.add_tensors(["x:0"], "inputs")
     doc.add_tensors(["y:0", "weights:0"], "outputs")
     keys = [s.key for s in doc.draft.signatures[0].outputs]

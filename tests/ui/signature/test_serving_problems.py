@@ -15,6 +15,7 @@ def test_constant_rate_dropout_marks_the_output_slot_only_with_its_rewrite_off(
     editor = install_signature_editor(window)
     open_and_wait(window, prefix)
     doc = editor.doc
+    doc.undo_stack.undo()  # from an empty signature: Ctrl+Z on the proposal
     doc.add_tensors(["x:0"], "inputs")
     doc.add_tensors(["logits:0"], "outputs")
     outputs = doc.models["outputs"]

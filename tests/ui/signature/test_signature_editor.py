@@ -1,12 +1,15 @@
-"""The signature editor: drops, slot edits with undo/redo, validation, suggestions, autosave."""
+"""The signature editor: drops, slot edits with undo/redo, validation, suggestions, autosave.
+
+These tests edit from an empty signature: the fixture undoes the proposal the
+checkpoint opens with (as Ctrl+Z does; tests.ui.signature.test_proposal_ui tests
+the proposal itself) and starts the undo history there."""
 
 from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from app.core.signature import drop_problem, slot_key_for, tensor_name
-from app.demo import demo_checkpoint
+from app.core.signature import drop_problem, slot_key_for
 from app.ui.shell.window import MainWindow
 from app.ui.signature import editor as signature_editor
 from app.ui.signature.editor import install_signature_editor
@@ -20,6 +23,9 @@ OUT = "encoder_out/thought_vectors:0"
 def editor(window, open_and_wait, skip_thoughts):
     editor = install_signature_editor(window)
     open_and_wait(window, skip_thoughts.directory)
+    editor.doc.undo_stack.undo()
+    editor.doc.undo_stack.clear()
+    assert slots(editor, "inputs") == [] and slots(editor, "outputs") == []
     return editor
 
 
@@ -228,16 +234,15 @@ def test_unfed_placeholders_add_as_input_and_bind_to_constant(editor, monkeypatc
     assert doc.draft.bound == {} and editor.unfed() == ["encode_mask:0"]
 
 
-def test_use_suggestions_fills_an_empty_signature(editor):
-    loaded = editor.doc.loaded
+def test_use_suggestions_fills_an_empty_signature_with_the_proposal(editor):
+    proposal = editor.doc.loaded.proposal
     assert editor.suggest_button.isEnabled()
     editor.suggest_button.click()
     sig = editor.doc.current_signature()
-    outputs = [s.tensor for s in loaded.suggestions.outputs
-               if s.reason == "ends the forward graph"]
-    assert [s.tensor for s in sig.outputs] == outputs
-    assert sorted(s.tensor for s in sig.inputs) == sorted(
-        t for t in ("encode_ids:0", "encode_mask:0"))
+    assert [(s.key, s.tensor) for s in sig.outputs] == [("thought_vectors", OUT)]
+    assert [(s.key, s.tensor) for s in sig.inputs] == [(s.key, s.tensor)
+                                                       for s in proposal.inputs]
+    assert {s.tensor for s in sig.inputs} == {"encode_ids:0", "encode_mask:0"}
     assert editor.export_action.isEnabled(), editor.export_action.toolTip()
     assert not editor.suggest_button.isEnabled()
     editor.doc.undo_stack.undo()
@@ -295,17 +300,7 @@ def test_autosave_restores_the_draft_in_a_new_window(editor, window, qtbot, open
     assert restored.doc.draft.signatures[0].outputs == []
 
 
-def test_the_demo_opens_with_the_suggested_signature(window, open_and_wait):
-    editor = install_signature_editor(window)
-    loaded = open_and_wait(window, demo_checkpoint())
-    sig = editor.doc.current_signature()
-    assert [s.tensor for s in sig.outputs] == [
-        s.tensor for s in loaded.suggestions.outputs if s.reason == "ends the forward graph"]
-    assert {tensor_name(s.tensor) for s in sig.inputs} == {"encode_ids:0", "encode_mask:0"}
-    assert editor.export_action.isEnabled()
-
-
-def test_signet_demo_window_has_the_editor_with_the_suggested_signature(qtbot):
+def test_signet_demo_window_has_the_editor_with_the_proposed_signature(qtbot):
     from app.ui.shell import launch
     win = launch.build_window(demo=True, warm_up=False)
     qtbot.addWidget(win)

@@ -19,8 +19,7 @@ OUT = "encoder_out/thought_vectors:0"
 @pytest.fixture
 def editor(window, open_and_wait, skip_thoughts):
     editor = install_signature_editor(window)
-    open_and_wait(window, skip_thoughts.directory)
-    editor.suggest_button.click()
+    open_and_wait(window, skip_thoughts.directory)  # starts with Signet's proposal
     return editor
 
 
