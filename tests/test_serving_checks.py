@@ -315,6 +315,7 @@ def test_dropout_behind_a_placeholder_with_its_rewrite_off_names_both_fixes(tmp_
     graph = load_checkpoint(prefix).graph
     draft = _draft(tmp_path / "out", "kp", {"x": "x"}, {"y": "y"})
     draft.rewrites["dropout"] = False
+    draft.rewrites["training_switch"] = False  # keep_prob left at its default
     warnings = [str(p) for p in validate(draft, graph) if p.level is Level.WARNING]
     assert warnings == [
         "signature 'serving_default', output 'y': dropout in 'dense/dropout' draws a new "
@@ -393,6 +394,7 @@ def test_layers_dropout_in_a_v1_cond_publishes_or_names_its_training_switch(tmp_
 
     draft = _draft(tmp_path / "off", "ld", {"x": "x"}, {"logits": "logits"})
     draft.rewrites["dropout"] = False
+    draft.rewrites["training_switch"] = False  # is_training left at its default
     warnings = [str(p) for p in validate(draft, graph) if p.level is Level.WARNING]
     assert len(warnings) == 1 and "unless is_training:0 (left at its default) switches it " \
         "off; bind is_training to its inference value" in warnings[0], warnings

@@ -136,6 +136,8 @@ def test_unfed_placeholders_listed_and_defaults_reported(cnn_loaded, skip):
                       "feeds: encode_mask:0 (add them as inputs or bind them to a constant)"]
 
     cnn_draft = _draft([("images", "images")], [("probs", "probabilities")])
+    assert _messages(validate(cnn_draft, cnn_loaded.graph), Level.INFO) == []  # rewritten
+    cnn_draft.rewrites["training_switch"] = False  # keep_prob left at its default
     problems = validate(cnn_draft, cnn_loaded.graph)
     assert not has_errors(problems)
     assert any("keep_prob:0" in m for m in _messages(problems, Level.INFO))

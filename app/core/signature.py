@@ -217,11 +217,16 @@ def drop_problem(graph: OpGraph, tensor: str, side: str,
     return None
 
 
-def needed_ops(graph: OpGraph, outputs: Iterable[str], fed: Iterable[str]) -> set[str]:
-    """Ops computing ``outputs`` when the ``fed`` tensors are given (data and control edges)."""
+def needed_ops(graph: OpGraph, outputs: Iterable[str], fed: Iterable[str],
+               stop: Iterable[str] = ()) -> set[str]:
+    """Ops computing ``outputs`` when the ``fed`` tensors are given (data and control edges).
+
+    The ``stop`` ops are never entered: ops whose values no answer depends on (the branch
+    of a cond that a bound training switch no longer takes)."""
     fed_set = {tensor_name(t) for t in fed}
     ops = graph.ops
-    seen: set[str] = set()
+    stopped = set(stop)
+    seen: set[str] = set(stopped)
     stack = []
     for t in outputs:
         name = tensor_name(t)
@@ -235,7 +240,7 @@ def needed_ops(graph: OpGraph, outputs: Iterable[str], fed: Iterable[str]) -> se
         op = ops[name]
         stack.extend(t.rpartition(":")[0] for t in op.inputs if t not in fed_set)
         stack.extend(op.control_inputs)
-    return seen
+    return seen - stopped if stopped else seen
 
 
 def _fed(draft: Draft, sig: Signature) -> set[str]:

@@ -33,11 +33,18 @@ def batch_mixing_cause(graph: Any, output: str, inputs: list[str],
     switching a rewrite on when ``off`` has one for them, else the kind's own fix.
     """
     found: dict[str, list[str]] = {}
-    for op in batch_path(graph, output, inputs):
+    path = batch_path(graph, output, inputs)
+    for op in path:
         kind = _kind(op)
         if kind is not None:
             found.setdefault(kind, []).append(op.name)
     if not found:
+        # Batch norm inside a function body (an If branch) is out of sight, but a
+        # switched-off training switch on the path is the fix.
+        hints = sorted({off[op.name] for op in path if off and op.name in off})
+        if hints:
+            return ("no op on its path reduces over the batch axis where Signet can see it; "
+                    + "; ".join(hints))
         return ("no op on its path reduces over the batch axis by itself (look for ops "
                 "that reshape or transpose the batch axis away)")
     parts = []

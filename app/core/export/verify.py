@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.checks import signature_findings
+from app.core.checks import path_ops, signature_findings
 from app.core.errors import Cancelled, ExportError
 from app.core.export.batch_causes import batch_mixing_cause, batch_path
 from app.core.export.shared_runs import SharedRuns
@@ -372,6 +372,13 @@ class _SignatureRun:
                                       off=self.off)
         if findings:
             return "; ".join(f.message for f in findings[:3])
+        # Randomness inside a function body (an If branch) is out of the walk's sight,
+        # but a switched-off training switch on the path is the fix.
+        path = path_ops(graph, [self.sig.outputs[name].name], self.input_names)
+        hints = sorted({self.off[op] for op in path if op in self.off})
+        if hints:
+            return "nothing on its path draws random numbers where Signet can see it; " \
+                + "; ".join(hints)
         return ("no random or input-pipeline op is on its path; it reads state that "
                 "changes from run to run (a variable assigned on every run, a queue or "
                 "a stateful op): export a graph built for inference")

@@ -9,7 +9,9 @@
   rewrite after rewrite to a copy of ``meta``; ``renamed_draft`` moves the draft's slots
   onto the tensors that replaced theirs.
 - ``plan_problems(graph, draft)``: what `signature.validate` reports: a blocked site on
-  the served path is an error until kept, a rewrite's warning is a warning.
+  the served path is an error until kept, a rewrite's warning is a warning. The served
+  path leaves out what an active training switch turns off (the branch its conds no
+  longer take), and a binding the rewrites override is said, never dropped in silence.
 - ``bypassed_ops(findings)``: the ops the given (active) findings take off the served
   path, for static checks that would otherwise blame them (random ops, pipelines).
 - ``switched_off(findings, draft)``: for the ops of sites a rewrite would fix but that are
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
     from app.core.signature import Draft, Problem
 
 # Application order: inputs are rewired before the idioms that read them are followed.
-MODULES = ("inputs", "learning_phase", "dropout", "batch_norm", "moving_average")
+MODULES = ("inputs", "learning_phase", "training_switch", "dropout", "batch_norm",
+           "moving_average")
 
 __all__ = ["Applied", "Finding", "Rewrite", "active", "apply_all", "blocking", "bypassed_ops",
            "describe", "find_all", "is_kept", "is_on", "plan_problems", "registry", "renamed_draft",
@@ -153,7 +156,9 @@ def describe(findings: Iterable[Finding], draft: Draft) -> list[dict[str, Any]]:
 
 def plan_problems(graph: OpGraph, draft: Draft,
                   findings: list[Finding] | None = None) -> list[Problem]:
-    """Blocked sites on the served path (errors) and active findings' warnings."""
+    """Blocked sites on the served path (errors), active findings' warnings, and bindings
+    that the rewrites override (warnings)."""
+    from app.core.rewrite.training_switch import killed_ops, overridden
     from app.core.signature import Level, Problem, needed_ops, tensor_name
 
     findings = find_all(graph, draft) if findings is None else findings
@@ -162,11 +167,14 @@ def plan_problems(graph: OpGraph, draft: Draft,
         return problems
     fed = {tensor_name(s.tensor) for sig in draft.signatures for s in sig.inputs}
     fed |= {tensor_name(t) for t in draft.bound}
-    served = needed_ops(graph, (s.tensor for sig in draft.signatures for s in sig.outputs),
-                        fed)
-    served |= {name.rpartition(":")[0] for name in fed}  # an input's own op is its site
+    outputs = [s.tensor for sig in draft.signatures for s in sig.outputs]
+    inputs = {name.rpartition(":")[0] for name in fed}  # an input's own op is its site
+    served = needed_ops(graph, outputs, fed) | inputs
+    killed = killed_ops(active(findings, draft))
+    # A blocked site only in a branch a bound switch no longer takes is never served.
+    running = needed_ops(graph, outputs, fed, killed) | inputs if killed else served
     for f in blocking(findings, draft):
-        if served.intersection(f.ops):
+        if running.intersection(f.ops):
             rewrite = by_id(f.rewrite)
             keep = (f" (to serve it as it is, keep it: --keep {f.id})"
                     if rewrite is None or rewrite.keep_serves else "")
@@ -176,6 +184,8 @@ def plan_problems(graph: OpGraph, draft: Draft,
     for f in active(findings, draft):
         if f.warning and served.intersection(f.ops):
             problems.append(Problem(Level.WARNING, f"training → serving: {f.id}: {f.warning}"))
+    problems += [Problem(Level.WARNING, f"training → serving: {line}")
+                 for line in overridden(graph, draft, findings)]
     return problems
 
 

@@ -48,6 +48,7 @@ from app.core.rewrite.graph_walk import (
     ASSIGN_OPS,
     ancestors,
     averaged_input,
+    const_values,
     consumers_of,
     op_of,
     producer,
@@ -192,15 +193,8 @@ def _statistic(graph: OpGraph, mean: Op) -> str:
 def _over_batch(graph: OpGraph, mean: Op) -> bool:
     """True unless the reduction axes are a constant that leaves out axis 0."""
     axes = producer(graph, mean.inputs[1]) if len(mean.inputs) > 1 else None
-    if axes is None or axes.type != "Const":
-        return True
-    tensor = axes.node.attr["value"].tensor
-    values = list(tensor.int_val) + list(tensor.int64_val)
-    if tensor.tensor_content:
-        fmt = "q" if tensor.dtype == 9 else "i"  # DT_INT64 else DT_INT32
-        values += list(struct.unpack(f"<{len(tensor.tensor_content) // struct.calcsize(fmt)}"
-                                     f"{fmt}", tensor.tensor_content))
-    return 0 in values
+    values = const_values(axes) if axes is not None else None
+    return values is None or 0 in values
 
 
 def _moving(graph: OpGraph, mean_t: str, variance_t: str) -> dict[str, Any] | str:

@@ -8,6 +8,7 @@ update) is a handful of ops, and a walk that goes further has left it.
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Callable, Iterable
 
@@ -70,6 +71,29 @@ def averaged_input(graph: OpGraph, update: Op, average: str,
             following.extend(op.inputs)
         frontier = following
     return None
+
+
+# ``struct`` formats of the DataType numbers a small constant is read in.
+_FORMATS = {1: "f", 2: "d", 3: "i", 4: "B", 5: "h", 6: "b", 9: "q", 10: "?", 19: "e"}
+
+
+def const_values(op: Op) -> list[float] | None:
+    """The numbers a ``Const`` op holds (a scalar is one), or None for any other op or
+    a dtype that is not a plain number. Booleans read as 0/1."""
+    if op.type != "Const":
+        return None
+    tensor = op.node.attr["value"].tensor
+    fmt = _FORMATS.get(tensor.dtype)
+    if fmt is None:
+        return None
+    if tensor.tensor_content:
+        count = len(tensor.tensor_content) // struct.calcsize(fmt)
+        return [float(v) for v in struct.unpack(f"<{count}{fmt}", tensor.tensor_content)]
+    values = (list(tensor.float_val) + list(tensor.double_val) + list(tensor.int_val)
+              + list(tensor.int64_val) + list(tensor.bool_val))
+    if tensor.dtype == 19:  # float16 values travel as their bits in half_val
+        values += [struct.unpack("<e", struct.pack("<H", v))[0] for v in tensor.half_val]
+    return [float(v) for v in values]
 
 
 def consumers_of(graph: OpGraph, tensor: str) -> list[Op]:
