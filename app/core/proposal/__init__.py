@@ -484,10 +484,11 @@ class _Proposer:
 
 def _switches(graph: OpGraph) -> dict[str, _Switch]:
     """Training switches the rewrites bind for inference, by tensor."""
-    from app.core.rewrite import learning_phase
+    from app.core.rewrite import learning_phase, training_switch
     from app.core.signature import Draft
 
-    found: dict[str, _Switch] = {}
+    found = {f.data["tensor"]: _Switch(f.data["tensor"], f.data["value"], f.summary)
+             for f in training_switch.switches(graph) if f.blocked is None}
     for f in learning_phase.find(graph, Draft()):
         if f.blocked is None:
             tensor = f"{f.data['op']}:0"
