@@ -135,7 +135,7 @@ class _Proposer:
                                "another in training")):
             found += [self._candidate(h.prediction, reason) for h in heads]
         label_dependent = self._label_dependent
-        for name in reversed(self._ends(self._fed, strict=True)):
+        for name in reversed(self._ends(strict=True)):
             op = self.ops[name]
             if name in label_dependent or name in self.reading.loss_side \
                     or op.type in _NOT_OUTPUT or not op.output_count or _scalar(op) \
@@ -306,16 +306,24 @@ class _Proposer:
 
     def _plain_ends(self) -> list[str]:
         """Without a loss or names: the last op the model computes that nothing reads."""
-        ends = [n for n in self._ends(self._fed, strict=True) if not self.ops[n].consumers
+        ends = [n for n in self._ends(strict=True) if not self.ops[n].consumers
                 and self.ops[n].type not in _NOT_OUTPUT and self._weighted(n)]
         return [f"{ends[-1]}:0"] if ends else []
 
-    def _ends(self, fed: set[str], strict: bool = False) -> list[str]:
-        """Ops of ``fed`` that nothing computed from the data reads on, except summaries
-        and evaluation against the labels, in graph order: where the forward graph stops.
-        ``strict``: evaluation may read only a prediction-like op (an argmax, a softmax),
-        not the arithmetic of a loss or a metric."""
+    def _ends(self, strict: bool = False) -> list[str]:
+        """Ops of the data's reach that nothing computed from the data reads on, except
+        summaries and evaluation against the labels, in graph order: where the forward
+        graph stops. ``strict``: evaluation may read only a prediction-like op (an argmax,
+        a softmax), not the arithmetic of a loss or a metric."""
         ops = self.ops
+        return [name for name, evaluated in self._end_facts
+                if not (strict and evaluated and ops[name].type not in _PREDICTION_TYPES)]
+
+    @cached_property
+    def _end_facts(self) -> list[tuple[str, bool]]:
+        """(op, whether evaluation reads it) for every end of the data's reach."""
+        ops = self.ops
+        fed = self._fed
         label_dependent = self._label_dependent
         ends = []
         for name in ops:
@@ -328,8 +336,7 @@ class _Proposer:
                 elif c in fed and ops[c].type not in _OBSERVERS:
                     break
             else:
-                if not (strict and evaluated and ops[name].type not in _PREDICTION_TYPES):
-                    ends.append(name)
+                ends.append((name, evaluated))
         return ends
 
     @cached_property
@@ -394,26 +401,30 @@ class _Proposer:
         """The sources (switches left out) computing ``outputs`` reads, by tensor: the walk
         `signature.needed_ops` makes (data and control inputs), stopped at each source."""
         sources = self.reading.sources
-        producers = {t.rpartition(":")[0] for t in sources}
         switches = self.switches
         stop = self.reading.machinery
-        ops = self.ops
+        get = self.ops.get
         needed: dict[str, Source] = {}
         seen: set[str] = set()
+        add = seen.add
         stack = [s.tensor.rpartition(":")[0] for s in outputs]
+        push = stack.append
         while stack:
             name = stack.pop()
-            if name in seen or name in stop or name not in ops:
+            if name in seen:
                 continue
-            seen.add(name)
-            op = ops[name]
+            add(name)
+            op = get(name)
+            if op is None or name in stop:
+                continue
             for tensor in op.inputs:
-                src = tensor[:tensor.rindex(":")]
-                if src in producers and tensor in sources:
+                if tensor in sources:
                     if tensor not in switches:
                         needed[tensor] = sources[tensor]
-                elif src not in seen:
-                    stack.append(src)
+                    continue
+                src = tensor[:tensor.rindex(":")]
+                if src not in seen:
+                    push(src)
             if op.has_control:
                 stack.extend(op.control_inputs)
         return needed
@@ -421,10 +432,10 @@ class _Proposer:
     def _input_slots(self, needed: dict[str, Source]) -> list[ProposedSlot]:
         """The needed sources as input slots, in graph order, keyed for what they are
         (a placeholder with a default keeps it: feeding it stays optional)."""
-        order = {n: i for i, n in enumerate(self.ops)}
+        ops = self.ops
         slots: list[ProposedSlot] = []
         taken: set[str] = set()
-        for tensor in sorted(needed, key=lambda t: (order[t.rpartition(":")[0]], t)):
+        for tensor in sorted(needed, key=lambda t: (ops[t.rpartition(":")[0]].position, t)):
             source = needed[tensor]
             t = self.graph.tensor(tensor)
             if source.defaulted or t is None:

@@ -272,6 +272,7 @@ def _weights(graph: OpGraph, values: dict[str, str]) -> dict[str, str]:
 def _variable_values(graph: OpGraph) -> dict[str, str]:
     """Every op that hands on a variable's value or handle unchanged -> the variable."""
     ops = graph.ops
+    passing = {op.name for op in ops_of_type(graph, _VALUE_PASS)}
     values: dict[str, str] = {}
     for var in ops_of_type(graph, VARIABLES):
         values[var.name] = var.name
@@ -280,7 +281,7 @@ def _variable_values(graph: OpGraph) -> dict[str, str]:
             following = []
             for name in frontier:
                 for c in ops[name].consumers:
-                    if ops[c].type in _VALUE_PASS and c not in values:
+                    if c in passing and c not in values:
                         values[c] = var.name
                         following.append(c)
             frontier = following
