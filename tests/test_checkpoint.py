@@ -97,3 +97,47 @@ def test_empty_folder_and_non_checkpoint(tmp_path):
         resolve(other)
     with pytest.raises(CheckpointError, match="no such"):
         resolve(tmp_path / "missing" / "model.ckpt-1")
+
+
+@pytest.fixture(scope="module")
+def one_meta_per_run(tmp_path_factory):
+    """facenet's layout: ``saver.save(..., write_meta_graph=False)`` at every step and the
+    graph exported once as ``model-<run>.meta``, whose name ends in digits too."""
+    import tensorflow as tf
+
+    tf1 = tf.compat.v1
+    directory = tmp_path_factory.mktemp("facenet_layout")
+    graph = tf.Graph()
+    with graph.as_default(), tf1.Session(graph=graph) as sess:
+        x = tf1.placeholder(tf.float32, [None, 2], name="x")
+        w = tf1.get_variable("w", [2, 2])
+        tf.identity(tf.matmul(x, w), name="embeddings")
+        sess.run(tf1.global_variables_initializer())
+        saver = tf1.train.Saver(save_relative_paths=True)  # the copies below stay apart
+        saver.export_meta_graph(str(directory / "model-20180402-114759.meta"))
+        for step in (2, 5):
+            saver.save(sess, str(directory / "model-20180402-114759.ckpt"), global_step=step,
+                       write_meta_graph=False)
+    return directory
+
+
+@pytest.mark.parametrize("state_file", [True, False])
+def test_a_run_with_one_shared_meta_graph_opens_its_newest_step(one_meta_per_run, tmp_path,
+                                                                 state_file):
+    from app.core.loader import load_checkpoint
+
+    folder = tmp_path / "run"
+    shutil.copytree(one_meta_per_run, folder)
+    if not state_file:
+        (folder / "checkpoint").unlink()
+    shared = folder / "model-20180402-114759.meta"
+    assert [p.name for p in list_checkpoints(folder)] == [
+        "model-20180402-114759.ckpt-5", "model-20180402-114759.ckpt-2"]
+    for path in (folder, shared, folder / "model-20180402-114759.ckpt-5.index"):
+        ckpt = resolve(path)
+        assert ckpt.prefix.name == "model-20180402-114759.ckpt-5" and ckpt.steps == [5, 2]
+        assert ckpt.files().meta == shared
+    assert resolve(folder / "model-20180402-114759.ckpt-2").files().meta == shared
+    loaded = load_checkpoint(folder)
+    assert loaded.files.meta == shared
+    assert [s.tensor for s in loaded.proposal.outputs] == ["embeddings:0"]

@@ -122,6 +122,11 @@ def list_checkpoints(directory: Path) -> tuple[Path, ...]:
             prefix = prefix_of(directory / name)
             if prefix is not None:
                 prefixes.add(prefix)
+    # A run's one shared .meta (see `shared_meta_graph`) is no checkpoint of its own.
+    indexed = {p for p in prefixes if f"{p.name}.index" in names}
+    shared = {meta for p in indexed if f"{p.name}.meta" not in names
+              and (meta := shared_meta_graph(p)) is not None}
+    prefixes -= {p for p in prefixes - indexed if p.with_name(p.name + ".meta") in shared}
     return _sort_newest_first(prefixes)
 
 
@@ -222,6 +227,11 @@ def resolve(path: str | os.PathLike[str]) -> Checkpoint:
     elif not given.exists() and not _exists_any(prefix):
         raise CheckpointError(f"{given}: no such file")
     available = list_checkpoints(prefix.parent) if prefix.parent.is_dir() else ()
+    if not prefix.with_name(prefix.name + ".index").exists():
+        sharing = _steps_sharing(prefix)  # a run's one .meta: open its newest step
+        if sharing:
+            named = [p for p in read_state_file(prefix.parent) if p in sharing]
+            return Checkpoint((named or list(sharing))[0], available)
     return Checkpoint(prefix, _with(available, prefix))
 
 
@@ -246,6 +256,8 @@ def check_complete(prefix: Path) -> CheckpointFiles:
     exactly. Corrupt contents are reported by the readers that parse them.
     """
     meta = prefix.with_name(prefix.name + ".meta")
+    if not meta.exists():
+        meta = shared_meta_graph(prefix) or meta
     index = prefix.with_name(prefix.name + ".index")
     for path, role, fix in (
         (meta, "the meta graph", "Signet needs the .meta file the Saver wrote (saver.save with "
@@ -259,6 +271,31 @@ def check_complete(prefix: Path) -> CheckpointFiles:
         _require_readable(shard, "a data shard", "copy every .data-* file of this step")
     bundle.check_shard_sizes(shards)
     return CheckpointFiles(prefix=prefix, meta=meta, index=index, data=shards, bundle=bundle)
+
+
+def shared_meta_graph(prefix: Path) -> Path | None:
+    """The one ``.meta`` a run wrote for all its steps, if ``prefix`` has none of its own.
+
+    Programs that save with ``write_meta_graph=False`` and export the graph once (facenet
+    writes ``model-<run>.meta`` beside ``model-<run>.ckpt-<step>``) leave one meta graph
+    whose name, without ``.meta``, begins the checkpoint's; the longest such name wins.
+    """
+    try:
+        names = os.listdir(prefix.parent)
+    except OSError:
+        return None
+    stems = [n[: -len(".meta")] for n in names if n.endswith(".meta")]
+    owners = [s for s in stems if prefix.name.startswith(s) and prefix.name != s
+              and prefix.name[len(s)] in ".-_"]
+    return prefix.with_name(max(owners, key=len) + ".meta") if owners else None
+
+
+def _steps_sharing(meta_prefix: Path) -> tuple[Path, ...]:
+    """Checkpoints (with an ``.index``) that use ``meta_prefix``'s ``.meta`` as theirs."""
+    return tuple(p for p in list_checkpoints(meta_prefix.parent)
+                 if p != meta_prefix and p.with_name(p.name + ".index").exists()
+                 and not p.with_name(p.name + ".meta").exists()
+                 and shared_meta_graph(p) == meta_prefix.with_name(meta_prefix.name + ".meta"))
 
 
 def _require_readable(path: Path, role: str, fix: str) -> None:
