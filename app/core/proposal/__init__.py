@@ -289,15 +289,12 @@ class _Proposer:
         """Deliberately named tensors computed by the model from its data that nothing in
         training reads (only summaries, metrics against the labels, or nothing)."""
         found = []
-        fed = self._fed
         label_dependent = self._label_dependent
         ops = self.ops
-        for name in self._ends(fed):
+        for name in self._ends():
             op = ops[name]
             if name in label_dependent or op.type in _NOT_OUTPUT or _scalar(op) \
-                    or not self.namer.is_deliberate(op) \
-                    or not self._ends_forward_graph(name, label_dependent, fed) \
-                    or not self._weighted(name):
+                    or not self.namer.is_deliberate(op) or not self._weighted(name):
                 continue
             tensor = f"{name}:0"
             if tensor not in chosen and op.output_count:
@@ -376,24 +373,6 @@ class _Proposer:
         """Ops computed from the labels (the loss, metrics, evaluation)."""
         return forward_from(self.ops, _readers(self.ops, self.reading.labels),
                             self.reading.machinery)
-
-    def _ends_forward_graph(self, name: str, label_dependent: set[str], model: set[str]) -> bool:
-        """Nothing reads ``name`` but summaries, machinery, or evaluation against labels."""
-        stack, seen = [name], {name}
-        while stack:
-            for c in self.ops[stack.pop()].consumers:
-                if c in seen:
-                    continue
-                seen.add(c)
-                op = self.ops[c]
-                if op.type in _OBSERVERS or c in label_dependent or c in self.reading.machinery:
-                    continue
-                if c in model and op.type not in FORMAT:
-                    return False
-                if len(seen) > 64:
-                    return False
-                stack.append(c)
-        return True
 
     # Inputs -----------------------------------------------------------------------------
 
