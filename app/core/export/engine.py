@@ -20,7 +20,7 @@ from typing import Any
 from app.core import memory, rewrite, serving_model
 from app.core.beside import Started, started
 from app.core.checkpoint import Checkpoint
-from app.core.errors import Cancelled, ExportError, SignatureError
+from app.core.errors import Cancelled, ExportError, SignatureError, error_line
 from app.core.export import kernels, publish, recipe, serving, warmup
 from app.core.export.shared_runs import SharedRuns
 from app.core.export.verify import (
@@ -282,10 +282,8 @@ def _checkpoint_outputs(reference: recipe.Session, sig_defs: dict[str, Any],
         try:
             reference.run(tables, {})
         except tf.errors.OpError as exc:
-            first = str(exc.message).strip().splitlines()
             raise ExportError("verification: the checkpoint graph's lookup tables fail to "
-                              f"initialize ({first[0] if first else type(exc).__name__})"
-                              ) from exc
+                              f"initialize ({error_line(exc)})") from exc
     return expected_outputs(sig_defs, words, reference.run)
 
 
@@ -311,7 +309,7 @@ def _guard_io(write: Callable[[], Any]) -> Any:
         raise ExportError(f"cannot write the export: {publish.io_words(exc)}; nothing was "
                           "published") from exc
     except tf.errors.OpError as exc:
-        raise ExportError(f"cannot write the export: {exc.message.splitlines()[0]}; "
+        raise ExportError(f"cannot write the export: {error_line(exc)}; "
                           "nothing was published") from exc
 
 

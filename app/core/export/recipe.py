@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from app.core.beside import Started
-from app.core.errors import ExportError
+from app.core.errors import ExportError, error_line
 from app.core.export.control_flow import prune_context_records
 from app.core.opgraph import OpGraph
 from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
@@ -226,7 +226,7 @@ def _import_failure(meta: Any, exc: BaseException) -> str:
     """What TensorFlow said; missing libraries only when an op type really is unregistered."""
     from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
 
-    said = f"TensorFlow cannot import the graph: {_first_line(exc)}"
+    said = f"TensorFlow cannot import the graph: {error_line(exc)}"
     missing = unregistered_in_meta_graph(meta)
     if missing:
         return f"{said}; the graph {unregistered_message(missing)}"
@@ -261,7 +261,7 @@ def restore(graph: Any, saver: Any, prefix: Path,
                     saver.restore(session, str(prefix))
         except Exception as exc:
             raise ExportError(f"{prefix}: cannot restore the variables "
-                              f"({_first_line(exc)}); is the checkpoint complete?") from exc
+                              f"({error_line(exc)}); is the checkpoint complete?") from exc
 
     try:
         if beside is None:
@@ -427,7 +427,3 @@ def asset_sources(graph: Any) -> list[Path]:
             paths.append(Path(value[0].decode("utf-8", "replace")))
     return sorted(set(paths), key=lambda p: (p.name, str(p)))
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import SignetError
+from app.core.errors import SignetError, error_line
 from app.core.signature import Draft
 from app.ui.common.workers import Task, TaskRunner, TaskState
 from app.ui.export.process import cancel_flag
@@ -80,7 +80,8 @@ def plain_error(exc: BaseException) -> str:
     """The user-facing words for an export failure."""
     if isinstance(exc, SignetError):
         return str(exc)
-    return f"the export failed unexpectedly ({type(exc).__name__}: {exc}); nothing was published"
+    return (f"the export failed unexpectedly ({type(exc).__name__}: {error_line(exc)}); "
+            "nothing was published")
 
 
 class ExportDialog(QDialog):
