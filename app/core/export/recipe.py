@@ -95,7 +95,12 @@ def inference_rewrite(meta: Any, graph: OpGraph, draft: Draft) -> tuple[Any, Dra
 
 
 def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
-    """A copy of ``meta`` holding only what ``draft``'s signatures need to serve."""
+    """A copy of ``meta`` holding only what ``draft``'s signatures need to serve.
+
+    A graph whose variables are in no collection (TF2-written, a SavedModel opened as
+    the source) keeps its own Saver, and with it every variable that Saver restores:
+    nothing else could restore them.
+    """
     from tensorflow.core.framework import variable_pb2
     from tensorflow.core.protobuf import meta_graph_pb2
 
@@ -126,12 +131,17 @@ def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
         if op_name in kept:
             dest |= {_op(n) for n in (var.initializer_name, var.snapshot_name,
                                       var.initial_value_name) if n}
+    own_saver = not variables and meta.HasField("saver_def")
+    if own_saver:
+        dest |= {_op(meta.saver_def.restore_op_name), _op(meta.saver_def.save_tensor_name)}
     sub = extract(meta.graph_def, sorted(dest))
     kept = set(_nodes(sub))
 
     pruned = meta_graph_pb2.MetaGraphDef()
     pruned.meta_info_def.CopyFrom(meta.meta_info_def)
     pruned.graph_def.CopyFrom(sub)
+    if own_saver:
+        pruned.saver_def.CopyFrom(meta.saver_def)
     for key, collection in meta.collection_def.items():
         if key not in _KEPT_COLLECTIONS:
             continue
@@ -148,6 +158,8 @@ def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
         elif kind == "bytes_list":
             out.bytes_list.value.extend(
                 prune_context_records(key, collection.bytes_list.value, kept))
+        if out.WhichOneof("kind") is None:  # nothing kept: an empty one makes TF log errors
+            del pruned.collection_def[key]
     return pruned
 
 
