@@ -3,7 +3,8 @@ fine-tuning, facenet) exports as it is; keeping the training state it lacks, or 
 variable it lacks, stops the export before any TensorFlow work with one line naming it.
 
 The checkpoints are TF1 programs trained with Adam (`tests.graphs_saver_subsets`),
-built in child processes: ref variables, and resource variables.
+built in child processes, with ref and with resource variables; and one whose Saver
+restores a variable through a custom saveable object, built here.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from app.core.tf_runtime import tensorflow
 from tests.graphs_saver_subsets import IMAGES
 from tests.isolated_build import build
 
-# Adam's slots (two per trainable variable: three plus a partitioned kernel), its two
-# power accumulators and the global step: what the model-only Saver left out.
+# Adam's slots (two per trainable variable; the partitioned kernel's keyed by its whole
+# name), its two power accumulators and the global step: what the model-only Saver left out.
 TRAINING_ONLY = {"beta1_power", "beta2_power", "global_step"} | {
     f"{v}/{slot}" for v in ("dense/kernel", "bn/beta", "logits/kernel", "logits/bias")
     for slot in ("Adam", "Adam_1")}
