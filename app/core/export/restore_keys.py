@@ -44,8 +44,8 @@ def _op(name: str) -> str:
 
 def saver_keys(graph: OpGraph) -> dict[str, str | None]:
     """``{variable op: checkpoint key}`` for every variable the graph's SaverDef restores,
-    None for one its restore reaches otherwise (empty when there is no SaverDef, or its
-    restore op is not the graph-mode one, such as a TF2 SavedModel's function call)."""
+    None for one its restore reaches otherwise (a custom saveable object; every variable
+    of a TF2 SavedModel, restored by a function call). Empty without a SaverDef."""
     meta = graph.meta_graph
     if not meta.HasField("saver_def"):
         return {}
