@@ -12,7 +12,7 @@ export process warm (TensorFlow imported) from the moment its own TensorFlow is
 ready, so the export starts in that process (re-reading the checkpoint there is
 the price of keeping TensorFlow's GIL-holding graph imports out of the window).
 
-    .venv/bin/python -m bench.bench_export_ui [--json] [--repeat N] [--keep-training]
+    .venv/bin/python -m bench.bench_export_ui [--json] [--repeat N] [--keep-training-state]
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def export_through_dialog(app, loaded, draft, base: Path, name: str) -> tuple[fl
     dialog = ExportDialog(loaded, draft)
     dialog.base.setText(str(base))
     dialog.name.setText(name)
-    dialog.strip.setChecked(draft.options.strip_training)
+    dialog.keep_training.setChecked(not draft.options.strip_training)
     dialog.show()
     ticks: list[float] = []
     timer = QTimer(interval=HEARTBEAT_MS)
@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--repeat", type=int, default=1, help="exports of each kind")
-    parser.add_argument("--keep-training", action="store_true",
-                        help="export the Adam state too (strip training is the default here)")
+    parser.add_argument("--keep-training-state", action="store_true",
+                        help="export the Adam state too (serving-only is the default)")
     args = parser.parse_args(argv)
 
     from PySide6.QtCore import QSettings
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         app = QApplication.instance() or QApplication(sys.argv[:1])
         tensorflow()  # both sides start with TensorFlow imported
         loaded = load_checkpoint(resnet50_checkpoint())
-        strip = not args.keep_training
+        strip = not args.keep_training_state
         stalls, walls, plains, all_gaps = [], [], [], []
         for n in range(args.repeat):  # alternate, so machine drift hits both alike
             base = Path(scratch) / f"models{n}"

@@ -153,17 +153,22 @@ def test_missing_vocabulary_is_found_next_to_the_checkpoint_or_named(vocab_table
         original.with_suffix(".hidden").rename(original)
 
 
-def test_strip_training_keeps_only_served_variables(skip_thoughts, exports, tmp_path):
+def test_the_default_export_keeps_only_served_variables(skip_thoughts, exports, tmp_path):
     tf = tensorflow()
-    _, full = exports["skip_thoughts"]
-    stripped = export_model(_draft(skip_thoughts, tmp_path, "enc", strip_training=True),
-                            skip_thoughts.latest)
-    assert stripped.verification.max_difference <= 1e-5
-    names = {n for n, _ in tf.train.list_variables(str(stripped.path / "variables" /
-                                                        "variables"))}
-    assert names == {"word_embedding", "encoder/gru/gates/kernel", "encoder/gru/gates/bias",
-                     "encoder/gru/candidate/kernel", "encoder/gru/candidate/bias"}
-    assert stripped.variables_bytes <= 0.4 * full.variables_bytes
+    _, served = exports["skip_thoughts"]  # the default: serving-only
+    full = export_model(_draft(skip_thoughts, tmp_path, "enc", strip_training=False),
+                        skip_thoughts.latest)
+    assert full.verification.max_difference <= 1e-5
+
+    def names(result):
+        return {n for n, _ in tf.train.list_variables(str(result.path / "variables" /
+                                                           "variables"))}
+
+    assert names(served) == {"word_embedding", "encoder/gru/gates/kernel",
+                             "encoder/gru/gates/bias", "encoder/gru/candidate/kernel",
+                             "encoder/gru/candidate/bias"}
+    assert {"word_embedding/Adam", "global_step"} <= names(full)
+    assert served.variables_bytes <= 0.4 * full.variables_bytes
 
 
 def test_bound_placeholder_is_baked_in(cnn, tmp_path):

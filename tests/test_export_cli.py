@@ -46,7 +46,20 @@ def test_repeated_signature_flags_group_their_slots():
     assert (second.key, second.method) == ("second", "regress")
     assert [(s.key, s.tensor) for s in second.outputs] == [("outputs", "z:1")]
     assert draft.bound == {"keep_prob": 0.5, "mode": "serve"}
-    assert draft.options.verify and not draft.options.strip_training
+    assert draft.options.verify and draft.options.strip_training  # serving-only by default
+
+
+def test_serving_only_is_the_default_and_keep_training_state_keeps_it(capsys):
+    def strip(*flags) -> bool:
+        args = build_parser().parse_args(["export", "ckpt", "--out", "b", "--name", "n",
+                                          "--output", "y=y", *flags])
+        return draft_from_args(args).options.strip_training
+
+    assert strip() is True and strip("--strip-training") is True
+    assert strip("--keep-training-state") is False
+    with pytest.raises(SystemExit):
+        strip("--keep-training-state", "--strip-training")
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_export_prints_path_verification_and_snippets(skip_thoughts, tmp_path, capsys):

@@ -54,6 +54,17 @@ def test_round_trip_through_a_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["enc.json"]  # no temp file left
 
 
+def test_keeping_the_training_state_is_saved_and_a_preset_silent_on_it_serves_only():
+    draft = _sample()
+    draft.options.strip_training = False
+    data = to_json(draft)
+    assert data["export"]["strip_training"] is False
+    assert from_json(data).options.strip_training is False  # it keeps the training state
+    del data["export"]["strip_training"]
+    assert from_json(data).options.strip_training is True  # never said: serving-only
+    assert to_json(Draft())["export"]["strip_training"] is True
+
+
 def test_save_replaces_atomically_and_keeps_old_file_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "p.json"
     save_preset(_sample(), path)

@@ -93,6 +93,7 @@ def test_re_export_with_an_edited_signature_needs_no_checkpoint(cnn_v1, tmp_path
 def test_re_export_copies_assets(vocab_table, tmp_path):
     draft = _draft(tmp_path, "vocab", "serving_default", {"tokens": "tokens:0"},
                    {"ids": "token_ids:0"})
+    draft.options.strip_training = False  # the whole graph: the re-export serves more of it
     first = export_model(draft, vocab_table.latest)
     source_assets = first.path / "assets"
     loaded = load_checkpoint(first.path)
@@ -102,6 +103,24 @@ def test_re_export_copies_assets(vocab_table, tmp_path):
         sorted(p.name for p in source_assets.iterdir())
     words = vocab_table.extra["words"]
     got = _v1_run(second.path, "embed", {"tokens": np.array([b"cat", b"zzz"], object)})
+    assert got["ids"].tolist() == [words.index("cat"), 0]
+
+
+def test_a_saved_model_that_reads_no_variable_opens_and_re_exports(vocab_table, tmp_path):
+    """A serving-only export of a lookup alone has no variables (the builder writes none,
+    TF Serving loads it so): it opens as a source all the same."""
+    draft = _draft(tmp_path, "ids", "serving_default", {"tokens": "tokens:0"},
+                   {"ids": "token_ids:0"})
+    draft.options.strip_training = True
+    first = export_model(draft, vocab_table.latest)
+    assert not (first.path / "variables" / "variables.index").exists()
+    loaded = load_checkpoint(first.path)
+    assert loaded.variables.count == 0
+    second = export_model(_draft(tmp_path, "ids", "again", {"tokens": "tokens:0"},
+                                 {"ids": "token_ids:0"}), loaded)
+    assert second.verification.max_difference == 0.0
+    words = vocab_table.extra["words"]
+    got = _v1_run(second.path, "again", {"tokens": np.array([b"cat", b"zzz"], object)})
     assert got["ids"].tolist() == [words.index("cat"), 0]
 
 

@@ -54,8 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(JSON value or text)")
     parser.add_argument("--preset", metavar="FILE", help="apply a saved signature preset")
     parser.add_argument("--save-preset", metavar="FILE", help="save this export as a preset")
-    parser.add_argument("--strip-training", action="store_true",
-                        help="keep only what the signatures need (no optimizer state)")
+    training = parser.add_mutually_exclusive_group()
+    training.add_argument("--keep-training-state", action="store_true",
+                          help="also keep what only training uses (optimizer slots, "
+                               "gradients, summaries, the global step)")
+    training.add_argument("--strip-training", action="store_true",
+                          help="keep only what the signatures need (the default; overrides "
+                               "a preset that keeps the training state)")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip comparing the export with the checkpoint")
     parser.add_argument("--no-warmup", action="store_true",
@@ -124,7 +129,8 @@ def draft_from_args(args: argparse.Namespace) -> Draft:
     opts.name = args.name or opts.name
     opts.version = args.version
     opts.overwrite = args.overwrite
-    opts.strip_training = args.strip_training or opts.strip_training
+    if args.keep_training_state or args.strip_training:
+        opts.strip_training = args.strip_training
     opts.verify = opts.verify and not args.no_verify
     opts.warmup = opts.warmup and not getattr(args, "no_warmup", False)
     if not opts.base or not opts.name:

@@ -35,3 +35,25 @@ def read_checkpoint_file(path: Path) -> bytes:
         raise CheckpointError(f"{path}: permission denied — make it readable (chmod u+r)") from exc
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def error_line(error: BaseException | str) -> str:
+    """The line of an error that says what went wrong, for a one-line message.
+
+    TensorFlow's Python client wraps what the kernel said: "Graph execution error:",
+    then "Detected at node …" with the Python stack where the op was defined and a
+    "Node: '…'" line, then the kernel's own message ("Attempting to use uninitialized
+    value …", "Key … not found in checkpoint"), then the node in ``[[…]]`` and the op's
+    whole definition stack; a Saver's restore puts its own paragraph and "Original
+    error:" before all that. The kernel's message is the line worth showing; an error
+    without that wrapping gives its first line.
+    """
+    text = error if isinstance(error, str) else str(getattr(error, "message", "") or error)
+    lines = text.strip().splitlines()
+    header = next((i for i, line in enumerate(lines)
+                   if line.strip() == "Graph execution error:"), None)
+    if header is not None:
+        lines = [line for line in lines[header + 1:]
+                 if line.strip() and not line.startswith(("Detected at node ", "Node: ", " "))]
+    first = next((line.strip() for line in lines if line.strip()), "")
+    return first or (type(error).__name__ if isinstance(error, BaseException) else "")

@@ -20,7 +20,9 @@ Format (version 1)::
 
 ``dtype`` and ``shape`` are optional; when present, applying the preset to a
 checkpoint where they differ is an error for that slot (see `signature.validate`).
-Version and overwrite are per run and never stored. ``rewrites`` (rewrite or site id ->
+Version and overwrite are per run and never stored. ``strip_training`` is always
+written: ``false`` keeps the training state, and a preset without it exports serving-only,
+the default. ``rewrites`` (rewrite or site id ->
 on/off) and ``keep`` (blocked sites exported as they are) came later and are optional, so
 older presets load with every rewrite at its default.
 """
@@ -109,7 +111,7 @@ def from_json(data: Any, source: str = "preset") -> Draft:
     options = ExportOptions(
         name=_text(export.get("name", ""), fail, "export name"),
         base=_text(export.get("base", ""), fail, "export base"),
-        strip_training=_flag(export.get("strip_training", False), fail, "strip_training"),
+        strip_training=_flag(export.get("strip_training", True), fail, "strip_training"),
         verify=_flag(export.get("verify", True), fail, "verify"),
         warmup=_flag(export.get("warmup", True), fail, "warmup"),
     )

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.bundle_index import read_bundle_index
+from app.core.bundle_index import BundleIndex, read_bundle_index
 from app.core.checkpoint import Checkpoint, CheckpointFiles, data_shards
 from app.core.dtypes import dtype_name
 from app.core.errors import CheckpointError, read_checkpoint_file
@@ -87,9 +87,14 @@ def as_checkpoint_graph(meta: Any, folder: Path) -> Any:
     return clean
 
 
-def _files(folder: Path, meta_path: Path) -> CheckpointFiles:
+def _files(folder: Path, meta_path: Path, saves_variables: bool) -> CheckpointFiles:
+    """The version's variables; none when its graph has no Saver (a model that reads no
+    variable: the builder then writes none, and TF Serving loads it so)."""
     prefix = folder / VARIABLES
     index = prefix.with_name(prefix.name + ".index")
+    if not index.exists() and not saves_variables:
+        return CheckpointFiles(prefix=prefix, meta=meta_path, index=index, data=(),
+                               bundle=BundleIndex(path=index, num_shards=0, entries={}))
     if not index.exists():
         raise CheckpointError(f"{index}: missing (the SavedModel's variables) — copy the "
                               "whole version folder, variables/ included")
@@ -109,12 +114,13 @@ def open_saved_model(folder: Path, stage: Callable[[float, str], None]) -> Any:
     from app.core.loader import LoadedCheckpoint
     from app.core.variables import VariableInventory
 
-    stage(0.05, "Checking the SavedModel is complete")
     meta_path = folder / ("saved_model.pb" if (folder / "saved_model.pb").exists()
                           else "saved_model.pbtxt")
-    files = _files(folder, meta_path)
-    stage(0.15, f"Reading {meta_path.name}")
-    meta = as_checkpoint_graph(read_serve_meta_graph(folder), folder)
+    stage(0.05, f"Reading {meta_path.name}")
+    serve = read_serve_meta_graph(folder)
+    stage(0.15, "Checking the SavedModel is complete")
+    files = _files(folder, meta_path, serve.HasField("saver_def"))
+    meta = as_checkpoint_graph(serve, folder)
     stage(0.45, "Building the op graph")
     graph = OpGraph(meta)
     stage(0.8, "Classifying variables")

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import ExportError
+from app.core.errors import ExportError, error_line
 from app.core.rest import RestError, error_response, parse_predict_body, predict_response
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
@@ -98,9 +98,8 @@ class ServingModel:
             return CcSession(self.folder, [self._tf.compat.v1.saved_model.tag_constants.SERVING],
                              config)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CannotLoad(f"{self.folder}: TensorFlow cannot load this SavedModel "
-                             f"({first}); export it again") from exc
+                             f"({error_line(exc)}); export it again") from exc
 
     @property
     def session(self) -> Any:
@@ -141,7 +140,7 @@ class ServingModel:
         except self._tf.errors.OpError as exc:
             raise RestError(op_error_text(exc.message)) from exc
         except (ValueError, TypeError) as exc:  # a feed TensorFlow refuses before running
-            raise RestError(str(exc).strip().splitlines()[0]) from exc
+            raise RestError(error_line(exc)) from exc
         return dict(zip(aliases, values, strict=True))
 
 

@@ -84,7 +84,7 @@ class ExportOptions:
     base: str = ""
     version: int | None = None  # None: the next free version
     overwrite: bool = False
-    strip_training: bool = False
+    strip_training: bool = True  # serve only what the signatures need (False: keep it all)
     verify: bool = True
     warmup: bool = True  # write and replay assets.extra/tf_serving_warmup_requests
 

@@ -51,6 +51,7 @@ from app.core.cc_session import (
     to_array,
     to_tensor,
 )
+from app.core.errors import error_line
 
 _P = ctypes.c_void_p
 _INIT_OP_SIGNATURE = "__saved_model_init_op"
@@ -153,8 +154,7 @@ class StagedSession:
             if init_op:
                 self._run_targets(assets, [init_op])
         except Exception as exc:
-            raise NotStaged(str(exc).strip().splitlines()[0] if str(exc).strip() else
-                            type(exc).__name__) from exc
+            raise NotStaged(error_line(exc)) from exc
         return self
 
     @staticmethod

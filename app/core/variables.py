@@ -1,7 +1,7 @@
 """The checkpoint's saved variables, each classed as trainable, model state or training-only.
 
 Training-only variables (optimizer slots, ``beta1_power``, ``global_step``,
-moving-average copies) are what ``--strip-training`` leaves behind. A slot is
+moving-average copies) are what a serving-only export (the default) leaves behind. A slot is
 known by where it sits (under a trainable variable's name) as well as by the
 optimizers' own slot names.
 """

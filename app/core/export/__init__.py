@@ -9,7 +9,11 @@
 - ``open_checkpoint(path) -> LoadedCheckpoint`` (no search index), ``check_draft(draft,
   loaded)``, ``next_version(base, name)``, ``STAGES``; `serving` has the snippet builders.
 
-Modules: `recipe` (TensorFlow steps), `publish` (atomic BASE/NAME/VERSION),
+Serving-only by default (``draft.options.strip_training``); a variable the export holds
+but the checkpoint lacks is refused before any TensorFlow work (`restore_keys`).
+
+Modules: `recipe` (TensorFlow steps), `restore_keys` (which checkpoint key restores each
+variable), `publish` (atomic BASE/NAME/VERSION),
 `verify` (compare with the checkpoint), `warmup` (TF Serving's warmup file, replayed
 before publishing; both on one load of the export, sharing runs through
 `shared_runs`), `serving` (summary, models.config, REST).

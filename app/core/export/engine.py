@@ -5,6 +5,11 @@ verify, publish. Verification runs on the finished SavedModel in its staging
 folder, before it is renamed into place, so a failed check publishes nothing
 (TensorFlow Serving never loads a version that was about to be withdrawn). Any
 error or cancel removes the staging folder and leaves existing versions untouched.
+
+By default the export serves only what its signatures need (``strip_training``:
+`recipe.prune_meta_graph`). Before any TensorFlow work, the variables the exported
+graph holds are looked up in the checkpoint's ``.index`` (`restore_keys`): a variable
+the checkpoint has no value for stops the export with one line naming it.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from typing import Any
 from app.core import memory, rewrite, serving_model
 from app.core.beside import Started, started
 from app.core.checkpoint import Checkpoint
-from app.core.errors import Cancelled, ExportError, SignatureError
-from app.core.export import kernels, publish, recipe, serving, warmup
+from app.core.errors import Cancelled, ExportError, SignatureError, error_line
+from app.core.export import kernels, publish, recipe, restore_keys, serving, warmup
 from app.core.export.shared_runs import SharedRuns
 from app.core.export.verify import (
     Expected,
@@ -37,7 +42,7 @@ from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
 from app.core.opgraph import OpGraph
 from app.core.protos import to_tensorflow_meta_graph
-from app.core.signature import Draft, Level, Problem, validate
+from app.core.signature import Draft, Level, Problem, needed_ops, validate
 
 Progress = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]
@@ -124,15 +129,28 @@ def export_model(
     off = rewrite.switched_off(rewrite.find_all(loaded.graph, draft), draft)
     rewritten, draft = recipe.inference_rewrite(meta, loaded.graph, draft)
     full_meta = rewritten  # verification's reference: the same rewrite, unpruned
+    # The op graph of what is exported before pruning: made only when something needs it.
+    graph_now = loaded.graph if rewritten is meta else None
     if opts.strip_training:
-        graph_now = loaded.graph if rewritten is meta else OpGraph(rewritten)
+        if graph_now is None:
+            graph_now = OpGraph(rewritten)
         rewritten = recipe.prune_meta_graph(rewritten, graph_now, draft)
     meta = rewritten
     missing = unregistered_in_meta_graph(meta)
     if missing:
         raise ExportError(f"{loaded.files.meta}: {unregistered_message(missing)}")
+    restoring = restore_keys.plan(meta, restore_keys.saver_keys(loaded.graph),
+                                  loaded.files.bundle.entries)
+    if restoring.missing:
+        read = set(restoring.missing) if opts.strip_training else \
+            _read_by_signatures(OpGraph(full_meta) if graph_now is None else graph_now, draft)
+        raise ExportError(restore_keys.missing_message(restoring, loaded.checkpoint.prefix,
+                                                       read))
+    keys = restoring.keys if restoring.rekeyed else None
     bound = recipe.bound_constants(draft, loaded.graph)
     graph, saver = recipe.import_graph(meta, bound)
+    if keys is not None:  # the checkpoint's keys are not the ones the import's Saver uses
+        saver = recipe.keyed_saver(graph, keys)
 
     stage("restore", f"Restoring variables from {loaded.checkpoint.prefix.name}")
     ops: list[recipe.WriteOps] = []
@@ -176,7 +194,7 @@ def export_model(
 
         def checkpoint_side() -> None:  # closes the session: one copy of the weights
             expected.update(_expected(staging.saved_dir, session, sig_defs, full_meta, bound,
-                                      loaded, opts.strip_training))
+                                      loaded, opts.strip_training, keys))
 
         late_side = None
         if opts.verify:
@@ -244,13 +262,14 @@ def _rest_samples(sig_defs: dict[str, Any], words: list[str]
 
 def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],
               full_meta: Any, bound: dict[str, Any], loaded: LoadedCheckpoint,
-              stripped: bool) -> dict[str, Expected]:
+              stripped: bool, keys: dict[str, str] | None) -> dict[str, Expected]:
     """The checkpoint side of verification (the unpruned graph when the export was stripped).
 
     It runs in the session the export restored, unless stripping pruned that graph:
     then in the unpruned graph with the variables the signatures read restored
-    (`recipe.reading_saver`). Its sessions are closed before the SavedModel is loaded,
-    so verification never holds two copies of the weights.
+    (`recipe.reading_saver`, from ``keys`` when the checkpoint's keys are not the
+    default ones). Its sessions are closed before the SavedModel is loaded, so
+    verification never holds two copies of the weights.
     """
     reference = session
     if stripped:
@@ -258,7 +277,8 @@ def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any]
         graph, saver = recipe.import_graph(full_meta, bound)
         fetches = [t.name for sig in sig_defs.values() for t in sig.outputs.values()]
         fed = [t.name for sig in sig_defs.values() for t in sig.inputs.values()]
-        reference = recipe.restore(graph, recipe.reading_saver(graph, saver, fetches, fed),
+        reference = recipe.restore(graph, recipe.reading_saver(graph, saver, fetches, fed,
+                                                               keys),
                                    loaded.checkpoint.prefix)
     try:
         return _checkpoint_outputs(reference, sig_defs, vocabulary(saved_dir / "assets"))
@@ -282,11 +302,18 @@ def _checkpoint_outputs(reference: recipe.Session, sig_defs: dict[str, Any],
         try:
             reference.run(tables, {})
         except tf.errors.OpError as exc:
-            first = str(exc.message).strip().splitlines()
             raise ExportError("verification: the checkpoint graph's lookup tables fail to "
-                              f"initialize ({first[0] if first else type(exc).__name__})"
-                              ) from exc
+                              f"initialize ({error_line(exc)})") from exc
     return expected_outputs(sig_defs, words, reference.run)
+
+
+def _read_by_signatures(graph: OpGraph, draft: Draft) -> set[str]:
+    """The ops (variables among them) the draft's signatures compute their outputs from."""
+    read: set[str] = set()
+    for sig in draft.signatures:
+        fed = [s.tensor for s in sig.inputs] + list(draft.bound)
+        read |= needed_ops(graph, (s.tensor for s in sig.outputs), fed)
+    return read
 
 
 def _check_placeable(meta: Any, devices: set[str], loaded: LoadedCheckpoint) -> None:
@@ -296,8 +323,8 @@ def _check_placeable(meta: Any, devices: set[str], loaded: LoadedCheckpoint) -> 
         raise ExportError(
             f"{loaded.files.meta}: {len(missing)} op(s) have no kernel for this machine's "
             f"devices ({', '.join(sorted(devices))}) or their dtypes, so TensorFlow Serving "
-            f"could not load the graph: {', '.join(missing[:3])}; strip the training state "
-            "if only training uses them, or export on a machine that has them")
+            f"could not load the graph: {', '.join(missing[:3])}; export serving-only (the "
+            "default) if only training uses them, or export on a machine that has them")
 
 
 def _guard_io(write: Callable[[], Any]) -> Any:
@@ -311,7 +338,7 @@ def _guard_io(write: Callable[[], Any]) -> Any:
         raise ExportError(f"cannot write the export: {publish.io_words(exc)}; nothing was "
                           "published") from exc
     except tf.errors.OpError as exc:
-        raise ExportError(f"cannot write the export: {exc.message.splitlines()[0]}; "
+        raise ExportError(f"cannot write the export: {error_line(exc)}; "
                           "nothing was published") from exc
 
 

@@ -6,11 +6,14 @@ variables are never re-initialized), ``build_tensor_info`` signatures, and
 initializers as main op and the ``ASSET_FILEPATHS`` files copied into
 ``assets/`` (TensorFlow's loader feeds their new paths when it runs the main op).
 
-Bound placeholders become constants through ``input_map``. ``--strip-training``
-rewrites the MetaGraphDef before import: `prune_meta_graph` keeps only the
-ops the signatures need (plus table initializers, assets and what the kept
-variables' definitions reference) and only the collections that describe them,
-so the fresh graph holds, saves and restores only the variables the model reads.
+Bound placeholders become constants through ``input_map``. A serving-only export
+(the default; ``--keep-training-state`` keeps everything) rewrites the MetaGraphDef
+before import: `prune_meta_graph` keeps only the ops the signatures need (plus table
+initializers, assets and what the kept variables' definitions reference) and only the
+collections that describe them, so the fresh graph holds, saves and restores only the
+variables the model reads. When the checkpoint holds them under other keys than the
+import's Saver would use (a Saver's ``var_list`` dict), `keyed_saver` restores them
+from the keys `restore_keys` found.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from app.core.beside import Started
-from app.core.errors import ExportError
+from app.core.errors import ExportError, error_line
 from app.core.export.control_flow import prune_context_records
 from app.core.opgraph import OpGraph
 from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
@@ -95,7 +98,12 @@ def inference_rewrite(meta: Any, graph: OpGraph, draft: Draft) -> tuple[Any, Dra
 
 
 def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
-    """A copy of ``meta`` holding only what ``draft``'s signatures need to serve."""
+    """A copy of ``meta`` holding only what ``draft``'s signatures need to serve.
+
+    A graph whose variables are in no collection (TF2-written, a SavedModel opened as
+    the source) keeps its own Saver, and with it every variable that Saver restores:
+    nothing else could restore them.
+    """
     from tensorflow.core.framework import variable_pb2
     from tensorflow.core.protobuf import meta_graph_pb2
 
@@ -126,12 +134,17 @@ def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
         if op_name in kept:
             dest |= {_op(n) for n in (var.initializer_name, var.snapshot_name,
                                       var.initial_value_name) if n}
+    own_saver = not variables and meta.HasField("saver_def")
+    if own_saver:
+        dest |= {_op(meta.saver_def.restore_op_name), _op(meta.saver_def.save_tensor_name)}
     sub = extract(meta.graph_def, sorted(dest))
     kept = set(_nodes(sub))
 
     pruned = meta_graph_pb2.MetaGraphDef()
     pruned.meta_info_def.CopyFrom(meta.meta_info_def)
     pruned.graph_def.CopyFrom(sub)
+    if own_saver:
+        pruned.saver_def.CopyFrom(meta.saver_def)
     for key, collection in meta.collection_def.items():
         if key not in _KEPT_COLLECTIONS:
             continue
@@ -148,6 +161,8 @@ def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
         elif kind == "bytes_list":
             out.bytes_list.value.extend(
                 prune_context_records(key, collection.bytes_list.value, kept))
+        if out.WhichOneof("kind") is None:  # nothing kept: an empty one makes TF log errors
+            del pruned.collection_def[key]
     return pruned
 
 
@@ -226,12 +241,13 @@ def _import_failure(meta: Any, exc: BaseException) -> str:
     """What TensorFlow said; missing libraries only when an op type really is unregistered."""
     from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
 
-    said = f"TensorFlow cannot import the graph: {_first_line(exc)}"
+    said = f"TensorFlow cannot import the graph: {error_line(exc)}"
     missing = unregistered_in_meta_graph(meta)
     if missing:
         return f"{said}; the graph {unregistered_message(missing)}"
     return (f"{said}; every op type is registered, so the graph itself is inconsistent "
-            "(export without --strip-training if it only fails stripped, and report it)")
+            "(if it fails only serving-only, export keeping the training state, and report "
+            "it)")
 
 
 def restore(graph: Any, saver: Any, prefix: Path,
@@ -261,7 +277,7 @@ def restore(graph: Any, saver: Any, prefix: Path,
                     saver.restore(session, str(prefix))
         except Exception as exc:
             raise ExportError(f"{prefix}: cannot restore the variables "
-                              f"({_first_line(exc)}); is the checkpoint complete?") from exc
+                              f"({error_line(exc)}); is the checkpoint complete?") from exc
 
     try:
         if beside is None:
@@ -275,10 +291,37 @@ def restore(graph: Any, saver: Any, prefix: Path,
     return Session(graph, session, saver)
 
 
-def reading_saver(graph: Any, saver: Any, fetches: list[str], fed: list[str]) -> Any:
+def keyed_saver(graph: Any, keys: dict[str, str]) -> Any:
+    """A Saver restoring each global variable of ``graph`` from ``keys[its op name]`` (the
+    checkpoint's own keys, `restore_keys.plan`), and the graph's other saveable objects
+    (lookup tables) under their own names."""
+    tf1 = _tf().compat.v1
+    graph_keys = tf1.GraphKeys
+    var_list = _keyed(graph.get_collection(graph_keys.GLOBAL_VARIABLES), keys)
+    var_list.update((s.name, s) for s in graph.get_collection(graph_keys.SAVEABLE_OBJECTS))
+    with graph.as_default():
+        return tf1.train.Saver(var_list, sharded=True, allow_empty=True,
+                               name="signet_restore_saver")
+
+
+def _keyed(variables: list[Any], keys: dict[str, str]) -> dict[str, Any]:
+    """A Saver's ``var_list`` dict: each variable under ``keys[its op name]`` (else the key
+    ``Saver()`` gives it), a partitioned variable's parts together under one key."""
+    grouped: dict[str, list[Any]] = {}
+    for v in variables:
+        info = v._save_slice_info  # how TensorFlow's own Saver knows a partition
+        default = info.full_name if info is not None else v.op.name
+        grouped.setdefault(keys.get(v.op.name, default), []).append(v)
+    return {key: parts if parts[0]._save_slice_info is not None else parts[0]
+            for key, parts in grouped.items()}
+
+
+def reading_saver(graph: Any, saver: Any, fetches: list[str], fed: list[str],
+                  keys: dict[str, str] | None = None) -> Any:
     """A Saver restoring only the variables that computing ``fetches`` from ``fed`` reads
     (every op on the way, data and control inputs, v1 loops' back edges included), or
-    ``saver`` itself when they are all of them.
+    ``saver`` itself when they are all of them. ``keys``: the checkpoint's key of each
+    variable, when they are not the ones a new Saver gives (see `keyed_saver`).
 
     The unpruned graph that a stripped export's verification runs holds the training
     state too (Adam keeps two slots per weight): restoring it only to leave it unread
@@ -297,11 +340,16 @@ def reading_saver(graph: Any, saver: Any, fetches: list[str], fed: list[str]) ->
         stack.extend(op.control_inputs)
     variables = graph.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES)
     read = [v for v in variables if v.op.name in seen]
-    if saver is None or len(read) == len(variables):
+    saveables = graph.get_collection(tf1.GraphKeys.SAVEABLE_OBJECTS)
+    if keys is None and (saver is None or len(read) == len(variables)):
         return saver
+    var_list: Any = read + saveables
+    if keys is not None:
+        var_list = _keyed(read, keys)
+        var_list.update((s.name, s) for s in saveables)
     with graph.as_default():
-        return tf1.train.Saver(read + graph.get_collection(tf1.GraphKeys.SAVEABLE_OBJECTS),
-                               sharded=True, allow_empty=True, name="signet_reference_saver")
+        return tf1.train.Saver(var_list, sharded=True, allow_empty=True,
+                               name="signet_reference_saver")
 
 
 def signature_defs(draft: Draft, graph: Any) -> dict[str, Any]:
@@ -427,7 +475,3 @@ def asset_sources(graph: Any) -> list[Path]:
             paths.append(Path(value[0].decode("utf-8", "replace")))
     return sorted(set(paths), key=lambda p: (p.name, str(p)))
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.checks import path_ops, signature_findings
-from app.core.errors import Cancelled, ExportError
+from app.core.errors import Cancelled, ExportError, error_line
 from app.core.export.batch_causes import batch_mixing_cause, batch_path
 from app.core.export.shared_runs import SharedRuns
 from app.core.opgraph import OpGraph
@@ -192,7 +192,7 @@ def expected_outputs(signature_defs: dict[str, Any], words: list[str],
                          {sig.inputs[k].name: v for k, v in samples.items()})
         except tf.errors.OpError as exc:
             raise ExportError(f"verification: the checkpoint graph fails on sample inputs for "
-                              f"signature {key!r} ({_first_line(exc)})") from exc
+                              f"signature {key!r} ({error_line(exc)})") from exc
         expected[key] = Expected(samples, dict(zip(out_keys, values, strict=True)))
     return expected
 
@@ -262,7 +262,7 @@ class _SignatureRun:
             return self.runs.run(self.fetches, feeds)
         except tensorflow().errors.OpError as exc:
             raise ExportError(f"verification: signature {self.key!r} failed on sample inputs "
-                              f"({_first_line(exc)})") from exc
+                              f"({error_line(exc)})") from exc
 
     def _fail(self, name: str, what: str) -> ExportError:
         return ExportError(f"verification: signature {self.key!r} output {name!r} {what}")
@@ -382,13 +382,6 @@ class _SignatureRun:
         return ("no random or input-pipeline op is on its path; it reads state that "
                 "changes from run to run (a variable assigned on every run, a queue or "
                 "a stateful op): export a graph built for inference")
-
-
-def _first_line(exc: Any) -> str:
-    """The kernel's own message of a TensorFlow OpError (not "Graph execution error:")."""
-    from app.core.serving_model import op_error_text
-
-    return op_error_text(exc.message).splitlines()[0]
 
 
 def _non_finite(value: Any) -> str | None:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import Cancelled, ExportError
+from app.core.errors import Cancelled, ExportError, error_line
 from app.core.export.shared_runs import SharedRuns
 from app.core.export.verify import BATCH
 
@@ -114,7 +114,7 @@ def read_warmup(path: Path) -> list[Any]:
     try:
         raws = list(tf.compat.v1.io.tf_record_iterator(str(path)))
     except tf.errors.OpError as exc:
-        raise ExportError(f"{path}: not a TFRecord file ({exc.message.splitlines()[0]})") \
+        raise ExportError(f"{path}: not a TFRecord file ({error_line(exc)})") \
             from exc
     return [prediction_log_pb2.PredictionLog.FromString(raw) for raw in raws]
 
@@ -176,7 +176,7 @@ def _replay(logs: list[Any], model: Any, runs: SharedRuns | None,
         except RestError as exc:
             raise ExportError(
                 f"warmup: record {number} of {len(logs)} ({kind}, signature {key!r}) "
-                f"fails: {str(exc).splitlines()[0]}; TensorFlow Serving would refuse this "
+                f"fails: {error_line(exc)}; TensorFlow Serving would refuse this "
                 "version, so nothing was published") from exc
     return len(logs)
 

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.errors import SignetError
+from app.core.errors import SignetError, error_line
 from app.core.signature import Draft
 from app.ui.common.workers import Task, TaskRunner, TaskState
 from app.ui.export.process import cancel_flag
@@ -80,7 +80,8 @@ def plain_error(exc: BaseException) -> str:
     """The user-facing words for an export failure."""
     if isinstance(exc, SignetError):
         return str(exc)
-    return f"the export failed unexpectedly ({type(exc).__name__}: {exc}); nothing was published"
+    return (f"the export failed unexpectedly ({type(exc).__name__}: {error_line(exc)}); "
+            "nothing was published")
 
 
 class ExportDialog(QDialog):
@@ -114,8 +115,13 @@ class ExportDialog(QDialog):
         self.name = QLineEdit(opts.name or loaded.checkpoint.directory.name)
         self.version = QSpinBox(minimum=1, maximum=2_000_000_000)
         self.version.setToolTip("The next free version is proposed; an existing one is refused")
-        self.strip = QCheckBox("Strip training state (optimizer slots, gradients, summaries)",
-                               checked=opts.strip_training)
+        # Serving-only is the default: the box keeps what only training uses.
+        self.keep_training = QCheckBox(
+            "Keep training state (optimizer slots, gradients, summaries)",
+            checked=not opts.strip_training)
+        self.keep_training.setToolTip("Off: the SavedModel holds only what the signatures "
+                                      "need. On: everything the checkpoint's graph holds, "
+                                      "which the checkpoint must then have values for")
         self.verify = QCheckBox("Verify the SavedModel against the checkpoint",
                                 checked=opts.verify)
         self.warmup = QCheckBox("Write warmup requests for TensorFlow Serving (replayed first)",
@@ -124,7 +130,7 @@ class ExportDialog(QDialog):
         form.addRow("Base folder:", base_row)
         form.addRow("Model name:", self.name)
         form.addRow("Version:", self.version)
-        form.addRow("", self.strip)
+        form.addRow("", self.keep_training)
         form.addRow("", self.verify)
         form.addRow("", self.warmup)
         self.form = QWidget()
@@ -189,7 +195,8 @@ class ExportDialog(QDialog):
         opts = draft.options
         opts.base, opts.name = self.base.text().strip(), self.name.text().strip()
         opts.version, opts.overwrite = self.version.value(), False
-        opts.strip_training, opts.verify = self.strip.isChecked(), self.verify.isChecked()
+        opts.strip_training = not self.keep_training.isChecked()
+        opts.verify = self.verify.isChecked()
         opts.warmup = self.warmup.isChecked()
         return draft
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import Cancelled, ExportError, SignetError
+from app.core.errors import Cancelled, ExportError, SignetError, error_line
 from app.core.signature import Draft
 from app.ui.common.workers import TaskState
 
@@ -98,8 +98,8 @@ def _export(draft: Draft, prefix: str, conn: Any, stop: Any, hold: Any) -> None:
     except SignetError as exc:
         conn.send(("error", type(exc)(str(exc))))
     except BaseException as exc:  # sent as words: any exception may not pickle
-        conn.send(("error", ExportError(f"the export failed unexpectedly "
-                                        f"({type(exc).__name__}: {exc}); nothing was published")))
+        conn.send(("error", ExportError(f"the export failed unexpectedly ({type(exc).__name__}"
+                                        f": {error_line(exc)}); nothing was published")))
 
 
 def cancel_flag() -> Any:
