@@ -162,7 +162,7 @@ def test_preset_with_missing_tensors_exports_nothing(skip_thoughts, cnn, tmp_pat
     assert "input 'ids': no tensor encode_ids:0" in err
     assert "output 'vec': no tensor encoder_out/thought_vectors:0" in err
     assert not (tmp_path / "b").exists()
-    (tmp_path / "future.json").write_text('{"format": "signet-preset", "version": 2}')
+    (tmp_path / "future.json").write_text('{"format": "signet-preset", "version": 3}')
     code, _, err = _run(capsys, "export", cnn.latest, "--preset", tmp_path / "future.json")
     assert code == 2 and "newer than this Signet understands" in err
 

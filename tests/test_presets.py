@@ -65,6 +65,18 @@ def test_keeping_the_training_state_is_saved_and_a_preset_silent_on_it_serves_on
     assert to_json(Draft())["export"]["strip_training"] is True
 
 
+def test_a_version_1_preset_serves_only_whatever_it_says():
+    """Version 1 wrote "strip_training": false whenever the box was left at its then
+    default; it never meant "keep the training state" on purpose."""
+    draft = _sample()
+    draft.options.strip_training = False
+    data = to_json(draft)
+    data["version"] = 1
+    assert from_json(data).options.strip_training is True
+    data["version"] = PRESET_VERSION
+    assert PRESET_VERSION == 2 and from_json(data).options.strip_training is False
+
+
 def test_save_replaces_atomically_and_keeps_old_file_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "p.json"
     save_preset(_sample(), path)
@@ -90,7 +102,7 @@ def test_save_replaces_atomically_and_keeps_old_file_on_failure(tmp_path, monkey
     (b'{"format": "other", "version": 1}', "not a Signet preset"),
     (b'{"format": "signet-preset"}', "no valid \"version\""),
     (b'{"format": "signet-preset", "version": 99, "signatures": []}',
-     "preset version 99 is newer than this Signet understands (1)"),
+     "preset version 99 is newer than this Signet understands (2)"),
     (b'{"format": "signet-preset", "version": 1, "signatures": {}}',
      "\"signatures\" must be a list"),
     (b'{"format": "signet-preset", "version": 1, "signatures": [{"inputs": [{"key": 1}]}]}',

@@ -5,9 +5,9 @@
 - ``load_preset(path) -> Draft``: raises `PresetError` (one line naming the file and
   the fix) for a missing, empty, huge, non-JSON, wrong-format or future-version file.
 
-Format (version 1)::
+Format (version 2)::
 
-    {"format": "signet-preset", "version": 1,
+    {"format": "signet-preset", "version": 2,
      "signatures": [{"key": "serving_default", "method": "predict",
                      "inputs":  [{"key": "encode_ids", "tensor": "encode_ids:0",
                                   "dtype": "int64", "shape": "[?, ?]"}],
@@ -22,7 +22,9 @@ Format (version 1)::
 checkpoint where they differ is an error for that slot (see `signature.validate`).
 Version and overwrite are per run and never stored. ``strip_training`` is always
 written: ``false`` keeps the training state, and a preset without it exports serving-only,
-the default. ``rewrites`` (rewrite or site id ->
+the default. Version 1 presets (and window drafts) were written when keeping the training
+state was the default and wrote ``false`` for it unasked, so their ``false`` is read as the
+new default; version 2 means what it says. ``rewrites`` (rewrite or site id ->
 on/off) and ``keep`` (blocked sites exported as they are) came later and are optional, so
 older presets load with every rewrite at its default.
 """
@@ -39,7 +41,7 @@ from app.core.errors import PresetError
 from app.core.signature import Draft, ExportOptions, Signature, Slot
 
 PRESET_FORMAT = "signet-preset"
-PRESET_VERSION = 1
+PRESET_VERSION = 2
 MAX_PRESET_BYTES = 1 << 20  # a preset is a few KiB; anything this big is not one
 
 
@@ -111,7 +113,8 @@ def from_json(data: Any, source: str = "preset") -> Draft:
     options = ExportOptions(
         name=_text(export.get("name", ""), fail, "export name"),
         base=_text(export.get("base", ""), fail, "export base"),
-        strip_training=_flag(export.get("strip_training", True), fail, "strip_training"),
+        strip_training=_flag(export.get("strip_training", True), fail, "strip_training")
+        or version == 1,
         verify=_flag(export.get("verify", True), fail, "verify"),
         warmup=_flag(export.get("warmup", True), fail, "warmup"),
     )
