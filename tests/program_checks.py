@@ -46,8 +46,9 @@ def assert_proposal(facts: dict[str, Any], loaded: Any) -> None:
         assert slot.why, f"{slot.key} has no why"
 
 
-def export_flag_free(prefix: str, base: Path, name: str = "model") -> tuple[Path, str]:
-    """``signet export PREFIX --out BASE --name NAME``; returns (version folder, stdout)."""
+def export(prefix: str, base: Path, *flags: str, name: str = "model") -> tuple[Path, str]:
+    """``signet export PREFIX --out BASE --name NAME FLAGS...``; returns (the published
+    version folder, what it printed)."""
     import contextlib
     import io
 
@@ -55,7 +56,7 @@ def export_flag_free(prefix: str, base: Path, name: str = "model") -> tuple[Path
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["export", prefix, "--out", str(base), "--name", name])
+        code = main(["export", prefix, "--out", str(base), "--name", name, *flags])
     assert code == 0, err.getvalue()[-3000:]
     versions = sorted((p for p in (base / name).iterdir() if p.name.isdigit()),
                       key=lambda p: int(p.name))
@@ -77,9 +78,9 @@ def serve(version: Path, batches: list[dict[str, np.ndarray]]) -> list[dict[str,
                 for feeds in batches]
 
 
-def assert_export_matches_twin(facts: dict[str, Any], base: Path) -> str:
-    """Export flag-free and compare with the twin; returns what the export printed."""
-    version, printed = export_flag_free(facts["prefix"], base)
+def assert_serves_as_twin(version: Path, facts: dict[str, Any]) -> None:
+    """The SavedModel at ``version`` answers the facts' samples as the twin did: on the
+    whole batch and on each example alone."""
     samples = dict(np.load(facts["samples"], allow_pickle=False))
     expected = dict(np.load(facts["expected"], allow_pickle=False))
     assert set(samples) == set(facts["inputs"]), (sorted(samples), sorted(facts["inputs"]))
@@ -93,4 +94,11 @@ def assert_export_matches_twin(facts: dict[str, Any], base: Path) -> str:
         for i, alone in enumerate(answers[1:]):
             np.testing.assert_allclose(alone[key], want[i:i + 1], atol=TOLERANCE,
                                        rtol=TOLERANCE, err_msg=f"{key}, example {i} alone")
+
+
+def assert_export_matches_twin(facts: dict[str, Any], base: Path) -> str:
+    """Export with no signature flag at all and compare with the twin; returns what the
+    export printed."""
+    version, printed = export(facts["prefix"], base)
+    assert_serves_as_twin(version, facts)
     return printed

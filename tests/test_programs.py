@@ -17,22 +17,18 @@ For every program:
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from app.cli import main
 from app.core.loader import load_checkpoint
 from tests.isolated_build import build
 from tests.program_checks import (
-    TOLERANCE,
     assert_export_matches_twin,
     assert_proposal,
-    serve,
+    assert_serves_as_twin,
+    export,
 )
 from tests.programs import PROGRAMS
 
@@ -111,36 +107,19 @@ def test_training_moved_the_batch_norm_statistics(name, corpus):
                 assert not np.allclose(reader.get_tensor(variable), initial), variable
 
 
-def _export_explicit(facts: dict, base: Path) -> Path:
-    """``signet export`` of the facts' signature with every flag spelled out."""
-    argv = ["export", facts["prefix"], "--out", str(base), "--name", "m", "--strip-training"]
-    for key, tensor in facts["inputs"].items():
-        argv += ["--input", f"{key}={tensor}"]
-    for key, tensor in facts["outputs"].items():
-        argv += ["--output", f"{key}={tensor}"]
-    for tensor, value in facts["switches"].items():
-        argv += ["--bind", f"{tensor}={json.dumps(value)}"]
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    assert code == 0, err.getvalue()[-3000:]
-    return base / "m" / "1"
-
-
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_explicit_export_answers_as_the_twin(name, corpus, tmp_path):
+    """``signet export`` of the facts' signature with every flag spelled out."""
     facts = corpus[name]
-    samples, expected = _arrays(facts["samples"]), _arrays(facts["expected"])
-    batch = len(next(iter(samples.values())))
-    answers = serve(_export_explicit(facts, tmp_path),
-                    [samples] + [{k: v[i:i + 1] for k, v in samples.items()}
-                                 for i in range(batch)])
-    for key, want in expected.items():
-        np.testing.assert_allclose(answers[0][key], want, atol=TOLERANCE, rtol=TOLERANCE,
-                                   err_msg=f"{name}: {key} on the batch")
-        for i, alone in enumerate(answers[1:]):
-            np.testing.assert_allclose(alone[key], want[i:i + 1], atol=TOLERANCE,
-                                       rtol=TOLERANCE, err_msg=f"{name}: {key}, example {i}")
+    flags = ["--strip-training"]
+    for key, tensor in facts["inputs"].items():
+        flags += ["--input", f"{key}={tensor}"]
+    for key, tensor in facts["outputs"].items():
+        flags += ["--output", f"{key}={tensor}"]
+    for tensor, value in facts["switches"].items():
+        flags += ["--bind", f"{tensor}={json.dumps(value)}"]
+    version, _ = export(facts["prefix"], tmp_path, *flags)
+    assert_serves_as_twin(version, facts)
 
 
 @pytest.mark.parametrize("name", PROGRAMS)

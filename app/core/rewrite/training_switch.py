@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -687,29 +687,12 @@ def _uniform(graph: OpGraph, tensor: str) -> tuple[Op, set[str]] | None:
 
 def _optimizer(graph: OpGraph, placeholder: Op) -> Reading | None:
     """Optimizer updates a float placeholder reaches only at hyperparameter inputs (the
-    learning rate, through a schedule or not), seen by a bounded forward walk."""
-    updates: list[str] = []
-    seen: set[str] = set()
-    stack = [placeholder.name]
-    while stack:
-        name = stack.pop()
-        for reader in dict.fromkeys(graph.ops[name].consumers):
-            op = graph.ops[reader]
-            if op.type.startswith(_APPLY):
-                if not _hyperparameter_input(op, name):
-                    return None
-                if reader not in updates:
-                    updates.append(reader)
-            elif op.type in _OBSERVERS or reader in seen:
-                continue
-            elif not op.consumers or len(seen) >= _WALK_BUDGET:
-                return None  # it ends somewhere else: the model, the loss
-            else:
-                seen.add(reader)
-                stack.append(reader)
-    if not updates:
-        return None
-    return Reading("optimizer", 0.0, sorted(updates))
+    learning rate, through a schedule or not)."""
+    def at_update(op: Op, source: str) -> bool | None:
+        return _hyperparameter_input(op, source) if op.type.startswith(_APPLY) else None
+
+    updates = _reaches_only(graph, placeholder, at_update, skip=_OBSERVERS)
+    return Reading("optimizer", 0.0, updates) if updates else None
 
 
 def _hyperparameter_input(update: Op, source: str) -> bool:
@@ -723,6 +706,16 @@ def _hyperparameter_input(update: Op, source: str) -> bool:
 
 def _pipeline(graph: OpGraph, placeholder: Op) -> Reading | None:
     """Input-pipeline ops a placeholder reaches, when it reaches nothing else."""
+    reached = _reaches_only(graph, placeholder, lambda op, _: True if _is_pipeline(op) else None)
+    return Reading("pipeline", None, reached) if reached else None
+
+
+def _reaches_only(graph: OpGraph, placeholder: Op, terminal: Callable[[Op, str], bool | None],
+                  skip: frozenset[str] = frozenset()) -> list[str]:
+    """The ops a bounded forward walk from ``placeholder`` ends at, when every path ends
+    at one ``terminal`` accepts (True; False rejects the whole walk, None walks on), or
+    at an op of a type in ``skip``; empty otherwise. ``terminal`` gets the op and the
+    op it reads the walked value from."""
     reached: list[str] = []
     seen: set[str] = set()
     stack = [placeholder.name]
@@ -730,19 +723,20 @@ def _pipeline(graph: OpGraph, placeholder: Op) -> Reading | None:
         name = stack.pop()
         for reader in dict.fromkeys(graph.ops[name].consumers):
             op = graph.ops[reader]
-            if _is_pipeline(op):
+            verdict = terminal(op, name)
+            if verdict is False:
+                return []
+            if verdict:
                 if reader not in reached:
                     reached.append(reader)
-            elif reader in seen:
+            elif op.type in skip or reader in seen:
                 continue
             elif not op.consumers or len(seen) >= _WALK_BUDGET:
-                return None
+                return []  # it ends somewhere else: the model, the loss
             else:
                 seen.add(reader)
                 stack.append(reader)
-    if not reached:
-        return None
-    return Reading("pipeline", None, sorted(reached))
+    return sorted(reached)
 
 
 def _is_pipeline(op: Op) -> bool:
