@@ -58,20 +58,23 @@ def test_skip_thoughts_suggestions(loaded, skip_thoughts):
     outputs = [s.tensor for s in sugg.outputs[:5]]
     for true_output in skip_thoughts.outputs:
         assert true_output in outputs
-    assert not any(s.tensor.startswith(("gradients", "save", "Adam", "loss", "decoder"))
+    assert not any(s.tensor.startswith(("gradients", "save", "Adam", "loss"))
                    for s in sugg.outputs)
+    # The decoder is teacher-forced: offered last, saying why it is not proposed.
+    decoder = [s for s in sugg.outputs if s.tensor.startswith("decoder")]
+    assert [s.reason for s in decoder] == ["needs the target sequence (teacher forcing)"]
+    assert not decoder[0].proposed
 
 
 def test_cnn_suggestions(cnn):
     sugg = load_checkpoint(cnn.latest).suggestions
-    inputs = {s.tensor: s for s in sugg.inputs}
     assert sugg.inputs[0].tensor == "images:0"
-    assert inputs["keep_prob:0"].optional
+    # keep_prob (a placeholder with a default) is a training switch: bound, never an input.
+    assert "keep_prob:0" not in {s.tensor for s in sugg.inputs}
+    assert load_checkpoint(cnn.latest).proposal.bind == {"keep_prob:0": 1.0}
     assert _rank(sugg.inputs, "labels:0") > _rank(sugg.inputs, "images:0")
     top5 = [s.tensor for s in sugg.outputs[:5]]
-    for true_output in ("probabilities:0", "dense/logits:0"):
-        assert true_output in top5
-    assert top5.index("probabilities:0") < top5.index("dense/logits:0")
+    assert top5[:2] == ["dense/logits:0", "probabilities:0"]
 
 
 def test_vocab_and_gpu_suggestions(vocab_table, gpu_pinned):

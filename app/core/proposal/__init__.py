@@ -26,6 +26,7 @@ from functools import cached_property
 from typing import Any
 
 from app.core.opgraph import Op, OpGraph, collector_paused
+from app.core.proposal import sampling
 from app.core.proposal.keys import Namer, clean_key, unique
 from app.core.proposal.model import Candidate, Note, Proposal, ProposedSlot
 from app.core.proposal.reading import (
@@ -95,8 +96,10 @@ class _Proposer:
         self.graph = graph
         self.ops = graph.ops
         self.namer = Namer(graph)
-        self.switches = _switches(graph)
+        self.switches, switched_off = _switches(graph)
         self.reading: Reading = read_program(graph, self.switches, self.namer.is_deliberate)
+        self.samplers = sampling.samplers(graph, switched_off)
+        self.sampling_notes: list[Note] = []
 
     def proposal(self) -> Proposal:
         outputs = self._outputs()
@@ -113,7 +116,7 @@ class _Proposer:
         inputs = self._input_slots(needed)
         if not notes:
             notes += self._teacher_forcing(inputs, outputs)
-        notes += self._notes()
+        notes += self.sampling_notes + self._notes()
         bind = {s.tensor: s.value for s in self.switches.values() if s.value is not None}
         why = {s.tensor: s.why for s in self.switches.values() if s.value is not None}
         served = {s.tensor for s in inputs}
@@ -247,6 +250,19 @@ class _Proposer:
 
         for head in self.reading.heads:
             compared = _listed(head.compared_with)
+            drawn = sampling.drawn_from(self.graph, head.prediction, self.samplers,
+                                        self.reading.machinery) if self.samplers else None
+            if drawn is not None:
+                mean = sampling.centre(self.graph, drawn, self.reading.machinery)
+                self.sampling_notes.append(Note("sampling", (
+                    f"{head.prediction} is computed from a random draw ({drawn}), so it "
+                    "would answer differently at every request; "
+                    + (f"the proposal serves {mean}, the mean the draw is taken around"
+                       if mean else "it is left out"))))
+                if mean is not None:
+                    add(mean, "predictions", "the mean the model draws its random sample "
+                                             "around (what it computes without the draw)")
+                continue
             if head.role == "logits":
                 add(head.prediction, "logits",
                     f"the model's logits, which the loss compares with {compared}"
@@ -304,7 +320,9 @@ class _Proposer:
     def _plain_ends(self) -> list[str]:
         """Without a loss or names: the last op the model computes that nothing reads."""
         ends = [n for n in self._ends(strict=True) if not self.ops[n].consumers
-                and self.ops[n].type not in _NOT_OUTPUT and self._weighted(n)]
+                and self.ops[n].type not in _NOT_OUTPUT and n not in self.reading.loss_side
+                and n not in self._label_dependent and not _scalar(self.ops[n])
+                and self._weighted(n)]
         return [f"{ends[-1]}:0"] if ends else []
 
     def _ends(self, strict: bool = False) -> list[str]:
@@ -472,19 +490,21 @@ class _Proposer:
         return notes
 
 
-def _switches(graph: OpGraph) -> dict[str, _Switch]:
-    """Training switches the rewrites bind for inference, by tensor."""
+def _switches(graph: OpGraph) -> tuple[dict[str, _Switch], set[str]]:
+    """Training switches the rewrites bind for inference, by tensor, and the ops the
+    training branches they turn off hold."""
     from app.core.rewrite import learning_phase, training_switch
     from app.core.signature import Draft
 
+    findings = [f for f in training_switch.switches(graph) if f.blocked is None]
     found = {f.data["tensor"]: _Switch(f.data["tensor"], f.data["value"], f.summary)
-             for f in training_switch.switches(graph) if f.blocked is None}
+             for f in findings}
     for f in learning_phase.find(graph, Draft()):
         if f.blocked is None:
             tensor = f"{f.data['op']}:0"
             found[tensor] = _Switch(tensor, False if f.data["dtype"] == "bool" else 0,
                                     f.summary)
-    return found
+    return found, training_switch.killed_ops(findings)
 
 
 def _readers(ops: dict[str, Op], tensors: list[str]) -> list[str]:

@@ -37,6 +37,7 @@ _FUNCTION_DEFAULTS = frozenset({
     "reduce_mean", "reduce_sum", "mean", "sum", "max", "min", "prod", "square",
     "sqrt", "rsqrt", "exp", "log", "abs", "maximum", "minimum", "select", "while",
     "cond", "merge", "switch", "exit", "enter", "readvariableop", "tensorarraystack",
+    "convert_image",
     "tensorarraygatherv3", "tensorarrayv3",
 })
 _NOT_KEY = re.compile(r"[^A-Za-z0-9_]")

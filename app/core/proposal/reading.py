@@ -311,7 +311,8 @@ class _Program:
         source_dependent = forward(ops, _readers(ops, read, region), region)
         param = {n for n in source_dependent if n not in values
                  and any(src in values for src in ops[n].input_ops)}
-        self.body = body = (backward(ops, param, within=anc) & anc) | param
+        self.body = body = (backward(ops, param, within=source_dependent)
+                            & source_dependent) | param
         value_readers = {c for v in values for c in ops[v].consumers
                          if c in region and c not in values}
         self.pd = forward(ops, value_readers, region) | value_readers
