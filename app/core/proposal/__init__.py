@@ -13,7 +13,9 @@ model predicts with) and turns it into one ``serving_default`` predict signature
 - **bind**: the training switches the export binds for inference (the
   ``training_switch`` and ``learning_phase`` rewrites), shown so the user knows;
 - a line of **why** for every slot, and **notes** in plain words about the program as
-  a whole (a teacher-forced decoder, a second model that only judges the first).
+  a whole (a teacher-forced decoder, a second model that only judges the first, a
+  prediction drawn at random, for which the mean it is drawn around is served:
+  `sampling`).
 
 Keys are named for what the tensors are (`keys`). Nothing here imports TensorFlow.
 """

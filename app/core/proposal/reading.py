@@ -32,9 +32,10 @@ that trains it. The reading works from the gradients backwards:
    heads of an objective whose model only judges another objective's prediction
    (a discriminator) are a critic's, not served.
 
-Names are never read, except those TensorFlow gives itself (``grad_ys``). Every
-walk stays inside the loss's ancestors or the forward graph; only the small tail
-is handed to networkx.
+Names are never read, except those TensorFlow gives itself (``grad_ys``) and, as a
+tie-breaker structure cannot settle, whether a format op between the model and its
+loss was named by somebody (``named``). Every walk stays inside the loss's ancestors
+or the forward graph; only the small tail is handed to networkx.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def _trained_by_scope(graph: OpGraph, scopes: list[str]) -> dict[str, set[str]]:
                                                                  "SparseApply",
                                                                  "ResourceSparseApply"))]
     for op in ops_of_type(graph, appliers):
-        variable = _variable_behind(graph, op.inputs[0]) if op.inputs else None
+        variable = _variable_behind(graph.ops, op.input_ops[0]) if op.inputs else None
         if variable is None:
             continue
         scope = _gradient_scope(graph, op, prefixes)
@@ -246,8 +247,10 @@ def _gradient_scope(graph: OpGraph, apply: Op, prefixes: dict[str, str]) -> str 
     return None
 
 
-def _variable_behind(graph: OpGraph, tensor: str) -> str | None:
-    op = graph.ops.get(tensor.rpartition(":")[0])
+def _variable_behind(ops: dict[str, Op], name: str) -> str | None:
+    """The variable op whose value or handle op ``name`` hands on (reads, identities,
+    loop entries), if any."""
+    op = ops.get(name)
     for _ in range(4):
         if op is None:
             return None
@@ -255,7 +258,7 @@ def _variable_behind(graph: OpGraph, tensor: str) -> str | None:
             return op.name
         if op.type not in _VALUE_PASS or not op.inputs:
             return None
-        op = graph.ops.get(op.input_ops[0])
+        op = ops.get(op.input_ops[0])
     return None
 
 
@@ -569,19 +572,7 @@ def _scalar_constant(graph: OpGraph, inputs: list[str], small: bool) -> bool:
 
 def _variable_values_of(ops: dict[str, Op], inputs: list[str]) -> list[str]:
     """The variables behind ``inputs`` that are read directly (value or handle)."""
-    found = []
-    for name in inputs:
-        op = ops.get(name)
-        for _ in range(4):
-            if op is None:
-                break
-            if op.type in VARIABLES:
-                found.append(op.name)
-                break
-            if op.type not in _VALUE_PASS or not op.inputs:
-                break
-            op = ops.get(op.input_ops[0])
-    return found
+    return [v for name in inputs if (v := _variable_behind(ops, name)) is not None]
 
 
 def _probability_head(ops: dict[str, Op], logits: str, label_dependent: set[str]) -> str | None:
