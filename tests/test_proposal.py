@@ -146,3 +146,26 @@ def test_an_unnamed_placeholder_is_keyed_by_its_scope_or_its_role(tmp_path, name
     keys = {s.key: s.tensor for s in loaded.proposal.inputs}
     assert keys == {"pixels": images.name, "input_ids": ids.name}
     assert {s.key for s in loaded.proposal.outputs} == {"predictions"}
+
+
+def test_a_prediction_drawn_at_random_serves_the_mean_it_is_drawn_around(tmp_path):
+    """A VAE decodes ``z = mu + sigma * eps`` with ``eps`` drawn at every run: the
+    reconstruction answers differently each time, so the encoder's mean is served."""
+    tf, tf1 = _tf()
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [None, 6], name="pixels")
+        h = tf.nn.elu(_dense(tf1, x, 8, "encoder"))
+        mu = _dense(tf1, h, 2, "mean")
+        sigma = tf.exp(_dense(tf1, h, 2, "log_sigma"))
+        z = mu + sigma * tf1.random_normal(tf.shape(mu), 0.0, 1.0)
+        recon = tf.sigmoid(_dense(tf1, z, 6, "decoder"))
+        kl = 0.5 * tf.reduce_sum(tf.square(mu) + tf.square(sigma)
+                                 - tf.math.log(1e-8 + tf.square(sigma)) - 1, 1)
+        loss = tf.reduce_mean(tf.reduce_sum(tf.square(recon - x), 1) + kl)
+        train = tf1.train.AdamOptimizer(0.01).minimize(loss)
+    proposal = _train_and_open(graph, tmp_path, train, {x: np.ones((2, 6))}).proposal
+    assert {s.key: s.tensor for s in proposal.outputs} == {"predictions": mu.name}
+    assert {s.key: s.tensor for s in proposal.inputs} == {"pixels": "pixels:0"}
+    [note] = [n for n in proposal.notes if n.kind == "sampling"]
+    assert "random_normal/RandomStandardNormal" in note.text and mu.name in note.text
