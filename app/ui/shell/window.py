@@ -137,6 +137,7 @@ def _load_job(target):
             loaded = load_checkpoint(target, progress=state.progress,
                                      cancelled=state.is_cancelled)
             loaded.search_index.index_pieces()  # the search box searches every keystroke
+            _ = loaded.proposal  # the signature editor starts with it; validation reads it
             order = TreeOrder(loaded.graph)
         return loaded, order
 

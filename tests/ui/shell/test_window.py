@@ -338,6 +338,29 @@ def test_opening_indexes_the_names_pieces_for_the_search_box(window, qtbot, cnn)
     assert window.tree.result.ops and window.tree.count.text().endswith("matches")
 
 
+def test_opening_works_out_the_proposal_in_the_open_job(window, qtbot, cnn, monkeypatch):
+    """The signature editor starts with the proposal: it is worked out in the worker
+    thread that opens the checkpoint (about half a second at 100k ops), never on the UI
+    thread."""
+    import threading
+
+    from app.core import proposal
+
+    threads = []
+    real = proposal._Proposer.proposal
+
+    def observed(self):
+        threads.append(threading.current_thread())
+        return real(self)
+
+    monkeypatch.setattr(proposal._Proposer, "proposal", observed)
+    with qtbot.waitSignal(window.checkpointLoaded, timeout=60_000):
+        window.open_path(cnn.directory)
+    assert threads and threading.main_thread() not in threads
+    assert window.loaded.proposal.outputs  # kept with the graph: asking again is free
+    assert len(threads) == 1
+
+
 def test_opening_another_checkpoint_frees_the_previous_model(qtbot, skip_thoughts, cnn):
     """Loaded models are frozen out of the cyclic GC's sight (no stalls while opening),
     so the whole window must let go of the old one for reference counting to free it."""
