@@ -132,12 +132,15 @@ def _load_job(target):
 
     def job(state: TaskState):
         from app.core.loader import load_checkpoint
+        from app.core.proposal import propose
 
         with _collector_paused():
             loaded = load_checkpoint(target, progress=state.progress,
                                      cancelled=state.is_cancelled)
             loaded.search_index.index_pieces()  # the search box searches every keystroke
-            _ = loaded.proposal  # the signature editor starts with it; validation reads it
+            # The signature editor starts with the proposal, and validation reads its
+            # labels after every edit (a SavedModel's graph too).
+            propose(loaded.graph)
             order = TreeOrder(loaded.graph)
         return loaded, order
 
