@@ -344,16 +344,16 @@ def test_opening_works_out_the_proposal_in_the_open_job(window, qtbot, cnn, monk
     thread."""
     import threading
 
-    from app.core import proposal
+    from app.core.proposal.proposer import Proposer
 
     threads = []
-    real = proposal._Proposer.proposal
+    real = Proposer.proposal
 
     def observed(self):
         threads.append(threading.current_thread())
         return real(self)
 
-    monkeypatch.setattr(proposal._Proposer, "proposal", observed)
+    monkeypatch.setattr(Proposer, "proposal", observed)
     with qtbot.waitSignal(window.checkpointLoaded, timeout=60_000):
         window.open_path(cnn.directory)
     assert threads and threading.main_thread() not in threads
