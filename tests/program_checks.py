@@ -23,6 +23,7 @@ the whole batch and on each example alone.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,25 @@ def export(prefix: str, base: Path, *flags: str, name: str = "model") -> tuple[P
     return versions[-1], out.getvalue()
 
 
+def export_explicit(facts: dict[str, Any], base: Path) -> Path:
+    """``signet export`` of the facts' signature with every flag spelled out (``--input``,
+    ``--output``, ``--bind`` for the switches); returns the published version folder."""
+    flags = ["--strip-training"]
+    for key, tensor in facts["inputs"].items():
+        flags += ["--input", f"{key}={tensor}"]
+    for key, tensor in facts["outputs"].items():
+        flags += ["--output", f"{key}={tensor}"]
+    for tensor, value in facts["switches"].items():
+        flags += ["--bind", f"{tensor}={json.dumps(value)}"]
+    return export(facts["prefix"], base, *flags)[0]
+
+
+def load_arrays(path: str) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` (samples or the twin's answers), by key."""
+    with np.load(path, allow_pickle=False) as data:
+        return dict(data)
+
+
 def serve(version: Path, batches: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
     """Run the ``serving_default`` signature of a SavedModel, loaded once with
     TensorFlow's own loader, on each of ``batches`` (input key -> array)."""
@@ -81,8 +101,7 @@ def serve(version: Path, batches: list[dict[str, np.ndarray]]) -> list[dict[str,
 def assert_serves_as_twin(version: Path, facts: dict[str, Any]) -> None:
     """The SavedModel at ``version`` answers the facts' samples as the twin did: on the
     whole batch and on each example alone."""
-    samples = dict(np.load(facts["samples"], allow_pickle=False))
-    expected = dict(np.load(facts["expected"], allow_pickle=False))
+    samples, expected = load_arrays(facts["samples"]), load_arrays(facts["expected"])
     assert set(samples) == set(facts["inputs"]), (sorted(samples), sorted(facts["inputs"]))
     assert set(expected) == set(facts["outputs"]), (sorted(expected), sorted(facts["outputs"]))
     batch = len(next(iter(samples.values())))

@@ -13,10 +13,6 @@ Run alone: ``pytest tests/test_heldout.py``.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,10 +22,11 @@ from app.core.loader import load_checkpoint
 from tests.heldout.corpus import PROGRAMS
 from tests.isolated_build import build
 from tests.program_checks import (
-    TOLERANCE,
     assert_export_matches_twin,
     assert_proposal,
-    serve,
+    assert_serves_as_twin,
+    export_explicit,
+    load_arrays,
 )
 
 
@@ -44,33 +41,10 @@ def opened(corpus) -> dict[str, Any]:
     return {name: load_checkpoint(facts["prefix"]) for name, facts in corpus.items()}
 
 
-def _arrays(path: str) -> dict[str, np.ndarray]:
-    return dict(np.load(path, allow_pickle=False))
-
-
-def export_explicit(facts: dict[str, Any], base: Path) -> Path:
-    """``signet export PREFIX --out BASE --name m --input K=T ... --output K=T ...
-    --bind T=V ... --strip-training``; returns the published version folder."""
-    from app.cli import main
-
-    argv = ["export", facts["prefix"], "--out", str(base), "--name", "m", "--strip-training"]
-    for key, tensor in facts["inputs"].items():
-        argv += ["--input", f"{key}={tensor}"]
-    for key, tensor in facts["outputs"].items():
-        argv += ["--output", f"{key}={tensor}"]
-    for tensor, value in facts["switches"].items():
-        argv += ["--bind", f"{tensor}={json.dumps(value)}"]
-    err = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        code = main(argv)
-    assert code == 0, err.getvalue()[-3000:]
-    return next(p for p in (base / "m").iterdir() if p.name.isdigit())
-
-
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_facts_name_training_tensors_shaped_like_the_twin(name, corpus, opened):
     facts, graph = corpus[name], opened[name].graph
-    samples, expected = _arrays(facts["samples"]), _arrays(facts["expected"])
+    samples, expected = load_arrays(facts["samples"]), load_arrays(facts["expected"])
     assert len(next(iter(samples.values()))) >= 3
     for kind, arrays in (("inputs", samples), ("outputs", expected)):
         for key, tensor_name in facts[kind].items():
@@ -90,17 +64,7 @@ def test_facts_name_training_tensors_shaped_like_the_twin(name, corpus, opened):
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_explicit_export_answers_as_the_twin(name, corpus, tmp_path):
     facts = corpus[name]
-    samples, expected = _arrays(facts["samples"]), _arrays(facts["expected"])
-    batch = len(next(iter(samples.values())))
-    answers = serve(export_explicit(facts, tmp_path),
-                    [samples] + [{k: v[i:i + 1] for k, v in samples.items()}
-                                 for i in range(batch)])
-    for key, want in expected.items():
-        np.testing.assert_allclose(answers[0][key], want, atol=TOLERANCE, rtol=TOLERANCE,
-                                   err_msg=f"{name}: {key} on the whole batch")
-        for i, alone in enumerate(answers[1:]):
-            np.testing.assert_allclose(alone[key], want[i:i + 1], atol=TOLERANCE,
-                                       rtol=TOLERANCE, err_msg=f"{name}: {key}, example {i}")
+    assert_serves_as_twin(export_explicit(facts, tmp_path), facts)
 
 
 @pytest.mark.parametrize("name", PROGRAMS)

@@ -17,8 +17,6 @@ For every program:
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -28,7 +26,8 @@ from tests.program_checks import (
     assert_export_matches_twin,
     assert_proposal,
     assert_serves_as_twin,
-    export,
+    export_explicit,
+    load_arrays,
 )
 from tests.programs import PROGRAMS
 
@@ -44,11 +43,6 @@ def corpus(tmp_path_factory) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def opened(corpus) -> dict:
     return {name: load_checkpoint(facts["prefix"]) for name, facts in corpus.items()}
-
-
-def _arrays(path: str) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return dict(data)
 
 
 def _agrees(spec_shape, array: np.ndarray) -> bool:
@@ -74,7 +68,7 @@ def _dtype_matches(graph_dtype: str, array: np.ndarray) -> bool:
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_facts_hold_in_the_training_graph(name, corpus, opened):
     facts, graph = corpus[name], opened[name].graph
-    samples, expected = _arrays(facts["samples"]), _arrays(facts["expected"])
+    samples, expected = load_arrays(facts["samples"]), load_arrays(facts["expected"])
     assert set(samples) == set(facts["inputs"]) and set(expected) == set(facts["outputs"])
     batch = {len(a) for a in samples.values()}
     assert len(batch) == 1 and batch.pop() >= 3, {k: a.shape for k, a in samples.items()}
@@ -109,17 +103,8 @@ def test_training_moved_the_batch_norm_statistics(name, corpus):
 
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_explicit_export_answers_as_the_twin(name, corpus, tmp_path):
-    """``signet export`` of the facts' signature with every flag spelled out."""
     facts = corpus[name]
-    flags = ["--strip-training"]
-    for key, tensor in facts["inputs"].items():
-        flags += ["--input", f"{key}={tensor}"]
-    for key, tensor in facts["outputs"].items():
-        flags += ["--output", f"{key}={tensor}"]
-    for tensor, value in facts["switches"].items():
-        flags += ["--bind", f"{tensor}={json.dumps(value)}"]
-    version, _ = export(facts["prefix"], tmp_path, *flags)
-    assert_serves_as_twin(version, facts)
+    assert_serves_as_twin(export_explicit(facts, tmp_path), facts)
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
