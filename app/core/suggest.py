@@ -69,11 +69,10 @@ def is_machinery(op: Op) -> bool:
 def suggest(graph: OpGraph, limit: int = 10) -> Suggestions:
     """Serving inputs and outputs of ``graph``, best first: the proposal, then the rest."""
     proposal = propose(graph)
-    sources = {s.tensor: s for s in proposal.other_inputs}
     inputs = [Suggestion(s.tensor, s.dtype, s.shape, s.why, kind=_input_kind(graph, s.tensor),
                          proposed=True) for s in proposal.inputs]
     inputs += [Suggestion(c.tensor, c.dtype, c.shape, c.reason, c.optional, c.kind, c.label)
-               for c in sources.values()]
+               for c in proposal.other_inputs]
     outputs = [Suggestion(s.tensor, s.dtype, s.shape, s.why, kind="output", proposed=True)
                for s in proposal.outputs]
     outputs += [Suggestion(c.tensor, c.dtype, c.shape, c.reason, kind="output")
