@@ -1,4 +1,5 @@
-"""The `signet` command: the GUI with no subcommand, and `inspect`/`export`/`run`/`render`.
+"""The `signet` command: the GUI with no subcommand, and `inspect`/`export`/`watch`/`run`/
+`render`.
 
 Every subcommand drives `app.core`; errors the user can fix print one line on
 stderr and exit with status 2 (``--debug`` shows the traceback instead).
@@ -33,6 +34,12 @@ def _export(args: argparse.Namespace) -> int:
     from app.commands.export import run_export
 
     return run_export(args)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from app.commands.watch import run_watch
+
+    return run_watch(args)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -82,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_arguments(export)
     export.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     export.set_defaults(func=_export)
+
+    watch = sub.add_parser("watch", help="publish a running job's best or latest checkpoints "
+                           "for TensorFlow Serving, keep N")
+    from app.commands.watch import add_arguments as add_watch_arguments
+
+    add_watch_arguments(watch)
+    watch.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    watch.set_defaults(func=_watch)
 
     run = sub.add_parser("run", help="answer a TF Serving REST predict body, no server needed")
     from app.commands.run import add_arguments as add_run_arguments

@@ -1,0 +1,238 @@
+"""`signet watch`: a TF1 job trains in the background; the watch publishes what the
+policy wants, keeps N, survives kill -9, refuses breaking changes, and writes a
+models.config TF Serving's own parser reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.cli import build_parser, main
+from app.core.signature import Draft, Signature, Slot
+from app.core.watch import Policy, Watch
+from app.core.watch.candidates import complete_checkpoints
+from app.core.watch.compat import breaking_changes
+from app.core.watch.serving_config import read_config, update_config
+from app.core.watch.state import Published, changing, read_state
+
+ROOT = Path(__file__).resolve().parents[1]
+LOSSES = [0.5, 0.3, 0.4, 0.2, 0.35]  # steps 10..50: best publishes 10, 20, 40
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+       "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+
+
+def _training(model_dir: Path, *extra) -> subprocess.Popen:
+    """The TF1 job (`tests.watch_training`) in the background."""
+    argv = [sys.executable, "-m", "tests.watch_training", str(model_dir),
+            "--losses", *map(str, LOSSES), *map(str, extra)]
+    return subprocess.Popen(argv, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finished(job: subprocess.Popen) -> None:
+    _out, err = job.communicate(timeout=300)
+    assert job.returncode == 0, err[-3000:]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A whole run (steps 10..50 with their eval losses), written once."""
+    run = tmp_path_factory.mktemp("watch") / "run"
+    _finished(_training(run))
+    return run
+
+
+def _draft(input_key: str = "x") -> Draft:
+    return Draft([Signature("serving_default", "predict", [Slot(input_key, "x:0")],
+                            [Slot("y", "pred:0")])])
+
+
+def _versions(folder: Path) -> list[int]:
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+
+def _config_entry(base: Path, name: str):
+    return next(c for c in read_config(base).model_config_list.config if c.name == name)
+
+
+def test_latest_and_best_follow_a_running_job(tmp_path):
+    run, base, lines = tmp_path / "run", tmp_path / "base", []
+    job = _training(run, "--pause", "0.3")
+    latest = Watch(run, base, "latest", _draft(), Policy("latest", keep=3), log=lines.append)
+    best = Watch(run, base, "best", _draft(), Policy("best"), log=lines.append)
+    while True:  # poll while the job writes; one last poll once it is done
+        done = job.poll() is not None
+        latest.poll()
+        best.poll()
+        if done:
+            break
+        time.sleep(0.2)
+    _finished(job)
+
+    assert _versions(base / "best") == [10, 20, 40]
+    assert "step 30: skipped (loss 0.4 does not beat the best so far, 0.3)" in lines
+    assert _versions(base / "latest") == [30, 40, 50]  # keep 3
+    assert "deleted version 10 (step 10): beyond keep 3" in lines
+    for version in (30, 40, 50):  # each one a whole SavedModel, with its warmup
+        assert (base / "latest" / str(version) / "saved_model.pb").is_file()
+        assert (base / "latest" / str(version) / "assets.extra").is_dir()
+    state = read_state(base / "best")
+    assert [(p.version, round(p.metric, 3)) for p in state.published] == \
+        [(10, 0.5), (20, 0.3), (40, 0.2)]
+    assert round(state.best, 3) == 0.2 and state.pending is None
+
+    # models.config, through TF Serving's own ModelServerConfig: both models, their kept
+    # versions, stable = best metric, canary = newest.
+    entry = _config_entry(base, "latest")
+    assert list(entry.model_version_policy.specific.versions) == [30, 40, 50]
+    assert dict(entry.version_labels) == {"stable": 40, "canary": 50}
+    assert entry.base_path == str(base / "latest") and entry.model_platform == "tensorflow"
+    assert dict(_config_entry(base, "best").version_labels) == {"stable": 40, "canary": 40}
+
+
+def test_incomplete_checkpoints_are_not_taken(finished_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    (run / "model.ckpt-50.data-00000-of-00001").unlink()  # a shard not written yet
+    shard = run / "model.ckpt-40.data-00000-of-00001"
+    shard.write_bytes(shard.read_bytes()[:8])  # a shard still being written
+    assert [c.step for c in complete_checkpoints(run)] == [10, 20, 30]
+    # The state file names step 20 as the newest: 30 (on disk) is not saved yet.
+    (run / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-20"\n')
+    assert [c.step for c in complete_checkpoints(run)] == [10, 20]
+
+    lines: list[str] = []
+    Watch(run, tmp_path / "base", "m", _draft(), Policy("latest"), log=lines.append).run(
+        once=True)
+    assert _versions(tmp_path / "base" / "m") == [10, 20]
+
+
+def test_kill_9_and_restart_never_publish_a_worse_model(tmp_path):
+    run, base, gate = tmp_path / "run", tmp_path / "base", tmp_path / "gate"
+    job = _training(run, "--gate", gate, "--gate-after", "2")
+    argv = [sys.executable, "-m", "app", "watch", str(run), "--out", str(base), "--name", "m",
+            "--policy", "best", "--input", "x=x", "--output", "y=pred", "--interval", "0.2"]
+    log = tmp_path / "first.log"
+    with log.open("w") as out:
+        watch = subprocess.Popen(argv, cwd=ROOT, env=ENV, stdout=out,
+                                 stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while "published version 20" not in log.read_text():
+            assert watch.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        watch.send_signal(signal.SIGKILL)
+        watch.wait(timeout=30)
+    gate.touch()  # the job goes on: 30 (0.4, worse than 0.3), 40 (0.2), 50 (0.35)
+    _finished(job)
+
+    again = subprocess.run([*argv, "--once"], cwd=ROOT, env=ENV, capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "step 30: skipped (loss 0.4 does not beat the best so far, 0.3)" in again.stdout
+    assert "published version 40" in again.stdout
+    assert "step 10:" not in again.stdout and "step 20:" not in again.stdout  # decided before
+    assert _versions(base / "m") == [10, 20, 40]
+    metrics = [p.metric for p in read_state(base / "m").published]
+    assert metrics == sorted(metrics, reverse=True)  # each one better than the one before
+    assert not [p for p in (base / "m").iterdir() if p.name.startswith(".signet-export-")]
+
+
+def test_a_version_pending_at_a_kill_is_adopted_or_forgotten(finished_run, tmp_path):
+    base, lines = tmp_path / "base", []
+    Watch(finished_run, base, "m", _draft(), Policy("best"), log=lines.append).run(once=True)
+    folder = base / "m"
+    shutil.copytree(folder / "40", folder / "45")  # published, but the watch died before noting it
+    with changing(folder) as state:
+        state.pending = Published(45, 45, 0.1, 0.0, "model.ckpt-45", key="45@0")
+    Watch(finished_run, base, "m", _draft(), Policy("best"), log=lines.append)
+    state = read_state(folder)
+    assert [p.version for p in state.published] == [10, 20, 40, 45] and state.best == 0.1
+    assert state.seen["45@0"] == "published 45"
+    assert list(_config_entry(base, "m").model_version_policy.specific.versions) == \
+        [10, 20, 40, 45]
+
+    with changing(folder) as state:  # died mid-export: no folder, the checkpoint is retried
+        state.pending = Published(60, 60, 0.05, 0.0, "model.ckpt-60", key="60@0")
+        state.seen["60@0"] = "publishing"
+    Watch(finished_run, base, "m", _draft(), Policy("best"), log=lines.append)
+    state = read_state(folder)
+    assert state.pending is None and "60@0" not in state.seen and 60 not in state.by_version()
+
+
+def test_breaking_signature_change_is_refused_unless_allowed(finished_run, tmp_path, capsys):
+    base = tmp_path / "base"
+    Watch(finished_run, base, "m", _draft("x"), Policy("latest", keep=10),
+          log=print).run(once=True)
+    assert _versions(base / "m") == [10, 20, 30, 40, 50]
+    capsys.readouterr()
+
+    second = tmp_path / "second"  # a new run, its input served under another key
+    _finished(_training(second))
+    code = main(["watch", str(second), "--out", str(base), "--name", "m", "--input",
+                 "features=x", "--output", "y=pred", "--once", "--keep", "10"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "step 10: below version 50 already there, so a new run: its versions continue " \
+           "above, as step + 50" in out
+    assert "step 10: refused: breaking signature change against version 50: input 'x' of " \
+           "'serving_default' renamed or removed; input 'features' of 'serving_default' " \
+           "added (clients do not send it)" in out
+    assert _versions(base / "m") == [10, 20, 30, 40, 50]
+
+    (base / "m" / ".signet-watch.json").write_text(  # forget the refusals
+        json.dumps({**json.loads((base / "m" / ".signet-watch.json").read_text()),
+                    "seen": {}}))
+    code = main(["watch", str(second), "--out", str(base), "--name", "m", "--input",
+                 "features=x", "--output", "y=pred", "--once", "--keep", "10",
+                 "--allow-breaking"])
+    assert code == 0
+    # Published now, above 60..100: numbers the watch once decided on are never reused.
+    assert _versions(base / "m") == [10, 20, 30, 40, 50, 110, 120, 130, 140, 150]
+
+
+def test_breaking_changes_name_each_change():
+    def facts(dtype="float32", rank=2, outputs=("y",)):
+        return {"serving_default": {
+            "method": "tensorflow/serving/predict",
+            "inputs": {"x": {"dtype": dtype, "rank": rank, "shape": "[?, 3]"}},
+            "outputs": {k: {"dtype": "float32", "rank": 2, "shape": "[?, 1]"} for k in outputs}}}
+
+    assert breaking_changes(facts(), facts(outputs=("y", "z"))) == []  # an output added
+    assert breaking_changes(facts(), facts(rank=None)) == []  # unknown rank: nothing to say
+    assert breaking_changes(facts(), facts(dtype="int64")) == \
+        ["input 'x' of 'serving_default': dtype float32 → int64"]
+    assert breaking_changes(facts(), facts(rank=3)) == \
+        ["input 'x' of 'serving_default': rank 2 → 3 ([?, 3] → [?, 3])"]
+    assert breaking_changes(facts(outputs=("y", "z")), facts()) == \
+        ["output 'z' of 'serving_default' removed"]
+    assert breaking_changes(facts(), {}) == ["signature 'serving_default' removed"]
+
+
+def test_models_config_keeps_the_other_models(tmp_path):
+    (tmp_path / "models.config").write_text(
+        "model_config_list { config { name: 'other' base_path: '/models/other' "
+        "model_platform: 'tensorflow' } }\n")
+    update_config(tmp_path, "m", [3, 1], {"stable": 1, "canary": 3})
+    update_config(tmp_path, "m", [3, 4], {"stable": 4, "canary": 4})
+    entries = read_config(tmp_path).model_config_list.config
+    assert [c.name for c in entries] == ["other", "m"]
+    assert entries[0].base_path == "/models/other"
+    assert list(entries[1].model_version_policy.specific.versions) == [3, 4]
+    assert dict(entries[1].version_labels) == {"stable": 4, "canary": 4}
+
+
+def test_watch_flags_keep_n_and_keep_site_apart():
+    args = build_parser().parse_args([
+        "watch", "run", "--out", "b", "--name", "m", "--keep", "2", "--keep-site", "dropout:d",
+        "--policy", "best", "--metric", "accuracy", "--mode", "max", "--input", "x=x"])
+    assert (args.keep, args.keep_site, args.policy, args.metric, args.mode) == \
+        (2, ["dropout:d"], "best", "accuracy", "max")
+    assert args.signatures[0]["inputs"] == ["x=x"]
