@@ -29,6 +29,7 @@ BENCHES = [
     ("bench.bench_export_ui", []),
     ("bench.bench_serving", ["--repeat", "1"]),
     ("bench.bench_rewrite", ["--quick"]),
+    ("bench.bench_watch", ["--repeat", "1"]),
 ]
 
 
