@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between polls (default 5)")
     parser.add_argument("--once", action="store_true",
                         help="process what is there now, then exit")
+    parser.add_argument("--step", type=int, metavar="N",
+                        help="publish the checkpoint at step N now, whatever the policy "
+                             "(a rollback), then exit")
     for flag, metavar, text in (
             ("--signature", "KEY", "start a signature (default key serving_default)"),
             ("--input", "KEY=TENSOR", "a signature input; repeat for more"),
@@ -99,6 +102,8 @@ def run_watch(args: argparse.Namespace) -> int:
     if not draft.signatures:
         log("no --input/--output: each checkpoint exports the signature Signet proposes")
     _quiet_tensorflow()
+    if args.step is not None:
+        return 0 if watch.publish_step(args.step) else 1
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         watch.run(args.interval, args.once, stopping.is_set)

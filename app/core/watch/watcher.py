@@ -139,9 +139,27 @@ class Watch:
                      f"run: its versions continue above, as step + {top}")
         return version
 
-    def publish(self, candidate: Candidate, value: float | None, version: int) -> bool:
+    def publish_step(self, step: int) -> bool:
+        """Publish the checkpoint at ``step`` now, whatever the policy (a rollback, a step
+        the policy skipped) as version ``step + offset``; True when published. This one
+        version is spared by the keep-N pass that follows."""
+        candidate = next((c for c in complete_checkpoints(self.model_dir) if c.step == step),
+                         None)
+        if candidate is None:
+            raise SignetError(f"{self.model_dir}: no complete checkpoint at step {step}")
+        self.reader.poll()
+        point = self.reader.value_for(step, candidate.saved_at)
+        version = step + read_state(self.folder).offset
+        if (self.folder / str(version)).exists():
+            raise SignetError(f"step {step} is already published, as version {version}")
+        return self.publish(candidate, None if point is None else point.value, version,
+                            spare=True)
+
+    def publish(self, candidate: Candidate, value: float | None, version: int,
+                spare: bool = False) -> bool:
         """Export ``candidate`` as ``version`` exactly as `signet export` does; True when
-        published. A refusal or a failed export is logged and remembered, never raised."""
+        published (``spare``: not collected by this keep-N pass). A refusal or a failed
+        export is logged and remembered, never raised."""
         from app.core import preset
         from app.core.export import export_model, open_checkpoint
 
@@ -182,7 +200,7 @@ class Watch:
             shown = "" if value is None else f", {self.policy.metric} {value:g}"
             self.log(f"step {candidate.step}: published version {version}{shown} "
                      f"(export {seconds:.1f} s)")
-            gone = self._collect(state)
+            gone = self._collect(state, spare=version if spare else None)
         self._remove(gone)
         return True
 
@@ -244,10 +262,11 @@ class Watch:
         else:
             state.seen.pop(pending.key, None)
 
-    def _collect(self, state: WatchState) -> list[Published]:
-        """Drop the versions past keep N from the state and models.config; return them
-        (`_remove` deletes their folders once the state without them is written)."""
-        gone = beyond_keep(state, self.policy)
+    def _collect(self, state: WatchState, spare: int | None = None) -> list[Published]:
+        """Drop the versions past keep N (but ``spare``) from the state and models.config;
+        return them (`_remove` deletes their folders once the state without them is
+        written)."""
+        gone = [p for p in beyond_keep(state, self.policy) if p.version != spare]
         state.published = [p for p in state.published if p not in gone]
         if state.published or gone:
             sync_serving(self.base, self.name, state)

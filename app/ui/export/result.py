@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -119,7 +119,10 @@ class Snippet(QWidget):
 
 
 class ExportResultView(QWidget):
-    """The success page of the export dialog."""
+    """The success page of the export dialog. ``versionsRequested(model_folder)``: the
+    user asked for the model's Versions window."""
+
+    versionsRequested = Signal(Path)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,6 +130,9 @@ class ExportResultView(QWidget):
         self.path_label = QLabel(wordWrap=True)
         self.path_label.setObjectName("publishedPath")
         self.open_button = QPushButton("Open Folder", clicked=self.open_folder)
+        self.versions_button = QPushButton("Versions…", clicked=self.open_versions)
+        self.versions_button.setToolTip("The model's published versions, its eval chart, "
+                                        "and a watch of its training run")
         self.verification = QLabel(wordWrap=True)
         self.verification.setObjectName("verification")
         self.summary = QPlainTextEdit(readOnly=True)
@@ -135,6 +141,7 @@ class ExportResultView(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.path_label, 1)
         top.addWidget(self.open_button)
+        top.addWidget(self.versions_button)
         self.snippet_tabs = QTabWidget()  # one tab a snippet: the summary keeps the room
         self.snippet_tabs.setObjectName("snippetTabs")
         layout = QVBoxLayout(self)
@@ -164,3 +171,9 @@ class ExportResultView(QWidget):
     def open_folder(self) -> None:
         if self.path is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.path)))
+
+    def open_versions(self) -> None:
+        """Ask for the Versions window of the model folder this export published into
+        (the window opens it: the export room imports no other room)."""
+        if self.path is not None:
+            self.versionsRequested.emit(self.path.parent)

@@ -286,6 +286,9 @@ class MainWindow(QMainWindow):
         file_menu.addMenu(self.recent_menu)
         self.demo_action = QAction("Open the &Demo", self, triggered=self.open_demo)
         file_menu.addAction(self.demo_action)
+        self.versions_action = QAction("Open Model &Versions…", self,
+                                       triggered=self.open_versions_dialog)
+        file_menu.addAction(self.versions_action)
         self.close_action = QAction("&Close", self, shortcut=QKeySequence.StandardKey.Close,
                                     triggered=self.close_checkpoint)
         file_menu.addAction(self.close_action)
@@ -366,7 +369,9 @@ class MainWindow(QMainWindow):
         to show the window)."""
         from app.ui.export.dialog import ExportDialog
 
-        return ExportDialog(loaded, draft, self)
+        dialog = ExportDialog(loaded, draft, self)
+        dialog.result_view.versionsRequested.connect(self.open_versions)
+        return dialog
 
     def ask_cancel_export(self) -> bool:
         """Whether to cancel the running export and close the window."""
@@ -383,6 +388,20 @@ class MainWindow(QMainWindow):
         path = open_dialog.ask_checkpoint(self, start)
         if path is not None:
             self.open_path(path)
+
+    def open_versions_dialog(self) -> None:
+        """File › Open Model Versions…: a model folder (``BASE/NAME``) in its own window."""
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Model folder (BASE/NAME)")
+        if folder:
+            self.open_versions(folder)
+
+    def open_versions(self, model_folder) -> None:
+        """The Versions window of ``model_folder`` (from File, or an export's result)."""
+        from app.ui.versions import open_versions
+
+        open_versions(model_folder, self)
 
     def open_demo(self) -> None:
         from app.demo import demo_checkpoint
