@@ -25,6 +25,8 @@ class MetricChart(pg.PlotWidget):
         self.setObjectName("metricChart")
         self.showGrid(x=True, y=True, alpha=0.3)
         self.setLabel("bottom", "step")
+        for side in ("left", "bottom"):  # steps and losses as they are, not "x0.001"
+            self.getAxis(side).enableAutoSIPrefix(False)
         self.curve = self.plot([], [], pen=pg.mkPen(LINE, width=2), symbol="o", symbolSize=4,
                                symbolBrush=LINE, symbolPen=None, name="eval")
         self.markers = pg.ScatterPlotItem(size=12, pen=pg.mkPen("k"))
