@@ -236,3 +236,13 @@ def test_watch_flags_keep_n_and_keep_site_apart():
     assert (args.keep, args.keep_site, args.policy, args.metric, args.mode) == \
         (2, ["dropout:d"], "best", "accuracy", "max")
     assert args.signatures[0]["inputs"] == ["x=x"]
+
+
+def test_a_checkpoint_waits_for_its_metric_and_a_wrong_name_is_named(finished_run, tmp_path):
+    lines: list[str] = []
+    Watch(finished_run, tmp_path / "base", "m", _draft(), Policy("best", metric="accuracy"),
+          log=lines.append).run(once=True)
+    assert "step 10: waiting for its eval accuracy (the eval files have no accuracy; they " \
+           "have loss)" in lines
+    assert not [line for line in lines if "published" in line]
+    assert _versions(tmp_path / "base" / "m") == []

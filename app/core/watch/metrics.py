@@ -39,6 +39,7 @@ class EvalReader:
         self.metric = metric
         self._loaders: dict[Path, Any] = {}
         self.points: list[EvalPoint] = []
+        self.tags: set[str] = set()  # every scalar tag seen, to name them when one is wrong
 
     def poll(self) -> list[EvalPoint]:
         """Read what the event files gained since the last poll; return the new points."""
@@ -55,10 +56,12 @@ class EvalReader:
                 loader = self._loaders[path] = EventFileLoader(str(path))
             for event in loader.Load():
                 for value in event.summary.value:
+                    number = scalar(value)
+                    if number is None:
+                        continue
+                    self.tags.add(value.tag)
                     if value.tag == self.metric:
-                        number = scalar(value)
-                        if number is not None:
-                            new.append(EvalPoint(int(event.step), number, event.wall_time))
+                        new.append(EvalPoint(int(event.step), number, event.wall_time))
         self.points.extend(new)
         return new
 

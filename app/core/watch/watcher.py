@@ -94,8 +94,12 @@ class Watch:
                     continue
                 if candidate.key not in self._waiting:
                     self._waiting.add(candidate.key)
+                    others = sorted(self.reader.tags - {self.policy.metric})
+                    hint = f" (the eval files have no {self.policy.metric}; they have " \
+                        f"{', '.join(others)})" if others and \
+                        self.policy.metric not in self.reader.tags else ""
                     self.log(f"step {candidate.step}: waiting for its eval "
-                             f"{self.policy.metric}")
+                             f"{self.policy.metric}{hint}")
                 return  # later checkpoints wait behind it: decisions stay in step order
             self._consider(candidate, point.value)
 
