@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import build_parser, main
+from app.core.errors import SignetError
 from app.core.signature import Draft, Signature, Slot
 from app.core.watch import Policy, Watch
 from app.core.watch.candidates import complete_checkpoints
@@ -246,3 +247,15 @@ def test_a_checkpoint_waits_for_its_metric_and_a_wrong_name_is_named(finished_ru
            "have loss)" in lines
     assert not [line for line in lines if "published" in line]
     assert _versions(tmp_path / "base" / "m") == []
+
+
+def test_a_best_so_far_is_never_compared_with_another_metric(tmp_path):
+    folder = tmp_path / "base" / "m"
+    with changing(folder) as state:
+        state.policy = {"kind": "best", "metric": "loss", "mode": "min", "keep": 5}
+        state.best = 0.3
+    with pytest.raises(SignetError, match=r"was watched for loss \(min\); its best so far "
+                                          r"means nothing for accuracy \(max\)"):
+        Watch(tmp_path / "run", tmp_path / "base", "m", _draft(),
+              Policy("best", metric="accuracy", mode="max"))
+    assert read_state(folder).policy["metric"] == "loss"  # nothing was changed

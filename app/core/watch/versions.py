@@ -60,6 +60,13 @@ def sync_serving(base: Path, name: str, state: WatchState) -> Path:
                          labels(state, policy_of(state)))
 
 
+def clean_deleting(model_folder: Path) -> None:
+    """Finish deletions a killed process left half done (their folders were renamed
+    aside first, so TF Serving never saw them)."""
+    for aside in model_folder.glob(DELETING_PREFIX + "*"):
+        shutil.rmtree(aside, ignore_errors=True)
+
+
 def remove_folder(folder: Path) -> None:
     """Take a version away in one rename (TF Serving never sees half of it), then delete."""
     if not folder.exists():

@@ -32,7 +32,7 @@ from app.core.watch.compat import (
 from app.core.watch.metrics import EvalReader
 from app.core.watch.policy import Policy
 from app.core.watch.state import Published, WatchState, changing, read_state
-from app.core.watch.versions import beyond_keep, remove_folder, sync_serving
+from app.core.watch.versions import beyond_keep, clean_deleting, remove_folder, sync_serving
 
 Log = Callable[[str], None]
 StopCheck = Callable[[], bool]
@@ -68,6 +68,7 @@ class Watch:
             self._adopt_pending(state)
             gone = self._collect(state)
         self._remove(gone)
+        clean_deleting(self.folder)
 
     # One poll -------------------------------------------------------------------------
 

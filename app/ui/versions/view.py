@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -159,6 +159,8 @@ class VersionsWindow(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(splitter, 1)
 
+        # Log lines come in bursts (every eval value at a watch's start): one refresh each.
+        self._refresh_soon = QTimer(self, singleShot=True, interval=300, timeout=self.refresh)
         self.tasks = TaskRunner(self)
         self.runner = WatchRunner(self)
         self.runner.line.connect(self._log_line)
@@ -279,7 +281,7 @@ class VersionsWindow(QWidget):
     def _log_line(self, line: str) -> None:
         self.log.appendPlainText(line)
         if any(word in line for word in ("published version", "deleted version", "eval:")):
-            self.refresh()
+            self._refresh_soon.start()
 
     def _watch_ended(self, code: int) -> None:
         self._log_line(f"(the watch ended, status {code})")
@@ -301,6 +303,7 @@ class VersionsWindow(QWidget):
 
     def shutdown(self) -> None:
         """Stop the watch (after its export) and every worker; remove the scratch folder."""
+        self._refresh_soon.stop()
         if self.runner.running():
             self.runner.stop()
             self.runner.wait(120000)
