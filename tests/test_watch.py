@@ -259,3 +259,20 @@ def test_a_best_so_far_is_never_compared_with_another_metric(tmp_path):
         Watch(tmp_path / "run", tmp_path / "base", "m", _draft(),
               Policy("best", metric="accuracy", mode="max"))
     assert read_state(folder).policy["metric"] == "loss"  # nothing was changed
+
+
+def test_listing_versions_never_imports_tensorflow(tmp_path):
+    """The Versions window lists versions on its UI thread: state, models.config and the
+    rows must read without TensorFlow (only the eval series, in a worker, loads it)."""
+    folder = tmp_path / "m"
+    (folder / "7").mkdir(parents=True)
+    with changing(folder) as state:
+        state.published.append(Published(7, 7, 0.5, 0.0, "model.ckpt-7"))
+    update_config(tmp_path, "m", [7], {"stable": 7, "canary": 7})
+    code = ("import sys\nfrom pathlib import Path\nimport app.ui.versions\n"
+            "from app.core.watch.versions import model_versions\n"
+            f"rows = model_versions(Path({str(tmp_path)!r}), 'm')\n"
+            "print([(r.version, r.labels) for r in rows], 'tensorflow' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "[(7, ('canary', 'stable'))] False"
