@@ -118,7 +118,7 @@ def test_incomplete_checkpoints_are_not_taken(finished_run, tmp_path):
 
 def test_kill_9_and_restart_never_publish_a_worse_model(tmp_path):
     run, base, gate = tmp_path / "run", tmp_path / "base", tmp_path / "gate"
-    job = _training(run, "--gate", gate, "--gate-after", "2")
+    job = _training(run, "--gate", gate, "--gate-after", "4")  # 10..40, then waits
     argv = [sys.executable, "-m", "app", "watch", str(run), "--out", str(base), "--name", "m",
             "--policy", "best", "--input", "x=x", "--output", "y=pred", "--interval", "0.2"]
     log = tmp_path / "first.log"
@@ -126,23 +126,27 @@ def test_kill_9_and_restart_never_publish_a_worse_model(tmp_path):
         watch = subprocess.Popen(argv, cwd=ROOT, env=ENV, stdout=out,
                                  stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 180
-        while "published version 20" not in log.read_text():
+        while "checkpoint: step 40" not in log.read_text():
             assert watch.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        watch.send_signal(signal.SIGKILL)
+            time.sleep(0.02)
+        watch.send_signal(signal.SIGKILL)  # about to export step 40 (0.2), or exporting it
         watch.wait(timeout=30)
-    gate.touch()  # the job goes on: 30 (0.4, worse than 0.3), 40 (0.2), 50 (0.35)
+    first = log.read_text()
+    assert "step 20: published version 20" in first and "step 30: skipped" in first
+    gate.touch()  # the job goes on: 50 (0.35, worse than 0.2)
     _finished(job)
 
     again = subprocess.run([*argv, "--once"], cwd=ROOT, env=ENV, capture_output=True,
                            text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "step 30: skipped (loss 0.4 does not beat the best so far, 0.3)" in again.stdout
-    assert "published version 40" in again.stdout
-    assert "step 10:" not in again.stdout and "step 20:" not in again.stdout  # decided before
+    assert "step 50: skipped (loss 0.35 does not beat the best so far, 0.2)" in again.stdout
+    for step in (10, 20, 30):  # decided before the kill: never again
+        assert f"step {step}:" not in again.stdout
     assert _versions(base / "m") == [10, 20, 40]
-    metrics = [p.metric for p in read_state(base / "m").published]
+    state = read_state(base / "m")
+    metrics = [p.metric for p in state.published]
     assert metrics == sorted(metrics, reverse=True)  # each one better than the one before
+    assert state.pending is None and round(state.best, 3) == 0.2
     assert not [p for p in (base / "m").iterdir() if p.name.startswith(".signet-export-")]
 
 

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from app.core.errors import SignetError
-from app.core.export.publish import check_target
+from app.core.export.publish import check_target, clean_leftovers
 from app.core.export.publish import versions as version_folders
 from app.core.signature import Draft
 from app.core.watch.candidates import Candidate, complete_checkpoints
@@ -69,6 +69,7 @@ class Watch:
             gone = self._collect(state)
         self._remove(gone)
         clean_deleting(self.folder)
+        clean_leftovers(self.folder)  # an export killed with the watch before it
 
     # One poll -------------------------------------------------------------------------
 
