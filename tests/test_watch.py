@@ -280,3 +280,24 @@ def test_listing_versions_never_imports_tensorflow(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out == "[(7, ('canary', 'stable'))] False"
+
+
+def test_eval_values_from_tf2_tensor_summaries_read_like_tf1_simple_values(tmp_path):
+    import tensorflow as tf
+
+    from app.core.watch.metrics import EvalReader
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "eval"))
+    with writer.as_default():
+        tf.summary.scalar("loss", 0.25, step=100)
+        tf.summary.scalar("auc", 0.9, step=100)
+        tf.summary.text("note", "not a number", step=100)
+    writer.flush()
+    reader = EvalReader(tmp_path, "loss")
+    assert [(p.step, p.value) for p in reader.poll()] == [(100, 0.25)]
+    assert reader.tags == {"loss", "auc"}
+    with writer.as_default():  # appended later: the next poll reads only that
+        tf.summary.scalar("loss", 0.125, step=200)
+    writer.flush()
+    assert [(p.step, p.value) for p in reader.poll()] == [(200, 0.125)]
+    assert reader.series() == [(100, 0.25), (200, 0.125)]
