@@ -301,3 +301,24 @@ def test_eval_values_from_tf2_tensor_summaries_read_like_tf1_simple_values(tmp_p
     writer.flush()
     assert [(p.step, p.value) for p in reader.poll()] == [(200, 0.125)]
     assert reader.series() == [(100, 0.25), (200, 0.125)]
+
+
+def test_sigint_stops_after_the_current_export(finished_run, tmp_path):
+    base = tmp_path / "base"
+    argv = [sys.executable, "-m", "app", "watch", str(finished_run), "--out", str(base),
+            "--name", "m", "--input", "x=x", "--output", "y=pred", "--interval", "0.2"]
+    log = tmp_path / "watch.log"
+    with log.open("w") as out:
+        watch = subprocess.Popen(argv, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while "checkpoint: step 20" not in log.read_text():  # its export starts now
+            assert watch.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        watch.send_signal(signal.SIGINT)
+        assert watch.wait(timeout=120) == 0
+    text = log.read_text()
+    assert "stopping after the current export" in text
+    assert "step 20: published version 20" in text and "checkpoint: step 30" not in text
+    assert _versions(base / "m") == [10, 20]
+    assert read_state(base / "m").pending is None
+    assert not [p for p in (base / "m").iterdir() if p.name.startswith(".signet-export-")]
