@@ -10,6 +10,7 @@ version.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 
@@ -81,7 +82,11 @@ class WatchRunner(QObject):
         self.ended.emit(code)
 
 
+_TF_LOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|^WARNING: All log messages before absl|"
+                     r"^To enable the following instructions")
+
+
 def _noise(text: str) -> bool:
-    """TensorFlow's start-up chatter (CUDA probes, CPU features), not the watch's log."""
-    return any(word in text for word in ("cuInit", "cuda", "absl::", "cpu_feature_guard",
-                                         "rebuild TensorFlow", "AVX"))
+    """TensorFlow's C++ start-up chatter (absl log lines: CUDA probes, CPU features), not
+    the watch's log."""
+    return bool(_TF_LOG.match(text))

@@ -90,6 +90,7 @@ def test_publish_step_and_watch_this_run_run_signet_watch(qtbot, model_folder, r
         window.publish_button.click()
     assert ended.args == [0], window.log.toPlainText()
     assert "step 30: published version 30, loss 0.4" in window.log.toPlainText()
+    assert "absl" not in window.log.toPlainText()  # TensorFlow's start-up chatter is left out
     assert (model_folder / "30").is_dir() and window.model.row_of(30) >= 0
     assert 30 in window.chart.marked_versions()
 
