@@ -66,7 +66,7 @@ def _application():
     app.setApplicationName("Signet")
     app.setOrganizationName("Signet")
     app.setApplicationDisplayName("Signet")
-    # Ties the window to packaging/linux/io.github.signet.Signet.desktop (Wayland).
+    # Ties the window to app/data/desktop/io.github.signet.Signet.desktop (Wayland).
     app.setDesktopFileName("io.github.signet.Signet")
     _set_icon(app)
     return app
