@@ -168,7 +168,6 @@ def run_export(args: argparse.Namespace) -> int:
     if args.save_preset:
         record_facts(draft, loaded.graph)
         print(f"Saved preset {save_preset(draft, args.save_preset)}", file=sys.stderr)
-    _quiet_tensorflow()
 
     def progress(fraction: float, message: str) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
@@ -219,9 +218,3 @@ def rewrite_lines(draft: Draft, graph) -> list[str]:
                          f"--no-rewrite {rw.id} leaves them as trained")
     return lines
 
-
-def _quiet_tensorflow() -> None:
-    """TF1 API deprecation notices are noise for a command-line user."""
-    from app.core.tf_runtime import tensorflow
-
-    tensorflow().get_logger().setLevel("ERROR")

@@ -95,12 +95,10 @@ def _checkpoint_draft(args: argparse.Namespace):
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from app.commands.export import _quiet_tensorflow
     from app.core.serving_model import ServingModel, answer, model_version_folder
 
     body = _with_signature(_read_body(args.request), args.signature)
     folder = model_version_folder(args.path)
-    _quiet_tensorflow()
     if folder is not None:
         with ServingModel(folder) as model:
             text, ok = answer(model, body)
