@@ -112,7 +112,7 @@ def _export(draft: Draft, prefix: str, conn: Any, stop: Any, hold: Any) -> None:
         send(("error", type(exc)(str(exc))))
     except BaseException as exc:  # sent as words: any exception may not pickle
         send(("error", ExportError(f"the export failed unexpectedly ({type(exc).__name__}"
-                                        f": {error_line(exc)}); nothing was published")))
+                                   f": {error_line(exc)}); nothing was published")))
 
 
 def cancel_flag() -> Any:
