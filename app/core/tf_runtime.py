@@ -165,13 +165,19 @@ class _Captured:
     are kept and any other line is written to the real stderr, late but not lost."""
 
     def __enter__(self) -> None:
-        sys.stderr.flush()
+        try:
+            self.saved: int | None = os.dup(2)
+        except OSError:  # no stderr at all (a GUI started without a console): nothing to do
+            self.saved = None
+            return
+        _flush_stderr()
         self.file = tempfile.TemporaryFile()
-        self.saved = os.dup(2)
         os.dup2(self.file.fileno(), 2)
 
     def __exit__(self, *exc: object) -> None:
-        sys.stderr.flush()
+        if self.saved is None:
+            return
+        _flush_stderr()
         os.dup2(self.saved, 2)
         os.close(self.saved)
         self.file.seek(0)
@@ -185,3 +191,8 @@ class _Captured:
                 others.append(line)
         if others:
             os.write(2, ("\n".join(others) + "\n").encode("utf-8"))
+
+
+def _flush_stderr() -> None:
+    if sys.stderr is not None:  # None under pythonw
+        sys.stderr.flush()
