@@ -176,11 +176,14 @@ def _called_functions(graph_def: Any) -> set[str]:
     while nodes:
         node = nodes.pop()
         names = [node.op]
-        for value in node.attr.values():
-            if value.HasField("func"):
-                names.append(value.func.name)
-            elif value.HasField("list"):
-                names.extend(f.name for f in value.list.func)
+        values = list(node.attr.values())
+        while values:  # a function's own attrs may name functions too
+            value = values.pop()
+            funcs = [value.func] if value.HasField("func") else \
+                list(value.list.func) if value.HasField("list") else []
+            for func in funcs:
+                names.append(func.name)
+                values.extend(func.attr.values())
         for name in names:
             if name in bodies and name not in called:
                 called.add(name)
