@@ -2,7 +2,8 @@
 `render`.
 
 Every subcommand drives `app.core`; errors the user can fix print one line on
-stderr and exit with status 2 (``--debug`` shows the traceback instead).
+stderr and exit with status 2 (``--debug`` shows the traceback instead, and TensorFlow's
+own log lines, which `quiet_tensorflow` keeps off the console otherwise).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import NoReturn
 
 from app import __version__
 from app.core.errors import SignetError
+from app.core.tf_runtime import quiet_tensorflow
 
 EXIT_USAGE = 2
 
@@ -68,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a command, `signet [PATH] [--demo]` opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"signet {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    # A subcommand's own --debug (hidden) leaves this one alone when absent: `signet --debug
+    # export …` and `signet export --debug …` mean the same.
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks on errors, and TensorFlow's own log lines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     inspect = sub.add_parser("inspect", help="summarise a checkpoint and suggest a signature")
@@ -77,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--search", metavar="QUERY", help="list ops matching QUERY")
     inspect.add_argument("--regex", action="store_true", help="treat --search as a regex")
     inspect.add_argument("--ops", action="store_true", help="list every op with its tensors")
-    inspect.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    inspect.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help=argparse.SUPPRESS)
     from app.commands.export import add_rewrite_arguments
 
     add_rewrite_arguments(inspect)
@@ -87,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     from app.commands.export import add_arguments as add_export_arguments
 
     add_export_arguments(export)
-    export.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    export.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
     export.set_defaults(func=_export)
 
     watch = sub.add_parser("watch", help="publish a running job's best or latest checkpoints "
@@ -102,21 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
     from app.commands.run import add_arguments as add_run_arguments
 
     add_run_arguments(run)
-    run.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                     help=argparse.SUPPRESS)
     run.set_defaults(func=_run)
 
     render = sub.add_parser("render", help="draw the op graph as SVG or PNG, no window needed")
     from app.commands.render import add_arguments as add_render_arguments
 
     add_render_arguments(render)
-    render.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    render.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
     render.set_defaults(func=_render)
 
     desktop = sub.add_parser("install-desktop",
                              help="add Signet to this user's application menu (Linux)")
     desktop.add_argument("--uninstall", action="store_true",
                          help="remove the files install-desktop added")
-    desktop.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    desktop.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help=argparse.SUPPRESS)
     desktop.set_defaults(func=_install_desktop)
     return parser
 
@@ -149,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 0
+    quiet_tensorflow(args.debug)
     try:
         return func(args)
     except SignetError as exc:

@@ -1,7 +1,8 @@
 """The bundled demo: a tiny skip-thoughts-style sentence encoder trained with Adam.
 
 `resources/demo/make_demo.py` calls `build_skip_thoughts` to regenerate the
-checkpoint in ``resources/demo/skip_thoughts``; the tests build the same graph.
+checkpoint in ``app/data/demo/skip_thoughts`` (package data, so a wheel carries it); the
+tests build the same graph.
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ BAD_INPUTS = [
     (["--input", "again=encode_ids:0"], "encode_ids:0 is already fed by input 'ids'"),
     (["--input", "w=word_embedding"], "input 'w': word_embedding:0 is a resource tensor"),
     (["--output", "done=init"], "output 'done': init is an op with no outputs"),
-    (["--input", "oops"], "--input 'oops': expected KEY=TENSOR"),
+    (["--input", "oops"], "input 'oops': no tensor oops:0 in this graph"),
+    (["--output", "probs="], "--output 'probs=': expected [KEY=]TENSOR"),
     (["--bind", "keep_prob"], "--bind 'keep_prob': expected TENSOR=VALUE"),
     (["--signature", "x", "--output", "y=decoder/logits"],
      "signature 'x': the outputs need placeholder(s) no input feeds: decode_post_ids:0"),
@@ -191,3 +192,55 @@ def test_killed_export_leaves_no_version_and_next_export_cleans_up(gpu_pinned, t
                           "g", "--input", "x=x", "--output", "y=y", "--no-verify")
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "g").iterdir()) == ["1"]
+
+
+def _pipeline_model(directory: Path) -> Path:
+    """A model read straight from a tf.data iterator whose map function is a library
+    function: the served graph has no use for it once the input is a placeholder."""
+    import tensorflow as tf
+
+    from tests.checkpoints import save_initialized
+
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        pipeline = (tf.data.Dataset.range(64)
+                    .map(lambda i: tf.fill([3], tf.cast(i, tf.float32) / 64.0))
+                    .batch(4).repeat())
+        features = tf1.data.make_one_shot_iterator(pipeline).get_next()
+        logits = tf.matmul(features, tf1.get_variable("dense/kernel", [3, 2]), name="logits")
+        tf.nn.softmax(logits, name="probabilities")
+        step = tf1.train.get_or_create_global_step()
+        train = tf1.train.AdamOptimizer(0.1).minimize(tf.reduce_mean(tf.square(logits)),
+                                                      global_step=step)
+    return Path(save_initialized(graph, directory / "model.ckpt", (train, {})))
+
+
+def test_bare_tensor_names_are_keyed_as_the_window_keys_a_dropped_tensor(skip_thoughts):
+    from app.core.loader import load_checkpoint
+    from app.core.signature import key_unkeyed_slots
+
+    args = build_parser().parse_args([
+        "export", str(skip_thoughts.latest), "--out", "base", "--name", "enc",
+        "--input", "encode_ids", "--input", "mask=encode_mask",
+        "--output", "encoder_out/thought_vectors", "--output", "encoder/thought_vectors:0",
+        "--output", "vec=encoder_out/thought_vectors"])
+    draft = draft_from_args(args)
+    key_unkeyed_slots(draft, load_checkpoint(skip_thoughts.latest))
+    (sig,) = draft.signatures
+    assert [(s.key, s.tensor) for s in sig.inputs] == [("encode_ids", "encode_ids:0"),
+                                                       ("mask", "encode_mask")]
+    assert [s.key for s in sig.outputs] == ["thought_vectors", "encoder_thought_vectors", "vec"]
+
+
+def test_a_stripped_export_keys_bare_names_and_carries_no_pipeline_functions(tmp_path, capsys):
+    prefix = _pipeline_model(tmp_path / "ckpt")
+    assert _run(capsys, "inspect", prefix)[1].count(" in 2 functions") == 1  # the map function…
+    code, out, err = _run(capsys, "export", prefix, "--out", tmp_path / "out", "--name", "m",
+                          "--input", "IteratorGetNext", "--output", "probabilities")
+    assert code == 0, err
+    assert "inputs['features'] tensor_info" in out  # the proposal's key for the pipeline tensor
+    assert "outputs['probabilities'] tensor_info" in out
+    code, out, err = _run(capsys, "inspect", tmp_path / "out" / "m" / "1")
+    (ops,) = [line for line in out.splitlines() if line.startswith("Ops ")]
+    assert code == 0 and "function" not in ops, ops  # …left out with the pipeline

@@ -1,4 +1,5 @@
-"""Packaging: icons, the desktop entry, AppStream metainfo, MIME types and install-desktop."""
+"""Packaging: icons, the desktop entry, AppStream metainfo, MIME types, install-desktop, and
+the wheel installed the way users install Python apps."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,8 +23,10 @@ from app.cli import main as cli_main
 from app.commands import desktop
 
 ROOT = Path(__file__).resolve().parents[1]
-LINUX = ROOT / "packaging" / "linux"
-ICONS = ROOT / "resources" / "icons"
+DATA = ROOT / "app" / "data"
+LINUX = DATA / "desktop"
+ICONS = DATA / "icons"
+RENDER_ICONS = ROOT / "resources" / "icons" / "render_icons.py"
 ENTRY = LINUX / f"{desktop.APP_ID}.desktop"
 METAINFO = LINUX / f"{desktop.APP_ID}.metainfo.xml"
 MIME_XML = LINUX / f"{desktop.APP_ID}.mime.xml"
@@ -39,7 +44,7 @@ def _tool(name: str) -> str:
 
 
 def _render_icons():
-    spec = importlib.util.spec_from_file_location("render_icons", ICONS / "render_icons.py")
+    spec = importlib.util.spec_from_file_location("render_icons", RENDER_ICONS)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -265,3 +270,81 @@ def test_bundle_entry_sends_desktop_launches_to_the_window_and_the_rest_to_the_c
     assert entry.wants_window([str(checkpoint), str(tmp_path)])
     assert not entry.wants_window(["inspect", str(checkpoint)])
     assert not entry.wants_window(["--version"])
+
+
+def _source_tree(destination: Path) -> Path:
+    """The files git would hand `pip install git+URL` (tracked or new, not ignored), copied,
+    so building writes its build/ and egg-info there and not into the checkout."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=ROOT, capture_output=True, check=True).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():  # a file deleted in the worktree is still listed as cached
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def _fresh_venv(folder: Path) -> Path:
+    """A new virtualenv that borrows this environment's installed packages (TensorFlow, Qt)
+    through a .pth line, so nothing is downloaded; the borrowed folder's own .pth files (this
+    checkout's editable install) are not run, so `app` can only come from the wheel."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], capture_output=True, text=True, check=True)
+    shared = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(site.stdout.strip(), "borrowed-packages.pth").write_text("\n".join(sorted(shared)) + "\n")
+    return python
+
+
+def _installed_env(tmp_path: Path) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home"),
+            "XDG_DATA_HOME": str(tmp_path / "home" / "share"),
+            "XDG_CONFIG_HOME": str(tmp_path / "home" / "config"), "QT_QPA_PLATFORM": "offscreen"}
+
+
+def test_the_wheel_installed_in_a_fresh_venv_runs_the_demo_and_installs_the_desktop_entry(
+        tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "--no-build-isolation", "-w", str(wheels),
+                    str(_source_tree(tmp_path / "src"))], check=True, timeout=300)
+    (wheel,) = wheels.glob("signet-*.whl")
+    shipped = {name for name in zipfile.ZipFile(wheel).namelist() if name.startswith("app/data/")}
+    assert shipped == {str(p.relative_to(ROOT)) for p in DATA.rglob("*") if p.is_file()}
+
+    python = _fresh_venv(tmp_path / "venv")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                    "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
+    site = Path(subprocess.run([str(python), "-c", "import app; print(app.__file__)"],
+                               capture_output=True, text=True, check=True,
+                               cwd=tmp_path).stdout.strip()).parent
+    assert site == tmp_path / "venv" / "lib" / f"python{sys.version_info.major}."\
+        f"{sys.version_info.minor}" / "site-packages" / "app"
+    env = _installed_env(tmp_path)
+    bin_dir = python.parent
+
+    demo = subprocess.run([str(bin_dir / "signet"), "--demo"], capture_output=True, text=True,
+                          cwd=tmp_path, env={**env, "SIGNET_EXIT_WHEN_SHOWN": "loaded"},
+                          timeout=180)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert f"loaded {site / 'data' / 'demo' / 'skip_thoughts' / 'model.ckpt-200'} ops=" \
+        in demo.stdout, demo.stdout + demo.stderr
+
+    installed = subprocess.run([str(bin_dir / "signet"), "install-desktop"], capture_output=True,
+                               text=True, cwd=tmp_path, env=env, timeout=120)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    share = tmp_path / "home" / "share"
+    for relative, source in desktop.placements().items():
+        data = (share / relative).read_bytes()
+        if relative.suffix != ".desktop":
+            assert data == source.read_bytes(), relative
+    entry = _entry(share / "applications" / ENTRY.name)
+    assert entry["Exec"] == f"{bin_dir / 'signet-gui'} %F"
+    assert (bin_dir / "signet-gui").is_file()
+
+    guide = subprocess.run([str(python), "-c", "from app.resources import readme_text; "
+                            "print(readme_text())"], capture_output=True, text=True, check=True,
+                           cwd=tmp_path, env=env).stdout
+    assert "\n## User guide" in guide and "\n## Troubleshooting" in guide

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from app.core.errors import SignetError
-from app.resources import resources_dir
+from app.resources import resource_path
 
 APP_ID = "io.github.signet.Signet"
 GUI_SCRIPT = "signet-gui"
@@ -35,12 +35,8 @@ def data_home() -> Path:
     return Path.home() / ".local" / "share"
 
 
-def _linux_dir() -> Path:
-    return resources_dir().parent / "packaging" / "linux"
-
-
 def _icon_pngs() -> dict[int, Path]:
-    icons = resources_dir() / "icons"
+    icons = resource_path("icons")
     found = {}
     for path in icons.glob("signet-*.png"):
         match = re.fullmatch(r"signet-(\d+)\.png", path.name)
@@ -51,13 +47,13 @@ def _icon_pngs() -> dict[int, Path]:
 
 def placements() -> dict[Path, Path]:
     """Every file install-desktop writes: path relative to the data home -> bundled source."""
-    linux = _linux_dir()
+    entry = resource_path("desktop")
     files = {
-        Path("applications", f"{APP_ID}.desktop"): linux / f"{APP_ID}.desktop",
-        Path("metainfo", f"{APP_ID}.metainfo.xml"): linux / f"{APP_ID}.metainfo.xml",
-        Path("mime", "packages", f"{APP_ID}.xml"): linux / f"{APP_ID}.mime.xml",
+        Path("applications", f"{APP_ID}.desktop"): entry / f"{APP_ID}.desktop",
+        Path("metainfo", f"{APP_ID}.metainfo.xml"): entry / f"{APP_ID}.metainfo.xml",
+        Path("mime", "packages", f"{APP_ID}.xml"): entry / f"{APP_ID}.mime.xml",
         Path("icons", "hicolor", "scalable", "apps", f"{APP_ID}.svg"):
-            resources_dir() / "icons" / "signet.svg",
+            resource_path("icons", "signet.svg"),
     }
     for size, png in _icon_pngs().items():
         files[Path("icons", "hicolor", f"{size}x{size}", "apps", f"{APP_ID}.png")] = png

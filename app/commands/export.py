@@ -45,10 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", action=SignatureAction,
                         choices=("predict", "classify", "regress"),
                         help="the current signature's method (default predict)")
-    parser.add_argument("--input", action=SignatureAction, metavar="KEY=TENSOR",
-                        help="a signature input (TENSOR may omit :0); repeat for more")
-    parser.add_argument("--output", action=SignatureAction, metavar="KEY=TENSOR",
-                        help="a signature output; repeat for more")
+    parser.add_argument("--input", action=SignatureAction, metavar="[KEY=]TENSOR",
+                        help="a signature input (TENSOR may omit :0; without KEY= the key "
+                             "is the proposal's or the tensor's name); repeat for more")
+    parser.add_argument("--output", action=SignatureAction, metavar="[KEY=]TENSOR",
+                        help="a signature output (KEY= as for --input); repeat for more")
     parser.add_argument("--bind", action="append", default=[], metavar="TENSOR=VALUE",
                         help="bake a tensor (a placeholder, a constant...) in as a constant "
                              "(JSON value or text)")
@@ -91,11 +92,19 @@ def apply_rewrite_flags(draft: Draft, args: argparse.Namespace) -> None:
             draft.kept.append(site.strip())
 
 
+def _slot(text: str, flag: str) -> Slot:
+    """``KEY=TENSOR``, or a bare ``TENSOR`` whose key is given once the graph is read
+    (`key_unkeyed_slots`), as the window keys a dropped tensor."""
+    if "=" not in text and text.strip():
+        return Slot("", text.strip())
+    return Slot(*_pair(text, flag))
+
+
 def _pair(text: str, flag: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip() or not value.strip():
         example = "TENSOR=VALUE (e.g. keep_prob=1.0)" if flag == "--bind" else \
-            "KEY=TENSOR (e.g. ids=encode_ids:0)"
+            "[KEY=]TENSOR (e.g. ids=encode_ids:0 or encode_ids)"
         raise SignetError(f"{flag} {text!r}: expected {example}")
     return key.strip(), value.strip()
 
@@ -116,8 +125,8 @@ def draft_from_args(args: argparse.Namespace) -> Draft:
     if sigs:
         draft.signatures = [
             Signature(s["key"], s["method"] or "predict",
-                      [Slot(*_pair(t, "--input")) for t in s["inputs"]],
-                      [Slot(*_pair(t, "--output")) for t in s["outputs"]])
+                      [_slot(t, "--input") for t in s["inputs"]],
+                      [_slot(t, "--output") for t in s["outputs"]])
             for s in sigs
         ]
     for text in args.bind:
@@ -144,6 +153,7 @@ def run_export(args: argparse.Namespace) -> int:
     from app.core.export.publish import check_target
     from app.core.export.serving import curl_command
     from app.core.preset import save_preset
+    from app.core.signature import key_unkeyed_slots
 
     draft = draft_from_args(args)
     opts = draft.options
@@ -151,13 +161,13 @@ def run_export(args: argparse.Namespace) -> int:
     loaded = open_checkpoint(args.checkpoint)
     if not draft.signatures:
         use_proposal(draft, loaded)
+    key_unkeyed_slots(draft, loaded)
     check_draft(draft, loaded)
     for line in rewrite_lines(draft, loaded.graph):
         print(line, file=sys.stderr)
     if args.save_preset:
         record_facts(draft, loaded.graph)
         print(f"Saved preset {save_preset(draft, args.save_preset)}", file=sys.stderr)
-    _quiet_tensorflow()
 
     def progress(fraction: float, message: str) -> None:
         print(f"[{fraction:4.0%}] {message}", file=sys.stderr, flush=True)
@@ -208,9 +218,3 @@ def rewrite_lines(draft: Draft, graph) -> list[str]:
                          f"--no-rewrite {rw.id} leaves them as trained")
     return lines
 
-
-def _quiet_tensorflow() -> None:
-    """TF1 API deprecation notices are noise for a command-line user."""
-    from app.core.tf_runtime import tensorflow
-
-    tensorflow().get_logger().setLevel("ERROR")

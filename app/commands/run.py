@@ -30,9 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "serving_default); with a checkpoint, the key of the signature "
                              "--input/--output build")
     parser.add_argument("--preset", metavar="FILE", help="checkpoint: a saved signature preset")
-    parser.add_argument("--input", action="append", default=[], metavar="KEY=TENSOR",
-                        help="checkpoint: a signature input; repeat for more")
-    parser.add_argument("--output", action="append", default=[], metavar="KEY=TENSOR",
+    parser.add_argument("--input", action="append", default=[], metavar="[KEY=]TENSOR",
+                        help="checkpoint: a signature input (KEY= as for export); repeat "
+                             "for more")
+    parser.add_argument("--output", action="append", default=[], metavar="[KEY=]TENSOR",
                         help="checkpoint: a signature output; repeat for more")
     parser.add_argument("--bind", action="append", default=[], metavar="PLACEHOLDER=VALUE",
                         help="checkpoint: bake a placeholder in as a constant")
@@ -72,16 +73,16 @@ def _with_signature(body: str, key: str | None) -> str:
 
 
 def _checkpoint_draft(args: argparse.Namespace):
-    from app.commands.export import _bind_value, _pair
+    from app.commands.export import _bind_value, _pair, _slot
     from app.core.preset import load_preset
-    from app.core.signature import DEFAULT_SIGNATURE, Draft, Signature, Slot
+    from app.core.signature import DEFAULT_SIGNATURE, Draft, Signature
 
     draft = load_preset(args.preset) if args.preset else Draft([])
     if args.input or args.output:
         draft.signatures = [Signature(
             args.signature or DEFAULT_SIGNATURE, "predict",
-            [Slot(*_pair(t, "--input")) for t in args.input],
-            [Slot(*_pair(t, "--output")) for t in args.output])]
+            [_slot(t, "--input") for t in args.input],
+            [_slot(t, "--output") for t in args.output])]
     for text in args.bind:
         name, value = _pair(text, "--bind")
         draft.bound[name] = _bind_value(value)
@@ -94,20 +95,20 @@ def _checkpoint_draft(args: argparse.Namespace):
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from app.commands.export import _quiet_tensorflow
     from app.core.serving_model import ServingModel, answer, model_version_folder
 
     body = _with_signature(_read_body(args.request), args.signature)
     folder = model_version_folder(args.path)
-    _quiet_tensorflow()
     if folder is not None:
         with ServingModel(folder) as model:
             text, ok = answer(model, body)
     else:
         from app.core.export import export_model, open_checkpoint
+        from app.core.signature import key_unkeyed_slots
 
         loaded = open_checkpoint(args.path)
         draft = _checkpoint_draft(args)
+        key_unkeyed_slots(draft, loaded)
         with tempfile.TemporaryDirectory(prefix="signet-run-") as base:
             draft.options.base, draft.options.name = base, "model"
             result = export_model(draft, loaded)

@@ -18,7 +18,9 @@ one per undo step).
   pipelines on an output's path), leaving out the ops the draft's active inference
   rewrites bypass or replace (`app.core.rewrite`).
 - Helpers: ``tensor_name(text)`` ("op" -> "op:0"), ``slot_key_for(tensor, existing)``
-  (a unique, valid key such as ``encode_ids``), ``unfed_placeholders(draft, sig, graph)``,
+  (a unique, valid key such as ``encode_ids``), ``proposed_key`` and ``key_unkeyed_slots``
+  (the key a tensor gets when the user gives none: the proposal's, else its name's),
+  ``unfed_placeholders(draft, sig, graph)``,
   ``needed_ops(graph, outputs, fed)``, ``draft_from_suggestions(loaded)`` (the proposal),
   ``drop_problem(graph, tensor, side)`` (why a tensor cannot go on that side, or None).
 
@@ -173,6 +175,37 @@ def slot_key_for(tensor: str, existing: Iterable[str], op_type: str = "") -> str
     while f"{base}_{n}" in taken:
         n += 1
     return f"{base}_{n}"
+
+
+def proposed_key(proposal: Any, tensor: str, side: str, taken: Iterable[str]) -> str | None:
+    """The key Signet's `proposal` gives ``tensor`` on ``side``, made unique among ``taken``,
+    or None when it does not propose that tensor there: a pipeline tensor is ``features`` as
+    proposed, not ``IteratorGetNext``."""
+    for slot in proposal.inputs if side == "inputs" else proposal.outputs:
+        if slot.tensor == tensor:
+            return slot_key_for(slot.key, taken)
+    return None
+
+
+def key_unkeyed_slots(draft: Draft, loaded: Any) -> None:
+    """Key every slot that has none (``--output probabilities``, no ``KEY=``) as the window
+    keys a dropped tensor: the proposal's key for it, else one from its name and op type.
+
+    ``loaded`` is the `LoadedCheckpoint`; its proposal is worked out only when a slot needs it.
+    """
+    proposal = None
+    for sig in draft.signatures:
+        for side in ("inputs", "outputs"):
+            slots = sig.slots(side)
+            for slot in slots:
+                if slot.key:
+                    continue
+                proposal = proposal or loaded.proposal
+                slot.tensor = tensor_name(slot.tensor)
+                taken = [s.key for s in slots if s.key]
+                found = loaded.graph.tensor(slot.tensor)
+                slot.key = proposed_key(proposal, slot.tensor, side, taken) or slot_key_for(
+                    slot.tensor, taken, found.op.type if found is not None else "")
 
 
 def _clean_key(text: str) -> str:

@@ -20,7 +20,7 @@ start=$(date +%s)
 echo "built dist/signet in $(( $(date +%s) - start )) s, $(du -sh dist/signet | cut -f1)"
 
 bin=dist/signet/signet
-demo=$(find dist/signet -path '*/resources/demo/skip_thoughts' -type d | head -n 1)
+demo=$(find dist/signet -path '*/app/data/demo/skip_thoughts' -type d | head -n 1)
 [ -n "$demo" ] || { echo "build.sh: the demo checkpoint is missing from the bundle" >&2; exit 1; }
 export QT_QPA_PLATFORM=offscreen
 "$bin" --version

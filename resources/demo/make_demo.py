@@ -1,4 +1,4 @@
-"""Regenerate the bundled demo checkpoint in ``resources/demo/skip_thoughts``.
+"""Regenerate the bundled demo checkpoint in ``app/data/demo/skip_thoughts``.
 
 Run from the repository root:  .venv/bin/python resources/demo/make_demo.py
 """

@@ -1,7 +1,9 @@
 """Render `signet.svg` to the PNG sizes desktops ask for (`signet-<N>.png`, N x N pixels).
 
-Run after editing the SVG: ``python resources/icons/render_icons.py``. The PNGs are
-committed so neither the desktop entry nor a PyInstaller bundle needs an SVG renderer.
+Run after editing the SVG: ``python resources/icons/render_icons.py``. The SVG and the PNGs
+live in ``app/data/icons`` (package data: the window, a wheel and `signet install-desktop`
+use them); the PNGs are committed so neither the desktop entry nor a PyInstaller bundle needs
+an SVG renderer.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
-HERE = Path(__file__).resolve().parent
-SVG = HERE / "signet.svg"
+ROOT = Path(__file__).resolve().parents[2]
+ICONS = ROOT / "app" / "data" / "icons"
+SVG = ICONS / "signet.svg"
 # Every fixed size in the freedesktop hicolor theme's index, up to 512.
 SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
 
 
-def png_path(size: int, directory: Path = HERE) -> Path:
+def png_path(size: int, directory: Path = ICONS) -> Path:
     return directory / f"signet-{size}.png"
 
 
@@ -38,7 +41,7 @@ def render(size: int, svg: Path = SVG) -> QImage:
     return image
 
 
-def render_all(directory: Path = HERE, svg: Path = SVG) -> list[Path]:
+def render_all(directory: Path = ICONS, svg: Path = SVG) -> list[Path]:
     written = []
     for size in SIZES:
         path = png_path(size, directory)
@@ -52,7 +55,7 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
     for path in render_all():
-        print(path.relative_to(HERE.parents[1]))
+        print(path.relative_to(ROOT))
     del app
     return 0
 

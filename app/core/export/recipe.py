@@ -9,11 +9,11 @@ initializers as main op and the ``ASSET_FILEPATHS`` files copied into
 Bound placeholders become constants through ``input_map``. A serving-only export
 (the default; ``--keep-training-state`` keeps everything) rewrites the MetaGraphDef
 before import: `prune_meta_graph` keeps only the ops the signatures need (plus table
-initializers, assets and what the kept variables' definitions reference) and only the
-collections that describe them, so the fresh graph holds, saves and restores only the
-variables the model reads. When the checkpoint holds them under other keys than the
-import's Saver would use (a Saver's ``var_list`` dict), `keyed_saver` restores them
-from the keys `restore_keys` found.
+initializers, assets and what the kept variables' definitions reference), only the
+library functions those call, and only the collections that describe them, so the fresh
+graph holds, saves and restores only the variables the model reads. When the checkpoint
+holds them under other keys than the import's Saver would use (a Saver's ``var_list``
+dict), `keyed_saver` restores them from the keys `restore_keys` found.
 """
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
         dest |= {_op(meta.saver_def.restore_op_name), _op(meta.saver_def.save_tensor_name)}
     sub = extract(meta.graph_def, sorted(dest))
     kept = set(_nodes(sub))
+    _drop_uncalled_functions(sub)
 
     pruned = meta_graph_pb2.MetaGraphDef()
     pruned.meta_info_def.CopyFrom(meta.meta_info_def)
@@ -164,6 +165,44 @@ def prune_meta_graph(meta: Any, graph: OpGraph, draft: Draft) -> Any:
         if out.WhichOneof("kind") is None:  # nothing kept: an empty one makes TF log errors
             del pruned.collection_def[key]
     return pruned
+
+
+def _called_functions(graph_def: Any) -> set[str]:
+    """The library functions ``graph_def``'s nodes call, directly or through other functions:
+    as an op type, or in a ``func`` attr (a dataset's map function, an ``If``'s branches)."""
+    bodies = {f.signature.name: f for f in graph_def.library.function}
+    called: set[str] = set()
+    nodes = list(graph_def.node)
+    while nodes:
+        node = nodes.pop()
+        names = [node.op]
+        values = list(node.attr.values())
+        while values:  # a function's own attrs may name functions too
+            value = values.pop()
+            funcs = [value.func] if value.HasField("func") else \
+                list(value.list.func) if value.HasField("list") else []
+            for func in funcs:
+                names.append(func.name)
+                values.extend(func.attr.values())
+        for name in names:
+            if name in bodies and name not in called:
+                called.add(name)
+                nodes.extend(bodies[name].node_def)
+    return called
+
+
+def _drop_uncalled_functions(graph_def: Any) -> None:
+    """Remove the functions nothing kept calls (extract_sub_graph copies the whole library):
+    a stripped export carries no tf.data map functions of the input pipeline it left out."""
+    called = _called_functions(graph_def)
+    library = graph_def.library
+    kept = [f for f in library.function if f.signature.name in called]
+    gradients = [g for g in library.gradient
+                 if g.function_name in called and g.gradient_func in called]
+    del library.function[:]
+    library.function.extend(kept)
+    del library.gradient[:]
+    library.gradient.extend(gradients)
 
 
 def _nodes(graph_def: Any) -> list[str]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from app.core.errors import Cancelled, ExportError, SignetError, error_line
 from app.core.signature import Draft
+from app.core.tf_runtime import keep_line, on_tensorflow_line, quiet_tensorflow
 from app.ui.common.workers import TaskState
 
 POLL_SECONDS = 0.05
@@ -50,6 +51,7 @@ def _child(draft: Draft, prefix: str, conn: Any, stop: Any, hold: Any) -> None:
     already flushed (the engine fsyncs before publishing), and TensorFlow's
     interpreter teardown would keep the supervising thread waiting for seconds.
     """
+    quiet_tensorflow()  # a spawned interpreter: --debug reaches it as SIGNET_DEBUG
     try:
         _export(draft, prefix, conn, stop, hold)
     finally:
@@ -62,6 +64,7 @@ def _child(draft: Draft, prefix: str, conn: Any, stop: Any, hold: Any) -> None:
 def _warm_child(jobs: Any, conn: Any, stop: Any, hold: Any, ready: Any) -> None:
     """A kept-warm child: import TensorFlow and the engine, then run the one export sent
     on ``jobs`` as `_child` does; leave quietly if the pipe closes first."""
+    quiet_tensorflow()
     try:
         from app.core.export import export_model  # noqa: F401 - imported to be warm
         from app.core.tf_runtime import tensorflow
@@ -75,6 +78,16 @@ def _warm_child(jobs: Any, conn: Any, stop: Any, hold: Any, ready: Any) -> None:
 
 
 def _export(draft: Draft, prefix: str, conn: Any, stop: Any, hold: Any) -> None:
+    # TensorFlow's lines for the window's Log dock, sent from this thread only (a pipe
+    # is not safe to write from two threads, and a warning can come from any thread).
+    lines: list[str] = []
+    on_tensorflow_line(lines.append)
+
+    def send(message: tuple[Any, ...]) -> None:
+        while lines:
+            conn.send(("log", lines.pop(0)))
+        conn.send(message)
+
     try:
         from app.core.export import export_model
 
@@ -82,24 +95,24 @@ def _export(draft: Draft, prefix: str, conn: Any, stop: Any, hold: Any) -> None:
 
         def progress(fraction: float, message: str) -> None:
             reached[0] = fraction
-            conn.send(("progress", fraction, message))
+            send(("progress", fraction, message))
 
         def cancelled() -> bool:
             if hold.is_set() and not stop.is_set():
-                conn.send(("progress", reached[0], HELD_MESSAGE))
+                send(("progress", reached[0], HELD_MESSAGE))
                 while hold.is_set() and not stop.is_set():
                     time.sleep(POLL_SECONDS)
             return stop.is_set()
 
         result = export_model(draft, prefix, progress=progress, cancelled=cancelled)
-        conn.send(("result", result))
+        send(("result", result))
     except Cancelled:
-        conn.send(("cancelled",))
+        send(("cancelled",))
     except SignetError as exc:
-        conn.send(("error", type(exc)(str(exc))))
+        send(("error", type(exc)(str(exc))))
     except BaseException as exc:  # sent as words: any exception may not pickle
-        conn.send(("error", ExportError(f"the export failed unexpectedly ({type(exc).__name__}"
-                                        f": {error_line(exc)}); nothing was published")))
+        send(("error", ExportError(f"the export failed unexpectedly ({type(exc).__name__}"
+                                   f": {error_line(exc)}); nothing was published")))
 
 
 def cancel_flag() -> Any:
@@ -232,7 +245,9 @@ def run_export(draft: Draft, prefix: str | Path, state: TaskState, stop: Any,
             except EOFError:
                 break
             kind = message[0]
-            if kind == "progress":
+            if kind == "log":
+                keep_line(message[1])  # to the window's Log dock
+            elif kind == "progress":
                 state.progress(message[1], message[2])
             elif kind == "result":
                 return message[1]

@@ -13,7 +13,6 @@ search box had focus, and focus lands there after banners and dialogs close.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
@@ -28,14 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.resources import resources_dir
+from app.resources import readme_text
 
 GUIDE_SECTIONS = ("User guide", "Presets", "Serving the export with TensorFlow Serving",
                   "Troubleshooting")
-
-
-def readme_path() -> Path:
-    return resources_dir().parent / "README.md"
 
 
 def guide_markdown(readme: str) -> str:
@@ -96,12 +91,12 @@ class GuideDialog(QDialog):
         self.browser = QTextBrowser()
         self.browser.setObjectName("userGuide")
         self.browser.setOpenExternalLinks(True)
-        path = readme_path()
-        if path.is_file():
-            self.browser.setMarkdown(guide_markdown(path.read_text(encoding="utf-8")))
+        readme = readme_text()
+        if readme is not None:
+            self.browser.setMarkdown(guide_markdown(readme))
         else:
-            self.browser.setPlainText(f"{path}: not found in this installation; the user guide "
-                                      "is the README on the project page.")
+            self.browser.setPlainText("The README is not part of this installation; the user "
+                                      "guide is the README on the project page.")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

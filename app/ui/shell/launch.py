@@ -66,7 +66,7 @@ def _application():
     app.setApplicationName("Signet")
     app.setOrganizationName("Signet")
     app.setApplicationDisplayName("Signet")
-    # Ties the window to packaging/linux/io.github.signet.Signet.desktop (Wayland).
+    # Ties the window to app/data/desktop/io.github.signet.Signet.desktop (Wayland).
     app.setDesktopFileName("io.github.signet.Signet")
     _set_icon(app)
     return app
@@ -88,6 +88,8 @@ def _set_icon(app) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the window until it is closed; returns the exit status."""
     args = gui_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from app.core.tf_runtime import quiet_tensorflow
+    quiet_tensorflow(args.debug)  # TensorFlow's lines go to the Log dock instead
     from app.ui.shell import platform_check
     problem = platform_check.xcb_problem()
     if problem is not None:  # else Qt aborts with a message that names no package

@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import tf_runtime
 from app.core.errors import SignetError
 from app.ui.browse.details import DetailsPanel
 from app.ui.browse.op_tree import OpTreePanel
@@ -196,6 +197,7 @@ class MainWindow(QMainWindow):
     exportDialogOpened = Signal(object)  # a new Export dialog
     presetSaved = Signal(str)  # the preset file written
     shuttingDown = Signal()  # panels stop their threads now
+    tensorflowSaid = Signal(str)  # a line TensorFlow wrote, kept off the console (any thread)
 
     def __init__(self, settings: AppSettings | None = None, warm_up: bool = True) -> None:
         super().__init__()
@@ -220,6 +222,8 @@ class MainWindow(QMainWindow):
         self.restore_layout()
         self._refresh_recent()
         self._show_loaded(None)
+        self.tensorflowSaid.connect(lambda line: self.log_message(f"TensorFlow: {line}"))
+        tf_runtime.on_tensorflow_line(self.tensorflowSaid.emit)
 
     # Construction -------------------------------------------------------------------------
 
@@ -603,6 +607,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Cancel and wait for every worker thread (none may outlive the window)."""
         self.shuttingDown.emit()
+        tf_runtime.on_tensorflow_line(None)
         self.runner.shutdown()
         self._warm_runner.shutdown()
         from app.ui.export import process as export_process

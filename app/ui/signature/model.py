@@ -39,6 +39,7 @@ from app.core.signature import (
     Slot,
     drop_problem,
     new_slot,
+    proposed_key,
     slot_key_for,
     tensor_name,
     validate,
@@ -302,8 +303,8 @@ class DraftDocument(QObject):
     def _proposed_key(self, tensor: str, side: str, taken: list[str]) -> str | None:
         """The proposal's key for ``tensor`` (made unique), so a dropped pipeline tensor
         is ``features`` as in the proposal, not ``IteratorGetNext``."""
-        proposed = self.proposed_slot(tensor, side)
-        return slot_key_for(proposed.key, taken) if proposed is not None else None
+        return None if self.loaded is None else \
+            proposed_key(self.loaded.proposal, tensor, side, taken)
 
     def remove_rows(self, side: str, rows: list[int]) -> None:
         if not rows:
