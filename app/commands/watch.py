@@ -75,7 +75,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from app.commands.export import _quiet_tensorflow
     from app.core.watch import Policy, Watch
 
     if args.keep < 1:
@@ -101,7 +100,6 @@ def run_watch(args: argparse.Namespace) -> int:
                   allow_breaking=args.allow_breaking, log=log)
     if not draft.signatures:
         log("no --input/--output: each checkpoint exports the signature Signet proposes")
-    _quiet_tensorflow()
     if args.step is not None:
         return 0 if watch.publish_step(args.step) else 1
     previous = signal.signal(signal.SIGINT, on_sigint)
