@@ -400,7 +400,9 @@ class SignatureEditor(QWidget):
         if not _is_empty(restored):  # only what was saved before, never the proposal
             self.show_status(f"Restored the signature draft of {name}")
         elif not _is_empty(draft):
-            self.show_status("The signature starts with the SavedModel's own signatures")
+            keys = ", ".join(s.key for s in draft.signatures)
+            self.show_status("The signature starts with the SavedModel's own signatures: its "
+                             f"saved {keys} became the draft")
         elif loaded.proposal.empty:
             self.show_status(_no_proposal(loaded.proposal))
         else:
