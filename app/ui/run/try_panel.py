@@ -109,7 +109,7 @@ class TryPanel(QWidget):
         self.results.addTab(ranking, "Top-k")
 
         title = QHBoxLayout()
-        title.addWidget(QLabel("Request (TF Serving REST :predict body)"), 1)
+        title.addWidget(QLabel("Request (TF Serving REST :predict body)", wordWrap=True), 1)
         title.addWidget(self.sample_button)
         files = QHBoxLayout()
         for widget in (self.input_key, self.scaling, self.file_button, self.labels_button):

@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         self._warm_up_wanted = warm_up
         self._warm_up_pending = False
         self._load_started = 0.0
+        self._shown_once = False
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -272,9 +273,25 @@ class MainWindow(QMainWindow):
         self.log_dock = self._dock("Log", "logDock", self.log,
                                    Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.tree_dock, self.details_dock, Qt.Orientation.Vertical)
-        self.resizeDocks([self.tree_dock, self.summary_dock], [380, 320],
+        # At 1280×800 a Checkpoint dock above the Signature dock showed four lines of each:
+        # the side columns run the window's full height, the Log sits under the graph
+        # only, and Checkpoint is a tab beside Signature (Try It and History join them).
+        self.setCorner(Qt.Corner.BottomLeftCorner, left)
+        self.setCorner(Qt.Corner.BottomRightCorner, right)
+        self.tabifyDockWidget(self.summary_dock, self.signature_dock)
+        self.default_dock_sizes()
+
+    def default_dock_sizes(self) -> None:
+        """The docks' default share of the window: a third on each side (the Ops tree's
+        columns and the signature tables fit at 1280 px), the Ops tree above its Details,
+        a short Log."""
+        width, height = self.width(), self.height()
+        side = max(260, min(440, width // 3))
+        self.resizeDocks([self.tree_dock, self.summary_dock], [side, side],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [120], Qt.Orientation.Vertical)
+        self.resizeDocks([self.tree_dock, self.details_dock],
+                         [height * 11 // 20, height * 9 // 20], Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock], [max(80, height // 7)], Qt.Orientation.Vertical)
 
     def _build_actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -528,13 +545,51 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
 
     def restore_layout(self) -> None:
-        """Restore the saved geometry and dock layout (again after adding docks)."""
+        """Restore the saved geometry and dock layout (again after adding docks).
+
+        Saved on a bigger screen, the window is made to fit this one, and docks the
+        smaller window would crush get their default shares once it is shown.
+        """
         geometry = self.settings.window_geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
+            self._fit_on_screen()
         state = self.settings.window_state()
         if state is not None:
             self.restoreState(state, WINDOW_STATE_VERSION)
+
+    def _fit_on_screen(self) -> None:
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is None or screen.isEmpty():
+            return
+        frame = self.frameGeometry()
+        extra = frame.size() - self.geometry().size()  # window decorations
+        width = min(self.width(), screen.width() - extra.width())
+        height = min(self.height(), screen.height() - extra.height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), screen.left()), screen.right() + 1 - frame.width())
+        y = min(max(frame.y(), screen.top()), screen.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    def docks_crushed(self) -> bool:
+        """Whether a shown dock is narrower or lower than its content's minimum, or the
+        graph has less than a fifth of the width (a layout saved in a bigger window)."""
+        centre = self.centralWidget()
+        if centre.width() < self.width() // 5:
+            return True
+        for dock in self.findChildren(QDockWidget):
+            if dock.isVisible() and not dock.isFloating():
+                wanted = dock.minimumSizeHint()
+                if dock.width() < wanted.width() or dock.height() < wanted.height():
+                    return True
+        return False
+
+    def _unsqueeze_docks(self) -> None:
+        if self.docks_crushed():
+            self.default_dock_sizes()
 
     # About --------------------------------------------------------------------------------
 
@@ -548,6 +603,9 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            QTimer.singleShot(0, self._unsqueeze_docks)  # once the layout has its sizes
         if self._warm_up_wanted:
             self._warm_up_wanted = False
             self._warm_up_pending = True

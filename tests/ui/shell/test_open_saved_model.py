@@ -47,14 +47,17 @@ def _accept_in(dialog, qtbot, name: str | None = None) -> Path | None:
     view = dialog.findChild(QListView, "listView")
     model = view.model()
     root = view.rootIndex()
-    qtbot.waitUntil(lambda: model.rowCount(root) > 0, timeout=10_000)
-    rows = {model.index(r, 0, root).data(): model.index(r, 0, root)
-            for r in range(model.rowCount(root))}
-    if name is not None:
-        assert name in rows, rows  # listed under the dialog's first filter
-        view.scrollTo(rows[name])
+
+    def rows() -> dict:
+        return {model.index(r, 0, root).data(): model.index(r, 0, root)
+                for r in range(model.rowCount(root))}
+
+    qtbot.waitUntil(lambda: bool(rows()) if name is None else name in rows(), timeout=10_000)
+    if name is not None:  # listed under the dialog's first filter
+        index = rows()[name]
+        view.scrollTo(index)
         qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
-                         pos=view.visualRect(rows[name]).center())
+                         pos=view.visualRect(index).center())
     accept = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Open)
     if not accept.isEnabled():
         return None
