@@ -208,7 +208,6 @@ class MainWindow(QMainWindow):
         self._warm_up_wanted = warm_up
         self._warm_up_pending = False
         self._load_started = 0.0
-        self._shown_once = False
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -547,49 +546,15 @@ class MainWindow(QMainWindow):
     def restore_layout(self) -> None:
         """Restore the saved geometry and dock layout (again after adding docks).
 
-        Saved on a bigger screen, the window is made to fit this one, and docks the
-        smaller window would crush get their default shares once it is shown.
+        Saved on a bigger screen, Qt moves and sizes the window onto this one and shares
+        the width out between the docks and the graph (tests/ui/shell/test_layout.py).
         """
         geometry = self.settings.window_geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
-            self._fit_on_screen()
         state = self.settings.window_state()
         if state is not None:
             self.restoreState(state, WINDOW_STATE_VERSION)
-
-    def _fit_on_screen(self) -> None:
-        screen = self.screen().availableGeometry() if self.screen() is not None else None
-        if screen is None or screen.isEmpty():
-            return
-        frame = self.frameGeometry()
-        extra = frame.size() - self.geometry().size()  # window decorations
-        width = min(self.width(), screen.width() - extra.width())
-        height = min(self.height(), screen.height() - extra.height())
-        if (width, height) != (self.width(), self.height()):
-            self.resize(width, height)
-        frame = self.frameGeometry()
-        x = min(max(frame.x(), screen.left()), screen.right() + 1 - frame.width())
-        y = min(max(frame.y(), screen.top()), screen.bottom() + 1 - frame.height())
-        if (x, y) != (frame.x(), frame.y()):
-            self.move(x, y)
-
-    def docks_crushed(self) -> bool:
-        """Whether a shown dock is narrower or lower than its content's minimum, or the
-        graph has less than a fifth of the width (a layout saved in a bigger window)."""
-        centre = self.centralWidget()
-        if centre.width() < self.width() // 5:
-            return True
-        for dock in self.findChildren(QDockWidget):
-            if dock.isVisible() and not dock.isFloating():
-                wanted = dock.minimumSizeHint()
-                if dock.width() < wanted.width() or dock.height() < wanted.height():
-                    return True
-        return False
-
-    def _unsqueeze_docks(self) -> None:
-        if self.docks_crushed():
-            self.default_dock_sizes()
 
     # About --------------------------------------------------------------------------------
 
@@ -603,9 +568,6 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if not self._shown_once:
-            self._shown_once = True
-            QTimer.singleShot(0, self._unsqueeze_docks)  # once the layout has its sizes
         if self._warm_up_wanted:
             self._warm_up_wanted = False
             self._warm_up_pending = True
