@@ -274,7 +274,7 @@ class TryPanel(QWidget):
                 for column, text in enumerate((str(index), label, f"{score:.4f}")):
                     self.ranked.setItem(r, column, QTableWidgetItem(text))
         if self.ranked.rowCount():
-            self.top_k_note.setText("The 5 highest scores of a probability output")
+            self.top_k_note.setText("The highest scores of a probability output (top 5)")
         else:  # say why it is empty: a batch, logits, integers
             self.top_k_note.setText("No top-k. " + "; ".join(unranked) if unranked
                                     else "No top-k: the answer has no outputs")
