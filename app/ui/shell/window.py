@@ -278,9 +278,9 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomLeftCorner, left)
         self.setCorner(Qt.Corner.BottomRightCorner, right)
         self.tabifyDockWidget(self.summary_dock, self.signature_dock)
-        self.default_dock_sizes()
+        self._default_dock_sizes()
 
-    def default_dock_sizes(self) -> None:
+    def _default_dock_sizes(self) -> None:
         """The docks' default share of the window: a third on each side (the Ops tree's
         columns and the signature tables fit at 1280 px), the Ops tree above its Details,
         a short Log."""
