@@ -112,7 +112,8 @@ class TryPanel(QWidget):
         title.addWidget(QLabel("Request (TF Serving REST :predict body)", wordWrap=True), 1)
         title.addWidget(self.sample_button)
         files = QHBoxLayout()
-        for widget in (self.input_key, self.scaling, self.file_button, self.labels_button):
+        files.addWidget(self.input_key, 1)  # an input's key takes the room left
+        for widget in (self.scaling, self.file_button, self.labels_button):
             files.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.addLayout(title)
