@@ -68,6 +68,10 @@ def test_inspect_json_lists_signatures_of_a_model_folder(cnn_v1, capsys):
     code, out, _ = _run(capsys, "inspect", cnn_v1 / "1")
     assert out.startswith(f"SavedModel  {cnn_v1 / '1' / 'variables' / 'variables'}")
     assert "Signatures\n  serving_default  (predict)" in out
+    # Its saved_model.pb names the version too, as the window's Open dialog hands it over.
+    code, out, _ = _run(capsys, "inspect", cnn_v1 / "1" / "saved_model.pb")
+    assert code == 0
+    assert out.startswith(f"SavedModel  {cnn_v1 / '1' / 'variables' / 'variables'}")
 
 
 def test_re_export_with_an_edited_signature_needs_no_checkpoint(cnn_v1, tmp_path, capsys):

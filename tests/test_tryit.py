@@ -11,7 +11,14 @@ from app.core.errors import SignetError
 from app.core.loader import load_checkpoint
 from app.core.signature import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
-from app.core.tryit import TryRunner, body_from_arrays, load_input, sample_request, top_k
+from app.core.tryit import (
+    TryRunner,
+    body_from_arrays,
+    load_input,
+    sample_request,
+    top_k,
+    why_no_top_k,
+)
 from tests.builders import checkpoint_outputs
 
 
@@ -75,3 +82,7 @@ def test_top_k_only_for_probability_vectors():
         (1, pytest.approx(0.7), ""), (2, pytest.approx(0.2), "")]
     assert top_k(np.array([3.0, -1.0, 2.0])) == []  # logits
     assert top_k(np.array([[0.5, 0.5], [0.2, 0.8]])) == []  # several rows
+    assert "a batch of 2 examples ([2, 2])" in why_no_top_k(np.array([[0.5, 0.5], [0.2, 0.8]]))
+    assert "not probabilities" in why_no_top_k(np.array([3.0, -1.0, 2.0]))
+    assert "int64 values" in why_no_top_k(np.array([1, 2]))
+    assert why_no_top_k(np.array([[0.25, 0.75]], np.float32)) is None

@@ -11,7 +11,8 @@ needed. A model folder (integer-named versions inside) means its newest version.
 - ``read_serve_meta_graph(folder) -> MetaGraphDef``
 - ``signatures_json(meta_graph) -> dict``: each signature's method, inputs and outputs
   with tensor, dtype and shape (``signet inspect --json``'s ``signatures``);
-  ``signature_lines`` prints them; ``is_saved_model(loaded)``.
+  ``signature_lines`` prints them; ``is_saved_model(loaded)``;
+  ``version_folder(checkpoint)``: the version folder of a SavedModel's `Checkpoint`.
 - ``draft_from_signatures(loaded) -> Draft | None``: what the window edits when a
   SavedModel opens (its signatures, exporting as the model folder's next version).
 
@@ -132,6 +133,14 @@ def open_saved_model(folder: Path, stage: Callable[[float, str], None]) -> Any:
 def is_saved_model(loaded: Any) -> bool:
     """True when ``loaded`` came from a SavedModel (its prefix is ``variables/variables``)."""
     return loaded.files.meta.name.startswith("saved_model.")
+
+
+def version_folder(checkpoint: Checkpoint) -> Path | None:
+    """The version folder a SavedModel's `Checkpoint` stands for (its prefix is
+    ``VERSION/variables/variables``), None for a training checkpoint: the window names
+    a SavedModel by its model and version, never by ``variables``."""
+    prefix = checkpoint.prefix
+    return prefix.parent.parent if prefix.name == prefix.parent.name == "variables" else None
 
 
 def signatures_json(meta_graph: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@ loader (`app.core.cc_session`), so `signet run`, verification and the warmup rep
 see what the server would.
 
 - ``model_version_folder(path) -> Path | None``: a version folder (holds
-  ``saved_model.pb``) or a model folder (its highest integer version).
+  ``saved_model.pb``), its ``saved_model.pb`` itself, or a model folder (its highest
+  integer version).
 - ``ServingModel(folder, beside=None)``: ``.signatures`` (key -> SignatureDef),
   ``.input_dtypes(key)``, ``.run(key, inputs) -> {alias: array}``
   (raises `RestError` in the server's words), ``.close()``; a context manager.
@@ -37,8 +38,11 @@ def _is_version(folder: Path) -> bool:
 
 
 def model_version_folder(path: str | os.PathLike[str]) -> Path | None:
-    """The SavedModel folder ``path`` names (itself, or its newest version), or None."""
+    """The SavedModel folder ``path`` names (itself, the folder of its ``saved_model.pb``,
+    or its newest version), or None."""
     folder = Path(path)
+    if folder.name in SAVED_MODEL_FILES and folder.is_file():
+        return folder.parent
     if not folder.is_dir():
         return None
     if _is_version(folder):

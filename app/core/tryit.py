@@ -10,7 +10,7 @@ is kept until the draft changes.
   an ``[N,H,W,C]`` input (resized to H×W, scaled by ``SCALINGS``), a text file (one
   string per line) for a string input.
 - ``body_from_arrays(key, arrays, row_ok)``; ``draft_shapes(draft, graph, key)``;
-  ``top_k(values, k, labels)``; ``read_labels(path)``.
+  ``top_k(values, k, labels)``, ``why_no_top_k(values)``; ``read_labels(path)``.
 - ``TryRunner().respond(loaded, draft, body) -> Answer`` (in a worker thread),
   ``.close()``.
 """
@@ -124,21 +124,43 @@ def top_k(values: Any, k: int = 5, labels: list[str] | None = None
           ) -> list[tuple[int, float, str]]:
     """(index, score, label) of the ``k`` largest entries of a probability vector.
 
-    Empty when ``values`` is not one (a 1-D float vector, or one row of them, with
-    entries in [0, 1] adding up to 1).
+    Empty when ``values`` is not one (`why_no_top_k` says why).
+    """
+    import numpy as np
+
+    if why_no_top_k(values) is not None:
+        return []
+    array = np.asarray(values)
+    array = array[0] if array.ndim == 2 else array
+    order = np.argsort(-array, kind="stable")[:k]
+    return [(int(i), float(array[i]), labels[i] if labels and i < len(labels) else "")
+            for i in order]
+
+
+def why_no_top_k(values: Any) -> str | None:
+    """Why ``values`` has no top-k, in words for the Try-it panel; None when it is a
+    probability vector (1-D float, or one row of them, entries in [0, 1] adding up to 1).
+
+    A batch is the usual surprise: the body sent several instances, and a ranking of
+    classes is about one example.
     """
     import numpy as np
 
     array = np.asarray(values)
-    if array.ndim == 2 and array.shape[0] == 1:
+    shape = "[" + ", ".join(map(str, array.shape)) + "]"
+    if array.dtype.kind != "f":
+        return f"{array.dtype} values, not probabilities"
+    if array.ndim == 2 and array.shape[0] != 1:
+        return (f"a batch of {array.shape[0]} examples ({shape}): top-k ranks the classes of "
+                "one example, so send one instance")
+    if array.ndim == 2:
         array = array[0]
-    if array.ndim != 1 or array.dtype.kind != "f" or array.size < 2:
-        return []
+    if array.ndim != 1 or array.size < 2:
+        return f"shape {shape} is not a vector of class scores"
     if array.min() < 0 or array.max() > 1 or abs(float(array.sum()) - 1.0) > 1e-3:
-        return []
-    order = np.argsort(-array, kind="stable")[:k]
-    return [(int(i), float(array[i]), labels[i] if labels and i < len(labels) else "")
-            for i in order]
+        return "the values are not probabilities (outside 0..1 or not adding up to 1: " \
+            "logits? the softmax output ranks)"
+    return None
 
 
 @dataclass

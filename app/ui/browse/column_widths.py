@@ -3,8 +3,9 @@
 The Name column started at a fixed 220 px and cut names off even in a maximised
 window, and a width the user dragged was lost at the next start. Until the user
 resizes a column, each opened checkpoint fits the columns to what the view shows
-(the Name column takes at most `NAME_SHARE` of the view); once they have, their
-widths are stored in the window settings and restored.
+(the Name column takes at most `NAME_SHARE` of the view, and leaves room for the op
+type, dtype and shape columns, which were cut to ``Dty`` in a 1280-pixel window);
+once they have, their widths are stored in the window settings and restored.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from app.ui.common.settings import AppSettings
 
 KEY = "opsHeader"
 NAME_SHARE = 0.6
+MIN_NAME = 140  # the Name column never gets narrower than this to make room
+SHOWN_BESIDE_NAME = 3  # op type, dtype, shape: kept in view (the device may scroll)
 
 
 class ColumnWidths:
@@ -37,9 +40,12 @@ class ColumnWidths:
         try:
             for column in range(self.view.model().columnCount()):
                 self.view.resizeColumnToContents(column)
-            limit = int(self.view.viewport().width() * NAME_SHARE)
-            name = self.view.header().sectionSize(0)
-            self.view.header().resizeSection(0, max(min(name, limit), 220))
+            header = self.view.header()
+            width = self.view.viewport().width()
+            beside = sum(header.sectionSize(c) for c in range(1, 1 + SHOWN_BESIDE_NAME))
+            name = header.sectionSize(0)
+            header.resizeSection(0, max(min(name, int(width * NAME_SHARE), width - beside),
+                                        MIN_NAME))
         finally:
             self._fitting = False
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.core.loader import LoadedCheckpoint
 from app.core.proposal import Proposal
-from app.core.saved_model_source import is_saved_model, signatures_json
+from app.core.saved_model_source import is_saved_model, signatures_json, version_folder
 from app.ui.browse.details import human_bytes
 from app.ui.browse.link_browser import LinkBrowser
 from app.ui.common.paths import abbreviate_home
@@ -37,13 +37,24 @@ class SummaryPanel(LinkBrowser):
         ckpt, variables = loaded.checkpoint, loaded.variables
         share = variables.training_bytes / variables.nbytes if variables.nbytes else 0.0
         steps = ", ".join(map(str, ckpt.steps)) or "—"
-        html = [
-            f"<h3>{escape(ckpt.name)}</h3><table cellspacing='4'>",
-            f"<tr><td><b>Folder</b></td><td>{escape(abbreviate_home(str(ckpt.directory)))}</td></tr>",
-            f"<tr><td><b>Step</b></td><td>{ckpt.step if ckpt.step is not None else '—'}</td></tr>",
-            f"<tr><td><b>Steps here</b></td><td>{escape(steps)}</td></tr>",
-            f"<tr><td><b>Ops</b></td><td>{len(loaded.graph):,}</td></tr>",
-        ]
+        version = version_folder(ckpt)
+        if version is not None:  # a SavedModel: its model and version, no steps
+            html = [
+                f"<h3>{escape(version.parent.name)}, version {escape(version.name)} "
+                "(SavedModel)</h3><table cellspacing='4'>",
+                f"<tr><td><b>Folder</b></td><td>{escape(abbreviate_home(str(version)))}"
+                "</td></tr>",
+            ]
+        else:
+            html = [
+                f"<h3>{escape(ckpt.name)}</h3><table cellspacing='4'>",
+                f"<tr><td><b>Folder</b></td><td>{escape(abbreviate_home(str(ckpt.directory)))}"
+                "</td></tr>",
+                f"<tr><td><b>Step</b></td><td>{ckpt.step if ckpt.step is not None else '—'}"
+                "</td></tr>",
+                f"<tr><td><b>Steps here</b></td><td>{escape(steps)}</td></tr>",
+            ]
+        html.append(f"<tr><td><b>Ops</b></td><td>{len(loaded.graph):,}</td></tr>")
         if loaded.graph.functions:
             n = sum(len(body) for body in loaded.graph.functions.values())
             html.append(f"<tr><td><b>Function ops</b></td><td>{n:,} in "

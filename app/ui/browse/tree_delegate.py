@@ -139,6 +139,11 @@ class OpTreeDelegate(QStyledItemDelegate):
         place = self._places.get((width, height, icon is not None))
         if place is None:
             place = self._place(option, icon is not None)
+        if icon is not None and place.icon[0] + option.decorationSize.width() > width:
+            # A cell narrower than its icon (a tensor deep in a narrowed Name column):
+            # the style clips the icon to the cell, this painter would not.
+            super().paint(painter, option, index)
+            return
         if highlighted:
             painter.fillRect(x, y, width, height, _HIGHLIGHT_BRUSH)
             painter.setPen(HIGHLIGHT_TEXT)

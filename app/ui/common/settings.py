@@ -16,7 +16,7 @@ from PySide6.QtCore import QByteArray, QSettings
 ORGANIZATION = "Signet"
 RECENT_LIMIT = 10
 # Bump when docks are added or renamed, so an old layout is not restored onto a new window.
-WINDOW_STATE_VERSION = 2
+WINDOW_STATE_VERSION = 3  # 3: the 1280×800 layout (issue 26)
 
 
 def _settings(name: str) -> QSettings:

@@ -139,7 +139,11 @@ class NodeItem(_BoxItem):
         return "\n".join(lines) + feeds
 
     def boundingRect(self) -> QRectF:
-        return self._rect.adjusted(-2, -2, 2, 2 + (FANOUT_STUB if self.fanout else 0))
+        bounds = self._rect.adjusted(-2, -2, 2, 2 + (FANOUT_STUB if self.fanout else 0))
+        if self.fanout:  # the "feeds N" text beside the marker (the cache clips to this)
+            right = self._rect.center().x() + FANOUT_TEXT_LEFT + FANOUT_TEXT_WIDTH
+            bounds.setRight(max(bounds.right(), right))
+        return bounds
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -188,13 +192,16 @@ class NodeItem(_BoxItem):
         painter.setBrush(self.fanout_colour)
         painter.drawEllipse(centre, MARKER_RADIUS, MARKER_RADIUS)
         if _labels_shown(option, painter, self.fanout_colour):
-            painter.drawText(QRectF(centre.x() + 9, centre.y() - 8, 120, 16),
+            painter.drawText(QRectF(centre.x() + FANOUT_TEXT_LEFT, centre.y() - 8,
+                                    FANOUT_TEXT_WIDTH, 16),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              f"feeds {self.fanout}")
         painter.restore()
 
 
 FANOUT_STUB = 22.0  # length of a fan-out source's stub below its box
+FANOUT_TEXT_LEFT = 9.0  # the "feeds N" text, right of the stub's marker
+FANOUT_TEXT_WIDTH = 120.0
 MARKER_RADIUS = 5.0
 FANOUT_COLOURS = [QColor("#c2255c"), QColor("#2b8a3e"), QColor("#e67700"), QColor("#1864ab"),
                   QColor("#5f3dc4")]

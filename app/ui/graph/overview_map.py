@@ -1,14 +1,16 @@
 """A small navigator over the graph view: the whole picture and the visible rectangle.
 
 The graph opens at a readable zoom, so most of a large model is off screen; the map
-in the view's corner shows where the view is. Click or drag on it to move there.
+in a corner of the view shows where the view is. Click or drag on it to move there.
+It sits in a corner where it covers no node (bottom right first), moving as the view
+scrolls, and hides when every corner has one, or when the whole graph is in view.
 The picture is rendered once per layout into a pixmap (far out, without labels),
 so scrolling only repaints the rectangle.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
@@ -19,7 +21,7 @@ MARGIN = 10  # from the view's corner
 
 
 class OverviewMap(QWidget):
-    """Sits in the bottom right corner of ``view``; hidden while the whole scene fits."""
+    """Sits in a free corner of ``view``; hidden while the whole scene fits (module doc)."""
 
     def __init__(self, view: QGraphicsView) -> None:
         super().__init__(view)
@@ -30,8 +32,8 @@ class OverviewMap(QWidget):
         self._side = 0  # the longest side the pixmap was rendered for
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Overview: click or drag to move the view")
-        view.horizontalScrollBar().valueChanged.connect(self.update)
-        view.verticalScrollBar().valueChanged.connect(self.update)
+        view.horizontalScrollBar().valueChanged.connect(self.place)
+        view.verticalScrollBar().valueChanged.connect(self.place)
         self.hide()
 
     def refresh(self) -> None:
@@ -66,15 +68,35 @@ class OverviewMap(QWidget):
                                                                    viewport.height()))))
 
     def place(self) -> None:
-        """Bottom right of the viewport; shown only when part of the scene is off screen."""
+        """In the first corner of the viewport where it covers no node; shown only when
+        part of the scene is off screen and such a corner exists."""
         if not self._pixmap.isNull() and abs(self._wanted_side() - self._side) > 8:
             self.refresh()  # the view was resized: render the map for its new size
             return
-        viewport = self.view.viewport().geometry()
-        self.move(viewport.right() - self.width() - MARGIN,
-                  viewport.bottom() - self.height() - MARGIN)
-        self.setVisible(not self._pixmap.isNull() and not self._fits())
+        corner = None
+        if not self._pixmap.isNull() and self.view.scene() is not None and not self._fits():
+            corner = next((c for c in self._corners() if not self._covers_a_node(c)), None)
+        if corner is not None:
+            self.move(corner)
+        self.setVisible(corner is not None)
         self.update()
+
+    def _corners(self) -> list[QPoint]:
+        """Top left positions in the view: bottom right, bottom left, top right, top left."""
+        viewport = self.view.viewport().geometry()
+        right = viewport.right() - self.width() - MARGIN
+        bottom = viewport.bottom() - self.height() - MARGIN
+        left, top = viewport.left() + MARGIN, viewport.top() + MARGIN
+        return [QPoint(right, bottom), QPoint(left, bottom), QPoint(right, top),
+                QPoint(left, top)]
+
+    def _covers_a_node(self, corner: QPoint) -> bool:
+        """Whether the map at ``corner`` would hide an op, a collapsed scope or a scope's
+        title strip (edges may pass under it)."""
+        viewport = self.view.viewport()
+        area = QRect(viewport.mapFrom(self.view, corner), self.size()).adjusted(-4, -4, 4, 4)
+        found = self.view.items(area, Qt.ItemSelectionMode.IntersectsItemShape)
+        return any(getattr(item, "node", None) is not None for item in found)
 
     def _fits(self) -> bool:
         scene = self.view.scene()

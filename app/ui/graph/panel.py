@@ -37,11 +37,13 @@ from app.ui.graph.items import LABEL_PIXELS, NodeItem
 from app.ui.graph.overview_map import OverviewMap
 from app.ui.graph.scene import GraphScene, write_image
 
-MIN_ZOOM = 0.02
+READABLE_PIXELS = 9.0  # a label is never drawn smaller than this
+READABLE_ZOOM = READABLE_PIXELS / LABEL_PIXELS
+# Zooming out no further than labels stay readable: a fitted 500-op graph was a field of
+# blank 5-pixel boxes. The overview map shows the whole; collapsed scopes keep it small.
+MIN_ZOOM = READABLE_ZOOM
 MAX_ZOOM = 4.0
 ZOOM_STEP = 1.25
-READABLE_PIXELS = 9.0  # the first picture of a graph keeps labels at least this tall
-READABLE_ZOOM = READABLE_PIXELS / LABEL_PIXELS
 TOP_MARGIN = 24.0  # pixels above the inputs' end when a graph opens
 
 
@@ -96,6 +98,7 @@ class GraphView(QGraphicsView):
             self.overview_map.place()
 
     def fit(self) -> None:
+        """The whole scene in view, or as much as the readable zoom (`MIN_ZOOM`) frames."""
         rect = self.scene().sceneRect()
         if rect.isEmpty():
             return
@@ -107,17 +110,18 @@ class GraphView(QGraphicsView):
         self.overview_map.place()
 
     def open_readable(self, anchor: QPointF | None) -> None:
-        """The first picture of a graph: fitted if labels stay readable there, else at
-        the readable zoom with ``anchor`` (the inputs' end) near the top of the view.
+        """The first picture of a graph, and Fit: fitted if labels stay readable there,
+        else at the readable zoom with ``anchor`` (the inputs' end) near the top of the
+        view (scroll, or click the overview map, for the rest).
 
         Fitting a long chain (a Keras ResNet-50 is ~170 scopes deep) gives a one-pixel
         line; the overview map shows the rest.
         """
         self.fit()
         rect = self.scene().sceneRect()
-        if rect.isEmpty() or self.zoom() >= READABLE_ZOOM - 1e-9:
+        shown = self.mapToScene(self.viewport().rect()).boundingRect()
+        if rect.isEmpty() or shown.adjusted(-1, -1, 1, 1).contains(rect):
             return
-        self.zoom_by(READABLE_ZOOM / self.zoom())
         point = anchor if anchor is not None else QPointF(rect.center().x(), rect.top())
         half = self.viewport().height() / 2 / self.zoom()
         self.centerOn(point.x(), point.y() - TOP_MARGIN / self.zoom() + half)
@@ -220,8 +224,8 @@ class GraphPanel(QWidget):
             lambda: self.view.zoom_by(ZOOM_STEP), "Zoom in")
         self.zoom_out_action = action("Zoom out", QKeySequence.StandardKey.ZoomOut,
                                       lambda: self.view.zoom_by(1 / ZOOM_STEP), "Zoom out")
-        self.fit_action = action("Fit", QKeySequence("Ctrl+0"), self.view.fit,
-                                 "Fit the whole graph")
+        self.fit_action = action("Fit", QKeySequence("Ctrl+0"), self.fit,
+                                 "Fit the graph at a zoom where labels stay readable")
         bar.addSeparator()
         self.training_action = QAction("Training ops", self)
         self.training_action.setCheckable(True)
@@ -280,6 +284,12 @@ class GraphPanel(QWidget):
         if loaded is not None:
             self._fit_next = True
             self._request()
+
+    def fit(self) -> None:
+        """The whole graph, or as much of it as readable labels allow, from the inputs'
+        end."""
+        if self.layout_data is not None:
+            self.view.open_readable(self._inputs_end(self.layout_data))
 
     def select_op(self, name: str) -> bool:
         """Expand the scopes holding ``name`` (op or ``op:N``), select and centre it."""

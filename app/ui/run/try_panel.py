@@ -1,6 +1,8 @@
 """The Try-it panel: send a REST predict body to the draft (or the opened SavedModel).
 
-A request editor pre-filled with a sample body, inputs from files (``.npy``/``.npz``,
+A request editor filled with a sample body for the draft's first signature, which
+follows the signature and the checkpoint until the user edits it (then **Reset to
+the signature** brings the sample back), inputs from files (``.npy``/``.npz``,
 an image resized to an ``[N,H,W,C]`` input with the chosen scaling, a text file for
 strings), and the answer as the server's JSON, a table of outputs, and the top-k of a
 probability vector (with labels from a labels file). Every run, and every file that
@@ -21,12 +23,20 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.signature import tensor_name
-from app.core.tryit import SCALINGS, TryRunner, body_from_arrays, read_labels, top_k
+from app.core.tryit import (
+    SCALINGS,
+    TryRunner,
+    body_from_arrays,
+    read_labels,
+    top_k,
+    why_no_top_k,
+)
 from app.ui.common.workers import TaskRunner
 
 PREVIEW = 8  # values shown per output in the table
@@ -63,7 +73,10 @@ class TryPanel(QWidget):
         self.request = QPlainTextEdit()
         self.request.setObjectName("tryRequest")
         self.request.setPlaceholderText('{"instances": [...]}')
-        self.sample_button = QPushButton("Sample Body")
+        self._filled = ""  # the body last filled from the signature; other text is an edit
+        self.sample_button = QPushButton("Reset to the signature")
+        self.sample_button.setToolTip("Replace the edited body with a sample for the draft's "
+                                      "signature")
         self.input_key = QComboBox()
         self.scaling = QComboBox()
         self.scaling.addItems(list(SCALINGS))
@@ -81,23 +94,38 @@ class TryPanel(QWidget):
         self.ranked = QTableWidget(0, 3)
         self.ranked.setHorizontalHeaderLabels(["Index", "Label", "Score"])
         self.ranked.horizontalHeader().setStretchLastSection(True)
+        self.top_k_note = QLabel("After Run: the highest scores of a probability output",
+                                 wordWrap=True)
+        self.top_k_note.setObjectName("topKNote")
+        ranking = QWidget()
+        ranked_layout = QVBoxLayout(ranking)
+        ranked_layout.setContentsMargins(0, 0, 0, 0)
+        ranked_layout.addWidget(self.top_k_note)
+        ranked_layout.addWidget(self.ranked, 1)
+        # The answer's three views share one place, so each has the room of all three.
+        self.results = QTabWidget()
+        self.results.addTab(self.answer, "Answer")
+        self.results.addTab(self.outputs, "Outputs")
+        self.results.addTab(ranking, "Top-k")
 
+        title = QHBoxLayout()
+        title.addWidget(QLabel("Request (TF Serving REST :predict body)", wordWrap=True), 1)
+        title.addWidget(self.sample_button)
         files = QHBoxLayout()
-        for widget in (self.sample_button, self.input_key, self.scaling, self.file_button,
-                       self.labels_button):
+        files.addWidget(self.input_key, 1)  # an input's key takes the room left
+        for widget in (self.scaling, self.file_button, self.labels_button):
             files.addWidget(widget)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Request (TF Serving REST :predict body)"))
+        layout.addLayout(title)
         layout.addLayout(files)
-        layout.addWidget(self.request, 2)
+        layout.addWidget(self.request, 1)
         layout.addWidget(self.run_button)
         layout.addWidget(self.status)
-        layout.addWidget(self.answer, 1)
-        layout.addWidget(self.outputs, 1)
-        layout.addWidget(QLabel("Top-k of a probability output"))
-        layout.addWidget(self.ranked, 1)
+        layout.addWidget(self.results, 1)
 
         self.sample_button.clicked.connect(self.fill_sample)
+        self.request.textChanged.connect(self._show_reset)
+        self._show_reset()
         self.run_button.clicked.connect(self.run)
         self.file_button.clicked.connect(self.ask_input_file)
         self.labels_button.clicked.connect(self.ask_labels)
@@ -107,17 +135,29 @@ class TryPanel(QWidget):
 
     def set_checkpoint(self, loaded: Any) -> None:
         self.loaded = loaded
+        self._follow()
         self._set_enabled()
 
     def set_draft(self, draft: Any) -> None:
-        """The draft to try; the body is pre-filled while the editor is still empty."""
+        """The draft to try; the body follows it unless the user edited the body."""
         self.draft = draft
         self.input_key.clear()
         if draft is not None and draft.signatures:
             self.input_key.addItems([s.key for s in draft.signatures[0].inputs])
-        if not self.request.toPlainText().strip():
-            self.fill_sample()
+        self._follow()
         self._set_enabled()
+
+    def edited(self) -> bool:
+        """Whether the body is the user's (typed, or read from a file), not the sample."""
+        text = self.request.toPlainText()
+        return bool(text.strip()) and text != self._filled
+
+    def _follow(self) -> None:
+        if not self.edited():
+            self.fill_sample()
+
+    def _show_reset(self) -> None:
+        self.sample_button.setVisible(self.edited())
 
     def _ready(self) -> bool:
         return self.loaded is not None and self.draft is not None and any(
@@ -125,7 +165,7 @@ class TryPanel(QWidget):
 
     def _set_enabled(self) -> None:
         ready = self._ready()
-        for widget in (self.sample_button, self.file_button, self.run_button):
+        for widget in (self.file_button, self.run_button):
             widget.setEnabled(ready)
         if self.status.text() in (_NOT_READY, _READY):  # a hint, not a run's outcome
             self.status.setText(_READY if ready else _NOT_READY)
@@ -136,11 +176,16 @@ class TryPanel(QWidget):
     # Actions ------------------------------------------------------------------------------
 
     def fill_sample(self) -> None:
-        if not self._ready():
-            return
+        """The sample body of the draft's first signature (empty with nothing to try)."""
         from app.core.tryit import sample_request
 
-        self.request.setPlainText(sample_request(self.draft, self.loaded.graph))
+        body = ""
+        if self.loaded is not None and self.draft is not None and self.draft.signatures:
+            body = sample_request(self.draft, self.loaded.graph)
+        self._filled = body
+        if self.request.toPlainText() != body:
+            self.request.setPlainText(body)
+        self._show_reset()
 
     def ask_input_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -214,17 +259,26 @@ class TryPanel(QWidget):
                             "this request (see the error)")
         self.outputs.setRowCount(0)
         self.ranked.setRowCount(0)
+        unranked = []
         for name, array in sorted(answer.outputs.items()):
             row = self.outputs.rowCount()
             self.outputs.insertRow(row)
             shape = "[" + ", ".join(str(d) for d in getattr(array, "shape", ())) + "]"
             for column, text in enumerate((name, shape, _preview(array))):
                 self.outputs.setItem(row, column, QTableWidgetItem(text))
+            why = why_no_top_k(array)
+            if why is not None:
+                unranked.append(f"{name}: {why}")
             for index, score, label in top_k(array, 5, self.labels):
                 r = self.ranked.rowCount()
                 self.ranked.insertRow(r)
                 for column, text in enumerate((str(index), label, f"{score:.4f}")):
                     self.ranked.setItem(r, column, QTableWidgetItem(text))
+        if self.ranked.rowCount():
+            self.top_k_note.setText("The highest scores of a probability output (top 5)")
+        else:  # say why it is empty: a batch, logits, integers
+            self.top_k_note.setText("No top-k. " + "; ".join(unranked) if unranked
+                                    else "No top-k: the answer has no outputs")
         self.answered.emit(answer)
 
     def shutdown(self) -> None:

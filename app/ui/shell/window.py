@@ -276,9 +276,25 @@ class MainWindow(QMainWindow):
         self.log_dock = self._dock("Log", "logDock", self.log,
                                    Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.tree_dock, self.details_dock, Qt.Orientation.Vertical)
-        self.resizeDocks([self.tree_dock, self.summary_dock], [380, 320],
+        # At 1280×800 a Checkpoint dock above the Signature dock showed four lines of each:
+        # the side columns run the window's full height, the Log sits under the graph
+        # only, and Checkpoint is a tab beside Signature (Try It and History join them).
+        self.setCorner(Qt.Corner.BottomLeftCorner, left)
+        self.setCorner(Qt.Corner.BottomRightCorner, right)
+        self.tabifyDockWidget(self.summary_dock, self.signature_dock)
+        self._default_dock_sizes()
+
+    def _default_dock_sizes(self) -> None:
+        """The docks' default share of the window: a third on each side (the Ops tree's
+        columns and the signature tables fit at 1280 px), the Ops tree above its Details,
+        a short Log."""
+        width, height = self.width(), self.height()
+        side = max(260, min(440, width // 3))
+        self.resizeDocks([self.tree_dock, self.summary_dock], [side, side],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [120], Qt.Orientation.Vertical)
+        self.resizeDocks([self.tree_dock, self.details_dock],
+                         [height * 11 // 20, height * 9 // 20], Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock], [max(80, height // 7)], Qt.Orientation.Vertical)
 
     def _build_actions(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -551,7 +567,11 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
 
     def restore_layout(self) -> None:
-        """Restore the saved geometry and dock layout (again after adding docks)."""
+        """Restore the saved geometry and dock layout (again after adding docks).
+
+        Saved on a bigger screen, Qt moves and sizes the window onto this one and shares
+        the width out between the docks and the graph (tests/ui/shell/test_layout.py).
+        """
         geometry = self.settings.window_geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)

@@ -292,6 +292,7 @@ class SignatureEditor(QWidget):
         self.export_dialog: Any = None  # the last Export dialog (app.ui.export.dialog)
         self.history_view: QUndoView | None = None  # set by install_signature_editor
         self.last_status = ""
+        self._slot_warnings: tuple[Any, set[str]] = (None, set())  # (model, warnings)
         self.export_action = QAction("&Export…", self, shortcut=QKeySequence(EXPORT_SHORTCUT),
                                      triggered=self.open_export_dialog)
         self.export_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
@@ -400,7 +401,9 @@ class SignatureEditor(QWidget):
         if not _is_empty(restored):  # only what was saved before, never the proposal
             self.show_status(f"Restored the signature draft of {name}")
         elif not _is_empty(draft):
-            self.show_status("The signature starts with the SavedModel's own signatures")
+            keys = ", ".join(s.key for s in draft.signatures)
+            self.show_status("The signature starts with the SavedModel's own signatures: its "
+                             f"saved {keys} became the draft")
         elif loaded.proposal.empty:
             self.show_status(_no_proposal(loaded.proposal))
         else:
@@ -573,6 +576,18 @@ class SignatureEditor(QWidget):
         if row.isValid() and self.signature_view.currentIndex() != row:
             self.signature_view.setCurrentIndex(row)
 
+    def _say_new_slot_warnings(self) -> None:
+        """A warning a slot got by the last edit (a label dropped into Inputs: the
+        proposal's label check) is said in the status bar too, not only on its row's icon
+        and tooltip; those of a checkpoint just opened are not news."""
+        warned = {str(p) for p in self.doc.problems
+                  if p.level is Level.WARNING and p.slot is not None}
+        loaded, before = self._slot_warnings
+        self._slot_warnings = (self.doc.loaded, warned)
+        new = sorted(warned - before)
+        if new and loaded is self.doc.loaded:
+            self.show_status(f"warning: {new[0]}")
+
     def _refresh(self) -> None:
         doc = self.doc
         has_graph = doc.loaded is not None
@@ -590,6 +605,7 @@ class SignatureEditor(QWidget):
         lines = [f"{p.level.value}: {p.message}" for p in doc.signature_problems(doc.current)]
         self.problems.setText("\n".join(lines))
         self.problems.setVisible(bool(lines))
+        self._say_new_slot_warnings()
         self._refresh_unfed()
         reason = doc.export_blocker()
         self.export_action.setEnabled(reason is None)

@@ -153,3 +153,34 @@ def test_a_label_dropped_on_inputs_is_a_warning_on_its_slot(window, open_and_wai
     tip = inputs.index(row, KEY).data(Qt.ItemDataRole.ToolTipRole)
     assert f"warning: {label} {LABEL_WARNING}" in tip
     assert editor.export_action.isEnabled(), editor.export_action.toolTip()
+
+
+def test_label_as_input_warns(qtbot, pipeline_classifier):
+    """In the whole window as launched (every dock): a label dragged into Inputs, or added
+    from the Ops tree's menu, is taken with the proposal's warning said in the status bar
+    and on its row (its icon and tooltip)."""
+    from app.ui.shell.launch import build_window
+
+    window = build_window(pipeline_classifier["prefix"], warm_up=False)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.loaded is not None, timeout=60_000)
+    editor = window.signature_editor
+    window.signature_dock.raise_()
+    label = pipeline_classifier["labels"]
+    assert label not in [t for _, t in slots(editor, "inputs")]
+    status = window.statusBar()
+    assert LABEL_WARNING not in status.currentMessage()  # opening warns of nothing
+    assert drag_and_drop(editor.views["inputs"], tensor_data(editor.doc.graph, label))["drop"]
+    assert LABEL_WARNING in status.currentMessage() and label in status.currentMessage()
+    assert status.isVisible()
+    inputs = editor.doc.models["inputs"]
+    row = inputs.rowCount() - 1
+    assert inputs.index(row, KEY).data(LEVEL_ROLE) == "warning"
+    assert f"warning: {label} {LABEL_WARNING}" in inputs.index(
+        row, KEY).data(Qt.ItemDataRole.ToolTipRole)
+    # The same from the Ops tree's "Add as input", after undoing the drop.
+    editor.doc.undo_stack.undo()
+    status.clearMessage()
+    window.addTensorRequested.emit(label, "input")
+    assert LABEL_WARNING in status.currentMessage()
+    window.close()
