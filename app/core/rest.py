@@ -77,8 +77,9 @@ def _type_error(value: Any, dtype: str) -> RestError:
 
 
 def _dtype_string(dtype: str) -> str:
-    """TensorFlow's DataTypeString: ``float``, ``int64``, ``string``…"""
-    return {"float32": "float", "float64": "double", "float16": "half"}.get(dtype, dtype)
+    """TensorFlow's DataTypeString: ``float``, ``int64``, ``string``… (``float_ref``)."""
+    base, ref, _ = dtype.partition("_ref")
+    return {"float32": "float", "float64": "double", "float16": "half"}.get(base, base) + ref
 
 
 def _is_b64(value: Any) -> bool:
