@@ -19,6 +19,7 @@ from app.cli import main
 from app.core.tf_runtime import tensorflow
 from tests.checkpoints import save_initialized
 from tests.isolated_build import ROOT, build
+from tests.test_bad_input_corpus import Case, _digest, _preset_json, _published
 
 
 def _cli(capsys, *argv) -> tuple[int, str, str]:
@@ -60,6 +61,13 @@ def _scaled_rows_model(tf, tf1) -> None:
     tf.identity(x * w * s, name="y")
 
 
+def _bytes_model(tf, tf1) -> None:
+    """y = float(x)·w for a uint8 input (pixels)."""
+    x = tf1.placeholder(tf.uint8, [None, 2], name="x")
+    w = tf1.get_variable("w", [2], initializer=tf1.ones_initializer())
+    tf.identity(tf.cast(x, tf.float32) * w, name="y")
+
+
 def _unknown_rank_model(tf, tf1) -> None:
     x = tf1.placeholder(tf.float32, None, name="x")
     w = tf1.get_variable("w", [], initializer=tf1.ones_initializer())
@@ -73,7 +81,8 @@ def exports(tmp_path_factory):
     base = root / "models"
     models = {"scalar": (_scalar_model, ["--input", "s=s"]),
               "scaled_rows": (_scaled_rows_model, ["--input", "x=x", "--input", "s=s"]),
-              "unknown_rank": (_unknown_rank_model, ["--input", "x=x"])}
+              "unknown_rank": (_unknown_rank_model, ["--input", "x=x"]),
+              "uint8": (_bytes_model, ["--input", "x=x"])}
     printed = {}
     for name, (model, inputs) in models.items():
         prefix = _checkpoint(root / "ckpt" / name, model)
@@ -249,3 +258,160 @@ def test_feeds_of_types_without_plain_values_are_refused_not_crashed(ref_saved_m
         assert session.run(["y:0"], {"v:0": [1.0, 1.0]})[0].tolist() == [2.0, 2.0]
     finally:
         session.close()
+
+
+# ------------------------------------------------------------ 10: hostile REST bodies
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "1" + "]" * depth
+
+
+_TOO_DEEP = ("nests lists or objects deeper than Signet reads", "tensor parsing error: x")
+
+# name -> (model, body text, the error's words (any of a tuple) or the whole answer)
+REST_CASES = {
+    "1000-deep nesting": ("unknown_rank", f'{{"inputs": {_nested(1000)}}}', _TOO_DEEP),
+    "100000-deep nesting": ("unknown_rank", f'{{"inputs": {_nested(100000)}}}', _TOO_DEEP),
+    "100000-deep junk beside the input": (
+        "unknown_rank", f'{{"inputs": [1.0], "junk": {_nested(100000)}}}', _TOO_DEEP),
+    "300-deep nesting, beyond TensorFlow's 254 dimensions": (
+        "unknown_rank", f'{{"inputs": {_nested(300)}}}', "tensor parsing error: x"),
+    "rank 70, beyond numpy's 64 dimensions": (
+        "unknown_rank", f'{{"inputs": {_nested(70)}}}',
+        "input x is nested 70 lists deep: Signet runs tensors of at most 64 dimensions"),
+    "rank 64 is answered": ("unknown_rank", f'{{"inputs": {_nested(64)}}}',
+                            {"outputs": json.loads(_nested(64).replace("1", "2.0"))}),
+    "5000-digit integer": (
+        "unknown_rank", '{"inputs": [' + "9" * 5000 + "]}",
+        "JSON Parse error: Number too big to be stored in double. at offset: 12"),
+    "exponent beyond a double": (
+        "unknown_rank", '{"inputs": [1e400]}',
+        "JSON Parse error: Number too big to be stored in double. at offset: 12"),
+    "integer beyond 64 bits is a double": ("unknown_rank", '{"inputs": [18446744073709551616]}',
+                                           {"outputs": [3.68934881e+19]}),
+    "float beyond float32 is inf": ("unknown_rank", '{"inputs": [1e39]}',
+                                    {"outputs": [float("inf")]}),
+    "lone high surrogate": (
+        "unknown_rank", '{"signature_name": "a\\ud800", "inputs": [1.0]}',
+        "JSON Parse error: The surrogate pair in string is invalid. at offset: 21"),
+    "lone low surrogate": (
+        "unknown_rank", '{"inputs": [1.0], "signature_name": "\\udc00"}',
+        "JSON Parse error: The surrogate pair in string is invalid."),
+    "two high surrogates": (
+        "unknown_rank", '{"signature_name": "\\ud83d\\ud83d", "inputs": [1.0]}',
+        "JSON Parse error: The surrogate pair in string is invalid."),
+    "a surrogate pair is text": (
+        "unknown_rank", '{"signature_name": "\\ud83d\\ude00", "inputs": [1.0]}',
+        'Serving signature name: "\U0001f600" not found in signature def'),
+    "an escaped backslash before u-d800 is no surrogate": (
+        "unknown_rank", '{"signature_name": "\\\\ud800", "inputs": [1.0]}',
+        'Serving signature name: "\\ud800" not found in signature def'),
+    "uint8 300 wraps as the server's cast does": (
+        "uint8", '{"instances": [[300, 2]]}', {"predictions": [[44.0, 2.0]]}),
+    "uint8 beyond int32 is refused": (
+        "uint8", '{"instances": [[4294967296, 2]]}',
+        "JSON Value: 4294967296 Type: Number is not of expected type: uint8"),
+    "a NUL in a signature name": ("unknown_rank", '{"signature_name": "a\\u0000b", '
+                                  '"inputs": [1.0]}', "Serving signature name:"),
+    "NaN for an integer": ("uint8", '{"instances": [[NaN, 2]]}',
+                           "JSON Value: NaN Type: Number is not of expected type: uint8"),
+    "a 300-character key": ("unknown_rank", '{"inputs": {"' + "k" * 300 + '": [1.0]}}',
+                            "Missing named input: x in 'inputs' object."),
+}
+
+
+@pytest.mark.parametrize("name", list(REST_CASES))
+def test_hostile_rest_body(name, exports, tmp_path, capsys):
+    base, _ = exports
+    model, text, expected = REST_CASES[name]
+    code, out, err = _cli(capsys, "run", base / model, "--request", _body(tmp_path, text))
+    assert "Traceback" not in out + err and err.strip() == "", err
+    answer = json.loads(out)
+    if isinstance(expected, dict):
+        assert (code, answer) == (0, expected)
+        return
+    assert code == 2 and list(answer) == ["error"], out
+    wanted = expected if isinstance(expected, tuple) else (expected,)
+    assert any(words in answer["error"] for words in wanted), answer["error"]
+    assert "\n" not in answer["error"]
+
+
+def test_a_body_that_is_not_utf8(exports, tmp_path, capsys):
+    base, _ = exports
+    path = tmp_path / "body.json"
+    path.write_bytes(b'{"inputs": ["\xff\xfe"]}')
+    code, out, err = _cli(capsys, "run", base / "unknown_rank", "--request", path)
+    _clean_failure(code, out, err, "give a UTF-8 JSON file")
+
+
+def test_deep_nesting_with_signature_flag(exports, tmp_path, capsys):
+    base, _ = exports
+    code, out, err = _cli(capsys, "run", base / "unknown_rank", "--signature", "serving_default",
+                          "--request", _body(tmp_path, _nested(100000)))
+    assert code == 2 and "Traceback" not in out + err
+    assert "deeper than Signet reads" in json.loads(out)["error"]
+
+
+# ------------------------------------------------------------ 10: hostile presets
+
+
+def _long_document(depth: int) -> str:
+    return '{"format": "signet-preset", "version": 2, "signatures": [], "bind": {"a": ' + \
+        "[" * depth + "]" * depth + "}}"
+
+
+# name -> (preset text, the error line's words); exported without --name, so the
+# preset's own export name counts.
+PRESET_CASES = {
+    "NUL in a tensor name": (
+        _preset_json(signatures=[{"key": "serving_default", "inputs": [
+            {"key": "x", "tensor": "x\u0000:0"}], "outputs": [{"key": "y", "tensor": "y:0"}]}]),
+        "holds a NUL character"),
+    "NUL in the model name": (_preset_json(export={"name": "a\u0000b"}), "holds a NUL"),
+    "NUL in the base folder": (_preset_json(export={"name": "m", "base": "/tmp/a\u0000"}),
+                               "holds a NUL"),
+    "NUL in a bound tensor": (_preset_json(bind={"keep\u0000": 1.0}), "holds a NUL"),
+    "300-character model name": (_preset_json(export={"name": "n" * 300}),
+                                 "plain folder name for the model (at most 255 bytes)"),
+    "300-character signature key": (
+        _preset_json(signatures=[{"key": "k" * 300, "inputs": [{"key": "x", "tensor": "x:0"}],
+                                  "outputs": [{"key": "y", "tensor": "y:0"}]}],
+                     export={"name": "m"}),
+        "invalid signature key"),
+    "100000-deep JSON": ("[" * 100000 + "]" * 100000, "nested thousands deep"),
+    "100000-deep bound value": (_long_document(100000), "nested thousands deep"),
+    "300-deep bound value": (_long_document(300), "nested more than 256 deep"),
+    "5000-digit version": ('{"format": "signet-preset", "version": ' + "9" * 5000 + "}",
+                           "a number of 5000 digits"),
+    "version beyond a double": ('{"format": "signet-preset", "version": 1e400}',
+                                "no valid \"version\""),
+    "lone surrogate in a key": (
+        _preset_json(signatures=[{"key": "\ud800", "inputs": [], "outputs": []}]),
+        "lone UTF-16 surrogate"),
+    "a preset that is not UTF-8": ('{"format": "\udcff"}'.encode("utf-8", "surrogateescape"),
+                                   "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("name", list(PRESET_CASES))
+def test_hostile_preset(name, gpu_pinned, tmp_path, capsys):
+    case = Case(gpu_pinned, tmp_path)
+    text, expected = PRESET_CASES[name]
+    preset = case.preset(text)
+    before = _digest(case.folder)
+    code, out, err = _cli(capsys, "export", case.prefix, "--out", case.base, "--preset",
+                          preset, "--no-verify")
+    _clean_failure(code, out, err, expected)
+    assert "\x00" not in err  # quoted, never a raw NUL
+    if case.base.is_dir():
+        assert _published(case.base) == []
+    assert _digest(case.folder) == before
+
+
+def test_a_300_character_name_on_the_command_line(gpu_pinned, tmp_path, capsys):
+    case = Case(gpu_pinned, tmp_path)
+    argv = case.export()
+    argv[argv.index("--name") + 1] = "n" * 300
+    code, out, err = _cli(capsys, *argv)
+    _clean_failure(code, out, err, "at most 255 bytes")
