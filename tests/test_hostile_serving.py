@@ -68,6 +68,24 @@ def _bytes_model(tf, tf1) -> None:
     tf.identity(tf.cast(x, tf.float32) * w, name="y")
 
 
+def _complex_output_model(tf, tf1) -> None:
+    x = tf1.placeholder(tf.float32, [None, 2], name="x")
+    w = tf1.get_variable("w", [2], initializer=tf1.ones_initializer())
+    tf.complex(x * w, x, name="y")
+
+
+def _complex_input_model(tf, tf1) -> None:
+    x = tf1.placeholder(tf.complex64, [None, 2], name="x")
+    w = tf1.get_variable("w", [2], initializer=tf1.ones_initializer())
+    tf.identity(tf.math.real(x) * w, name="y")
+
+
+def _half_input_model(tf, tf1) -> None:
+    x = tf1.placeholder(tf.float16, [None, 2], name="x")
+    w = tf1.get_variable("w", [2], dtype=tf.float16, initializer=tf1.ones_initializer())
+    tf.identity(tf.cast(x * w, tf.float32), name="y")
+
+
 def _unknown_rank_model(tf, tf1) -> None:
     x = tf1.placeholder(tf.float32, None, name="x")
     w = tf1.get_variable("w", [], initializer=tf1.ones_initializer())
@@ -82,7 +100,10 @@ def exports(tmp_path_factory):
     models = {"scalar": (_scalar_model, ["--input", "s=s"]),
               "scaled_rows": (_scaled_rows_model, ["--input", "x=x", "--input", "s=s"]),
               "unknown_rank": (_unknown_rank_model, ["--input", "x=x"]),
-              "uint8": (_bytes_model, ["--input", "x=x"])}
+              "uint8": (_bytes_model, ["--input", "x=x"]),
+              "complex_output": (_complex_output_model, ["--input", "x=x"]),
+              "complex_input": (_complex_input_model, ["--input", "x=x"]),
+              "half_input": (_half_input_model, ["--input", "x=x"])}
     printed = {}
     for name, (model, inputs) in models.items():
         prefix = _checkpoint(root / "ckpt" / name, model)
@@ -183,6 +204,51 @@ def test_tryit_sample_of_a_scalar_input_is_rank_0(tmp_path):
                              outputs=[Slot("y", "y:0")])])
     body = json.loads(sample_request(draft, loaded.graph))
     assert isinstance(body["inputs"]["s"], float)
+
+
+# ------------------------------------------------------------ 3, 11: dtypes REST cannot hold
+
+
+@pytest.mark.parametrize("name, words", [
+    ("complex_output", "cannot answer output 'y' of type complex64"),
+    ("complex_input", "cannot take input 'x' of type complex64"),
+    ("half_input", "cannot take input 'x' of type half")])
+def test_a_dtype_rest_cannot_hold_is_said_and_published_for_grpc(name, words, exports):
+    base, printed = exports
+    out = printed[name]
+    assert f"Published {base / name / '1'}" in out
+    assert f"REST :predict body for 'serving_default': none; TF Serving's REST API {words}" \
+        in out
+    assert "warning: signature 'serving_default'" in out and words in out
+    assert "curl" not in out
+
+
+@pytest.mark.parametrize("name, body, error", [
+    ("complex_output", {"instances": [[1.0, 2.0]]},
+     "Failed to write JSON value for tensor type: complex64"),
+    ("complex_input", {"instances": [[1.0, 2.0]]},
+     "Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: "
+     "Conversion of JSON Value: 1.0 to type: complex64"),
+    ("half_input", {"inputs": [[0.5, 2.0]]}, "Conversion of JSON Value: 0.5 to type: half")])
+def test_run_gives_the_servers_refusal_for_those_dtypes(name, body, error, exports, tmp_path,
+                                                         capsys):
+    base, _ = exports
+    assert _answer(capsys, base / name, tmp_path, body) == (2, {"error": error})
+
+
+def test_the_rest_bodies_are_made_before_publishing(gpu_pinned, tmp_path, monkeypatch,
+                                                    capsys):
+    from app.core.errors import ExportError
+    from app.core.export import engine
+
+    def failing(sig_defs, words):
+        raise ExportError("the REST bodies failed")
+
+    monkeypatch.setattr(engine, "_rest_samples", failing)
+    case = Case(gpu_pinned, tmp_path)
+    code, out, err = _cli(capsys, *case.export())
+    _clean_failure(code, out, err, "the REST bodies failed")
+    assert not case.base.is_dir() or _published(case.base) == []
 
 
 # ------------------------------------------------------------ 1: ref-typed signature inputs
@@ -415,3 +481,12 @@ def test_a_300_character_name_on_the_command_line(gpu_pinned, tmp_path, capsys):
     argv[argv.index("--name") + 1] = "n" * 300
     code, out, err = _cli(capsys, *argv)
     _clean_failure(code, out, err, "at most 255 bytes")
+
+
+def test_verification_compares_both_parts_of_complex_outputs():
+    import numpy as np
+
+    from app.core.export.verify import max_difference
+
+    assert max_difference(np.array([1 + 2j], np.complex64), np.array([1 + 3j], np.complex64)) \
+        == 1.0

@@ -13,6 +13,8 @@ floats in their shortest round-tripping form).
   ``{"outputs": …}``); ``error_response(message) -> str`` (``{"error": …}``).
 - ``request_body(key, samples, row_ok)``: a body the server accepts (``{"b64": …}``
   for bytes that are not text or whose key ends in ``_bytes``).
+- ``json_refusal(side, key, dtype) -> str | None``: why the server cannot convert a
+  signature input or output of ``dtype`` to or from JSON (`JSON_DTYPES`), or None.
 
 Plain Python and numpy: importing it does not import TensorFlow.
 """
@@ -32,6 +34,12 @@ from app.core.errors import SignetError
 
 DEFAULT_SIGNATURE = "serving_default"
 BYTES_SUFFIX = "_bytes"
+# The dtypes the server's JSON holds (AddValueToTensor, AddSingleValueAndAdvance): a
+# signature input or output of any other (half, bfloat16, complex, uint16, quantized…)
+# is refused over REST both ways ("Conversion of JSON Value … to type: half", "Failed to
+# write JSON value for tensor type: complex64"); gRPC clients send and get them.
+JSON_DTYPES = frozenset({"float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+                         "uint32", "uint64", "bool", "string"})
 _DEBUG_LIMIT = 256  # kMaxJsonDebugStringBytes
 # TensorFlow's TensorShape holds at most 254 dimensions (a deeper tensor is "tensor parsing
 # error" on the server); numpy, which holds the request here, at most 64.
@@ -421,6 +429,17 @@ def _check_inputs_size(inputs: dict[str, Any], infos: dict[str, str]) -> None:
     raise RestError(f"input size does not match signature: {len(sent)}!={len(want)} "
                     f"len({{{','.join(sent)}}}) != len({{{','.join(want)}}}). Sent extra: "
                     f"{{{','.join(extra)}}}. Missing but required: {{{','.join(missing)}}}.")
+
+
+def json_refusal(side: str, key: str, dtype: str) -> str | None:
+    """Why TF Serving's REST API cannot take (``side`` "inputs") or answer ("outputs")
+    tensor ``key`` of ``dtype``, or None when it can."""
+    if dtype in JSON_DTYPES:
+        return None
+    what = "take input" if side == "inputs" else "answer output"
+    return (f"TF Serving's REST API cannot {what} {key!r} of type {_dtype_string(dtype)} "
+            "(its JSON holds float, double, int8–int64, uint8, uint32, uint64, bool and "
+            "string tensors); call this signature over gRPC")
 
 
 # ------------------------------------------------------------ tensors -> JSON

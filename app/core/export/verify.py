@@ -153,7 +153,8 @@ def max_difference(a: Any, b: Any) -> float:
         return 0.0
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         return float("nan") if np.isnan(a).any() or np.isnan(b).any() else float("inf")
-    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    wide = np.complex128 if "c" in (a.dtype.kind, b.dtype.kind) else np.float64  # both parts
+    diff = np.abs(a.astype(wide) - b.astype(wide))
     return float(diff.max())
 
 
