@@ -490,3 +490,86 @@ def test_verification_compares_both_parts_of_complex_outputs():
 
     assert max_difference(np.array([1 + 2j], np.complex64), np.array([1 + 3j], np.complex64)) \
         == 1.0
+
+
+# ------------------------------------------------------------ hostile SavedModels for `run`
+
+
+def _signature(meta) -> object:
+    return meta.signature_def["serving_default"]
+
+
+def _set(side: str, key: str, field: str, value):
+    return lambda meta: setattr(getattr(_signature(meta), side)[key], field, value)
+
+
+# name -> (change to the meta graph, the answer's error words, or the whole answer)
+SAVED_MODEL_CASES = {
+    "an input dtype no type has": (
+        _set("inputs", "x", "dtype", 999),
+        "Conversion of JSON Value: 1.0 to type: unknown dtype enum (999)"),
+    "an input naming an output index the op lacks": (
+        _set("inputs", "x", "name", "x:99"),
+        "The name 'x:99' refers to a Tensor which does not exist."),
+    "an empty input name": (_set("inputs", "x", "name", ""), "refers to a Tensor which does"),
+    "an output naming no tensor": (
+        _set("outputs", "y", "name", "nope:0"),
+        "The name 'nope:0' refers to a Tensor which does not exist."),
+    "an input naming a resource handle": (
+        _set("inputs", "x", "name", "w:0"), "cannot feed a tensor of type resource"),
+    "a resource input dtype": (_set("inputs", "x", "dtype", 20),
+                               "Conversion of JSON Value: 1.0 to type: resource"),
+    "an input fetched too": (_set("inputs", "x", "name", "y:0"),
+                             "y:0 is both fed and fetched."),
+    "no inputs": (lambda meta: _signature(meta).inputs.clear(),
+                  "Failed to get input map for signature: DEFAULT"),
+    "no signatures": (lambda meta: meta.signature_def.clear(),
+                      'Serving signature name: "serving_default" not found in signature def'),
+    "an output dtype no type has": (_set("outputs", "y", "dtype", 999),
+                                    {"outputs": [2.0, 4.0]}),
+}
+
+
+@pytest.mark.parametrize("name", list(SAVED_MODEL_CASES))
+def test_hostile_saved_model(name, exports, tmp_path, capsys):
+    import shutil
+
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    base, _ = exports
+    folder = tmp_path / "m" / "1"
+    shutil.copytree(base / "unknown_rank" / "1", folder)
+    pb = folder / "saved_model.pb"
+    saved = saved_model_pb2.SavedModel.FromString(pb.read_bytes())
+    change, expected = SAVED_MODEL_CASES[name]
+    change(saved.meta_graphs[0])
+    pb.write_bytes(saved.SerializeToString())
+    code, answer = _answer(capsys, folder, tmp_path, {"inputs": [1.0, 2.0]})
+    if isinstance(expected, dict):
+        assert (code, answer) == (0, expected)
+    else:
+        assert code == 2 and expected in answer["error"], answer
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda pb: pb.write_bytes(pb.read_bytes()[:100]), "TensorFlow cannot load this SavedModel"),
+    (lambda pb: pb.write_bytes(b""), "TensorFlow cannot load this SavedModel")])
+def test_a_damaged_saved_model_pb(damage, words, exports, tmp_path, capsys):
+    import shutil
+
+    base, _ = exports
+    folder = tmp_path / "m" / "1"
+    shutil.copytree(base / "unknown_rank" / "1", folder)
+    damage(folder / "saved_model.pb")
+    code, out, err = _cli(capsys, "run", folder, "--request",
+                          _body(tmp_path, {"inputs": [1.0]}))
+    _clean_failure(code, out, err, words)
+
+
+def test_a_scalar_input_through_run_on_a_checkpoint(exports, tmp_path, capsys):
+    base, _ = exports
+    prefix = next((base.parent / "ckpt" / "scalar").glob("*.index")).with_suffix("")
+    code, out, err = _cli(capsys, "run", prefix, "--input", "s=s", "--output", "y=y",
+                          "--request", _body(tmp_path, {"inputs": {"s": 1.5}}))
+    assert code == 0, err
+    assert json.loads(out) == {"outputs": 3.0}
