@@ -382,6 +382,8 @@ REST_CASES = {
                                   '"inputs": [1.0]}', "Serving signature name:"),
     "NaN for an integer": ("uint8", '{"instances": [[NaN, 2]]}',
                            "JSON Value: NaN Type: Number is not of expected type: uint8"),
+    "a key given twice: the first counts, as the server's FindMember": (
+        "unknown_rank", '{"inputs": [1.0], "inputs": [5.0]}', {"outputs": [2.0]}),
     "a 300-character key": ("unknown_rank", '{"inputs": {"' + "k" * 300 + '": [1.0]}}',
                             "Missing named input: x in 'inputs' object."),
 }

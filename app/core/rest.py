@@ -45,8 +45,8 @@ _DEBUG_LIMIT = 256  # kMaxJsonDebugStringBytes
 # error" on the server); numpy, which holds the request here, at most 64.
 SERVER_MAX_RANK = 254
 MAX_RANK = 64
-# An escaped UTF-16 surrogate (``\ud800``), not preceded by an escaping backslash.
-_SURROGATE = re.compile(r"(?<!\\)(?:\\\\)*\\u([dD][89a-fA-F][0-9a-fA-F]{2})")
+# An escaped UTF-16 surrogate (``\ud800``); an escape only after an even run of backslashes.
+_SURROGATE = re.compile(r"\\u([dD][89a-fA-F][0-9a-fA-F]{2})")
 # A number literal Python and rapidjson may read differently: 19 digits or more, or a
 # three-digit exponent. Bodies without one (nearly all) are read at full speed.
 _LONG_NUMBER = re.compile(r"\d{19}|[eE][+-]?\d{3}")
@@ -361,13 +361,14 @@ def _parse(text: str) -> Any:
     range is rapidjson's "Number too big" error (Python made it an int of any size, or
     inf), an integer beyond 64 bits a double; an escaped lone surrogate is an "invalid
     surrogate" error (Python kept it, and encoding it later failed); nesting deeper
-    than Python's recursion limit is one line here too.
+    than Python's recursion limit is one line here too. Of a key given twice the server
+    finds the first (``FindMember``), Python would keep the last.
     """
     _check_surrogates(text)
     hooks = {"parse_int": _integer, "parse_float": _double} if _LONG_NUMBER.search(text) \
         else {}
     try:
-        return json.loads(text, **hooks)
+        return json.loads(text, object_pairs_hook=_first_wins, **hooks)
     except json.JSONDecodeError as exc:
         raise RestError(f"JSON Parse error: {exc.msg} at offset: {exc.pos}") from exc
     except _TooBig as exc:
@@ -376,6 +377,13 @@ def _parse(text: str) -> Any:
     except RecursionError as exc:
         raise RestError("JSON Parse error: the body nests lists or objects deeper than Signet "
                         f"reads; a tensor has at most {SERVER_MAX_RANK} dimensions") from exc
+
+
+def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        found.setdefault(key, value)
+    return found
 
 
 def _integer(literal: str) -> int | float:
@@ -399,7 +407,12 @@ def _check_surrogates(text: str) -> None:
     """Refuse an escaped UTF-16 surrogate that is not half of a pair, as rapidjson does."""
     pending = None  # the end of a high surrogate waiting for its low half
     for match in _SURROGATE.finditer(text):
-        start = match.end() - 6
+        start = match.start()
+        run = 0  # backslashes before this one
+        while run < start and text[start - run - 1] == "\\":
+            run += 1
+        if run % 2:
+            continue  # an escaped backslash, then the letters "ud800"
         low = match.group(1)[1].lower() in "cdef"
         if low and pending == start:
             pending = None
