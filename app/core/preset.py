@@ -3,7 +3,9 @@
 - ``to_json(draft) -> dict`` / ``from_json(data, source="preset") -> Draft``
 - ``save_preset(draft, path)``: atomic (temporary file in the same folder, then ``os.replace``).
 - ``load_preset(path) -> Draft``: raises `PresetError` (one line naming the file and
-  the fix) for a missing, empty, huge, non-JSON, wrong-format or future-version file.
+  the fix) for a missing, empty, huge, non-JSON, wrong-format or future-version file, and
+  for one no Signet wrote: a NUL or a lone surrogate in a text, a number of thousands of
+  digits, nesting deeper than `MAX_DEPTH`.
 
 Format (version 2)::
 
