@@ -575,3 +575,11 @@ def test_a_scalar_input_through_run_on_a_checkpoint(exports, tmp_path, capsys):
                           "--request", _body(tmp_path, {"inputs": {"s": 1.5}}))
     assert code == 0, err
     assert json.loads(out) == {"outputs": 3.0}
+
+
+@pytest.mark.parametrize("value", ["[" * 3000 + "1" + "]" * 3000, "1" + "0" * 5000])
+def test_a_hostile_bind_value(value, gpu_pinned, tmp_path, capsys):
+    case = Case(gpu_pinned, tmp_path)
+    code, out, err = _cli(capsys, *case.export("--bind", f"keep={value}"))
+    _clean_failure(code, out, err, "no tensor holds a number of thousands of digits")
+    assert not case.base.is_dir() or _published(case.base) == []

@@ -105,6 +105,9 @@ def _bind_value(text: str):
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except (ValueError, RecursionError) as exc:  # thousands of digits, or of nested lists
+        raise SignetError(f"--bind value {text[:40]}…: no tensor holds a number of thousands "
+                          "of digits or lists nested thousands deep") from exc
 
 
 def draft_from_args(args: argparse.Namespace) -> Draft:
