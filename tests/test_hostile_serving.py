@@ -583,3 +583,21 @@ def test_a_hostile_bind_value(value, gpu_pinned, tmp_path, capsys):
     code, out, err = _cli(capsys, *case.export("--bind", f"keep={value}"))
     _clean_failure(code, out, err, "no tensor holds a number of thousands of digits")
     assert not case.base.is_dir() or _published(case.base) == []
+
+
+def test_a_scalar_count_is_sampled_as_1(tmp_path, capsys):
+    """top-k's k as a scalar input: the sample (and so verification) asks for one value."""
+    def top_k_model(tf, tf1) -> None:
+        x = tf1.placeholder(tf.float32, [None, 5], name="x")
+        k = tf1.placeholder(tf.int32, [], name="k")
+        w = tf1.get_variable("w", [5], initializer=tf1.ones_initializer())
+        tf.identity(tf.nn.top_k(x * w, k=k).values, name="y")
+
+    prefix = _checkpoint(tmp_path / "ck", top_k_model)
+    out = _export(prefix, tmp_path / "models", "topk", "--input", "x=x", "--input", "k=k",
+                  "--output", "y=y")
+    body = _printed_body(out)
+    assert body["inputs"]["k"] == 1 and len(body["inputs"]["x"][0]) == 5
+    code, answer = _answer(capsys, tmp_path / "models" / "topk", tmp_path,
+                           {"inputs": {"x": [[1.0, 5.0, 3.0, 2.0, 4.0]], "k": 2}})
+    assert (code, answer) == (0, {"outputs": [[5.0, 4.0]]})
