@@ -114,6 +114,9 @@ def _bind_value(text: str):
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+    except (ValueError, RecursionError) as exc:  # thousands of digits, or of nested lists
+        raise SignetError(f"--bind value {text[:40]}…: no tensor holds a number of thousands "
+                          "of digits or lists nested thousands deep") from exc
 
 
 def draft_from_args(args: argparse.Namespace) -> Draft:
@@ -183,9 +186,12 @@ def run_export(args: argparse.Namespace) -> int:
     print("\n" + result.summary)
     print("models.config entry:\n" + result.models_config)
     for key in sorted(result.signature_defs):
-        body = result.rest_body(key)
-        print(f"REST :predict body for {key!r}:\n{json.dumps(body)}")
-        print(curl_command(result.model_folder.name, body))
+        refusal = result.rest_refusal(key)
+        if refusal:
+            print(f"REST :predict body for {key!r}: none; {refusal}")
+            continue
+        print(f"REST :predict body for {key!r}:\n{result.rest_texts[key]}")
+        print(curl_command(result.model_folder.name, result.rest_texts[key]))
     return 0
 
 

@@ -61,7 +61,7 @@ def _with_signature(body: str, key: str | None) -> str:
         return body
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return body  # the server's parser reports it
     if isinstance(doc, dict) and "signature_name" not in doc:
         doc["signature_name"] = key

@@ -269,14 +269,37 @@ def refuse_shape(name: str, want: list[int], tensor: Any) -> None:
                          f"shape {shape}")
 
 
-def to_tensor(value: Any, dtype_enum: int) -> Any:
-    """A new TF_Tensor holding ``value`` as the placeholder's dtype (as Session.run converts)."""
-    import numpy as np
+def feed_dtype(dtype_enum: int) -> Any:
+    """The TensorFlow dtype a feed of a tensor typed ``dtype_enum`` is allocated with.
 
+    A ref variable's output is typed ``*_REF`` (101 and up); a tensor of that type
+    makes TensorFlow abort the whole process, so the feed takes the base type, as
+    ``Session.run`` does. Types whose values are no plain bytes (a resource handle, a
+    variant) cannot be fed at all: a `TypeError` names them instead of a crash.
+    """
     from app.core.tf_runtime import tensorflow
 
+    tf = tensorflow()
+    try:
+        dtype = tf.dtypes.as_dtype(dtype_enum).base_dtype
+    except TypeError as exc:
+        raise TypeError(f"cannot feed a tensor of unknown type {dtype_enum}") from exc
+    if dtype in (tf.resource, tf.variant) or dtype.as_datatype_enum == 0:
+        raise TypeError(f"cannot feed a tensor of type {dtype.name}: TensorFlow Serving "
+                        "takes numbers, booleans and strings")
+    return dtype
+
+
+def to_tensor(value: Any, dtype_enum: int) -> Any:
+    """A new TF_Tensor holding ``value`` as the placeholder's dtype (as Session.run converts).
+
+    A rank-0 ``value`` stays rank 0 (``np.ascontiguousarray`` would make it ``(1,)``).
+    """
+    import numpy as np
+
     lib = c_api()
-    dtype = tensorflow().dtypes.as_dtype(dtype_enum)
+    dtype = feed_dtype(dtype_enum)
+    dtype_enum = dtype.as_datatype_enum
     if dtype_enum == _STRING:
         array = np.asarray(value, dtype=object)
         dims = (ctypes.c_int64 * array.ndim)(*array.shape)
@@ -287,7 +310,7 @@ def to_tensor(value: Any, dtype_enum: int) -> Any:
             lib.TF_StringInit(base + i * _TSTRING_SIZE)
             lib.TF_StringCopy(base + i * _TSTRING_SIZE, raw, len(raw))
         return tensor
-    array = np.ascontiguousarray(value, dtype=dtype.as_numpy_dtype)
+    array = np.asarray(value, dtype=dtype.as_numpy_dtype, order="C")
     dims = (ctypes.c_int64 * array.ndim)(*array.shape)
     tensor = lib.TF_AllocateTensor(dtype_enum, dims, array.ndim, array.nbytes)
     if array.nbytes:

@@ -3,7 +3,9 @@
 - ``to_json(draft) -> dict`` / ``from_json(data, source="preset") -> Draft``
 - ``save_preset(draft, path)``: atomic (temporary file in the same folder, then ``os.replace``).
 - ``load_preset(path) -> Draft``: raises `PresetError` (one line naming the file and
-  the fix) for a missing, empty, huge, non-JSON, wrong-format or future-version file.
+  the fix) for a missing, empty, huge, non-JSON, wrong-format or future-version file, and
+  for one no Signet wrote: a NUL or a lone surrogate in a text, a number of thousands of
+  digits, nesting deeper than `MAX_DEPTH`.
 
 Format (version 2)::
 
@@ -43,6 +45,8 @@ from app.core.signature import Draft, ExportOptions, Signature, Slot
 PRESET_FORMAT = "signet-preset"
 PRESET_VERSION = 2
 MAX_PRESET_BYTES = 1 << 20  # a preset is a few KiB; anything this big is not one
+MAX_NUMBER_DIGITS = 4300  # Python's own limit for reading an integer
+MAX_DEPTH = 256  # a bound tensor's 254 dimensions, in the "bind" object of the document
 
 
 def to_json(draft: Draft) -> dict[str, Any]:
@@ -79,6 +83,7 @@ def from_json(data: Any, source: str = "preset") -> Draft:
     def fail(why: str) -> PresetError:
         return PresetError(f"{source}: {why}")
 
+    _check_text(data, fail)
     if not isinstance(data, dict) or data.get("format") != PRESET_FORMAT:
         raise fail(f"not a Signet preset (expected \"format\": \"{PRESET_FORMAT}\")")
     version = data.get("version")
@@ -126,6 +131,44 @@ def from_json(data: Any, source: str = "preset") -> Draft:
     if not isinstance(kept, list) or not all(isinstance(k, str) for k in kept):
         raise fail("\"keep\" must be a list of site ids")
     return Draft(signatures, dict(bound), options, dict(rewrites), list(kept))
+
+
+def _check_text(data: Any, fail) -> None:
+    """Refuse a NUL or a lone UTF-16 surrogate in any key or text of the document (no
+    tensor, key, folder or file name holds one, and a message quoting it would be cut
+    short, or could not be printed at all), and nesting deeper than `MAX_DEPTH` (a bound
+    value is a tensor: TensorFlow's shapes stop at 254 dimensions; the rest is shallow)."""
+    stack = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise fail(f"lists or objects nested more than {MAX_DEPTH} deep, which no preset "
+                       "is; fix or save the preset again")
+        if isinstance(item, dict):
+            stack.extend((x, depth + 1) for x in [*item.keys(), *item.values()])
+        elif isinstance(item, list):
+            stack.extend((x, depth + 1) for x in item)
+        elif isinstance(item, str):
+            if "\0" in item:
+                raise fail(f"the text {item[:60]!r} holds a NUL character; no name holds one")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise fail("the preset holds a lone UTF-16 surrogate (an escape such as "
+                           "\\ud800 without its pair); save the preset again") from exc
+
+
+def _number(literal: str) -> int:
+    """An integer of the preset (a version, a bound value), refused when absurdly long."""
+    if len(literal.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise _LongNumber(len(literal.lstrip("-")))
+    return int(literal)
+
+
+class _LongNumber(Exception):
+    def __init__(self, digits: int) -> None:
+        super().__init__(digits)
+        self.digits = digits
 
 
 def _text(value: Any, fail, what: str) -> str:
@@ -193,8 +236,14 @@ def load_preset(path: str | os.PathLike[str]) -> Draft:
     if not raw.strip():
         raise PresetError(f"{source}: the preset file is empty; save it again")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_int=_number)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PresetError(f"{source}: not valid JSON ({exc}); fix or save the preset again") \
             from exc
+    except _LongNumber as exc:
+        raise PresetError(f"{source}: holds a number of {exc.digits} digits, which no preset "
+                          "does; fix or save the preset again") from exc
+    except RecursionError as exc:
+        raise PresetError(f"{source}: lists or objects nested thousands deep, which no preset "
+                          "is; fix or save the preset again") from exc
     return from_json(data, str(source))

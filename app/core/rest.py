@@ -13,6 +13,8 @@ floats in their shortest round-tripping form).
   ``{"outputs": …}``); ``error_response(message) -> str`` (``{"error": …}``).
 - ``request_body(key, samples, row_ok)``: a body the server accepts (``{"b64": …}``
   for bytes that are not text or whose key ends in ``_bytes``).
+- ``json_refusal(side, key, dtype) -> str | None``: why the server cannot convert a
+  signature input or output of ``dtype`` to or from JSON (`JSON_DTYPES`), or None.
 
 Plain Python and numpy: importing it does not import TensorFlow.
 """
@@ -21,8 +23,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +34,22 @@ from app.core.errors import SignetError
 
 DEFAULT_SIGNATURE = "serving_default"
 BYTES_SUFFIX = "_bytes"
+# The dtypes the server's JSON holds (AddValueToTensor, AddSingleValueAndAdvance): a
+# signature input or output of any other (half, bfloat16, complex, uint16, quantized…)
+# is refused over REST both ways ("Conversion of JSON Value … to type: half", "Failed to
+# write JSON value for tensor type: complex64"); gRPC clients send and get them.
+JSON_DTYPES = frozenset({"float32", "float64", "int8", "int16", "int32", "int64", "uint8",
+                         "uint32", "uint64", "bool", "string"})
 _DEBUG_LIMIT = 256  # kMaxJsonDebugStringBytes
+# TensorFlow's TensorShape holds at most 254 dimensions (a deeper tensor is "tensor parsing
+# error" on the server); numpy, which holds the request here, at most 64.
+SERVER_MAX_RANK = 254
+MAX_RANK = 64
+# An escaped UTF-16 surrogate (``\ud800``); an escape only after an even run of backslashes.
+_SURROGATE = re.compile(r"\\u([dD][89a-fA-F][0-9a-fA-F]{2})")
+# A number literal Python and rapidjson may read differently: 19 digits or more, or a
+# three-digit exponent. Bodies without one (nearly all) are read at full speed.
+_LONG_NUMBER = re.compile(r"\d{19}|[eE][+-]?\d{3}")
 _INT_RANGES = {"int32": (-2**31, 2**31 - 1), "int16": (-2**31, 2**31 - 1),
                "int8": (-2**31, 2**31 - 1), "uint8": (-2**31, 2**31 - 1),
                "int64": (-2**63, 2**63 - 1), "uint32": (0, 2**32 - 1),
@@ -39,6 +58,14 @@ _INT_RANGES = {"int32": (-2**31, 2**31 - 1), "int16": (-2**31, 2**31 - 1),
 
 class RestError(SignetError):
     """A request TensorFlow Serving refuses; ``str()`` is the server's message."""
+
+
+class _TooBig(Exception):
+    """A JSON number rapidjson cannot store (beyond a double's range)."""
+
+    def __init__(self, literal: str) -> None:
+        super().__init__(literal)
+        self.literal = literal
 
 
 @dataclass
@@ -51,10 +78,46 @@ class PredictRequest:
 # ------------------------------------------------------------ JSON -> tensors
 
 
+class _Full(Exception):
+    """`_debug` has its 256 characters."""
+
+
 def _debug(value: Any) -> str:
-    """rapidjson's single-line rendering of a value, cut at 256 bytes like the server."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text[:_DEBUG_LIMIT]
+    """rapidjson's single-line rendering of a value, cut at 256 bytes like the server.
+
+    Only the first 256 characters are rendered: a megabyte ``instances`` list or a body
+    nested thousands deep costs no more than a small one (each level writes a bracket,
+    so the walk never goes deeper than the limit).
+    """
+    parts: list[str] = []
+    size = 0
+
+    def put(text: str) -> None:
+        nonlocal size
+        parts.append(text)
+        size += len(text)
+        if size >= _DEBUG_LIMIT:
+            raise _Full
+
+    def walk(item: Any) -> None:
+        if isinstance(item, list):
+            put("[")
+            for i, sub in enumerate(item):
+                put("," if i else "")
+                walk(sub)
+            put("]")
+        elif isinstance(item, dict):
+            put("{")
+            for i, (key, sub) in enumerate(item.items()):
+                put(("," if i else "") + json.dumps(key, ensure_ascii=False) + ":")
+                walk(sub)
+            put("}")
+        else:
+            put(json.dumps(item, ensure_ascii=False))
+
+    with contextlib.suppress(_Full):
+        walk(value)
+    return "".join(parts)[:_DEBUG_LIMIT]
 
 
 def _json_type(value: Any) -> str:
@@ -77,8 +140,9 @@ def _type_error(value: Any, dtype: str) -> RestError:
 
 
 def _dtype_string(dtype: str) -> str:
-    """TensorFlow's DataTypeString: ``float``, ``int64``, ``string``…"""
-    return {"float32": "float", "float64": "double", "float16": "half"}.get(dtype, dtype)
+    """TensorFlow's DataTypeString: ``float``, ``int64``, ``string``… (``float_ref``)."""
+    base, ref, _ = dtype.partition("_ref")
+    return {"float32": "float", "float64": "double", "float16": "half"}.get(base, base) + ref
 
 
 def _is_b64(value: Any) -> bool:
@@ -148,8 +212,13 @@ def _fill(value: Any, level: int, shape: list[int], dtype: str, out: list[Any]) 
         _fill(item, level + 1, shape, dtype, out)
 
 
-def _tensor(value: Any, dtype: str) -> tuple[list[int], list[Any]]:
+def _tensor(value: Any, dtype: str, name: str) -> tuple[list[int], list[Any]]:
     shape = _dense_shape(value)
+    if len(shape) > SERVER_MAX_RANK:
+        raise RestError(f"tensor parsing error: {name}")
+    if len(shape) > MAX_RANK:
+        raise RestError(f"input {name} is nested {len(shape)} lists deep: Signet runs tensors "
+                        f"of at most {MAX_RANK} dimensions (TF Serving {SERVER_MAX_RANK})")
     flat: list[Any] = []
     _fill(value, 0, shape, dtype, flat)
     return shape, flat
@@ -162,7 +231,12 @@ def _array(shape: list[int], flat: list[Any], dtype: str) -> Any:
         array = np.empty(len(flat), dtype=object)
         array[:] = flat
         return array.reshape(shape)
-    return np.array(flat, dtype=dtype).reshape(shape)
+    if dtype in ("int8", "int16", "uint8"):
+        # The server puts these in a TensorProto's int_val (any int32) and casts each to
+        # the dtype: 300 arrives in a uint8 tensor as 44.
+        return np.array(flat, dtype=np.int64).astype(dtype).reshape(shape)
+    with np.errstate(over="ignore"):  # 1e39 in a float tensor is inf, as GetFloat() makes it
+        return np.array(flat, dtype=dtype).reshape(shape)
 
 
 def _shape_text(shape: list[int]) -> str:
@@ -186,7 +260,7 @@ def _from_instances(instances: list[Any], infos: dict[str, str]) -> dict[str, An
     def add(item: Any, name: str) -> None:
         if name not in infos:
             raise RestError(f"JSON object: does not have named input: {name}")
-        shape, flat = _tensor(item, infos[name])
+        shape, flat = _tensor(item, infos[name], name)
         if name not in sizes:
             sizes[name], shapes[name] = len(flat), shape
         elif sizes[name] != len(flat):
@@ -231,13 +305,13 @@ def _from_inputs(value: Any, infos: dict[str, str]) -> dict[str, Any]:
             raise RestError("inputs is a plain value/list, but expecting an object as multiple "
                             "input tensors required as per tensorinfo_map")
         (name,) = infos
-        shape, flat = _tensor(value, infos[name])
+        shape, flat = _tensor(value, infos[name], name)
         return {name: _array(shape, flat, infos[name])}
     result = {}
     for name in sorted(infos):
         if name not in value:
             raise RestError(f"Missing named input: {name} in 'inputs' object.")
-        shape, flat = _tensor(value[name], infos[name])
+        shape, flat = _tensor(value[name], infos[name], name)
         result[name] = _array(shape, flat, infos[name])
     return result
 
@@ -249,10 +323,7 @@ def parse_predict_body(text: str | bytes, signatures: dict[str, dict[str, str]]
         text = text.decode("utf-8", "replace")
     if not text.strip():
         raise RestError("JSON Parse error: The document is empty")
-    try:
-        doc = json.loads(text)  # NaN and Infinity allowed, as kParseNanAndInfFlag does
-    except json.JSONDecodeError as exc:
-        raise RestError(f"JSON Parse error: {exc.msg} at offset: {exc.pos}") from exc
+    doc = _parse(text)
     if not isinstance(doc, dict):
         raise RestError(f"JSON Value: {_debug(doc)} Is not object")
     key = doc.get("signature_name", "")
@@ -283,6 +354,84 @@ def parse_predict_body(text: str | bytes, signatures: dict[str, dict[str, str]]
     raise RestError("Missing 'inputs' or 'instances' key")
 
 
+def _parse(text: str) -> Any:
+    """The JSON document as rapidjson reads it (``kParseNanAndInfFlag``), or its error.
+
+    Python's reader differs where the server's does not: a number beyond a double's
+    range is rapidjson's "Number too big" error (Python made it an int of any size, or
+    inf), an integer beyond 64 bits a double; an escaped lone surrogate is an "invalid
+    surrogate" error (Python kept it, and encoding it later failed); nesting deeper
+    than Python's recursion limit is one line here too. Of a key given twice the server
+    finds the first (``FindMember``), Python would keep the last.
+    """
+    _check_surrogates(text)
+    hooks = {"parse_int": _integer, "parse_float": _double} if _LONG_NUMBER.search(text) \
+        else {}
+    try:
+        return json.loads(text, object_pairs_hook=_first_wins, **hooks)
+    except json.JSONDecodeError as exc:
+        raise RestError(f"JSON Parse error: {exc.msg} at offset: {exc.pos}") from exc
+    except _TooBig as exc:
+        raise RestError("JSON Parse error: Number too big to be stored in double. at offset: "
+                        f"{max(text.find(exc.literal), 0)}") from exc
+    except RecursionError as exc:
+        raise RestError("JSON Parse error: the body nests lists or objects deeper than Signet "
+                        f"reads; a tensor has at most {SERVER_MAX_RANK} dimensions") from exc
+
+
+def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        found.setdefault(key, value)
+    return found
+
+
+def _integer(literal: str) -> int | float:
+    """rapidjson's integer: 64 bits (signed or not), else a double."""
+    if len(literal) < 19:
+        return int(literal)
+    if len(literal) > 21:  # beyond 64 bits whatever its digits
+        return _double(literal)
+    value = int(literal)
+    return value if -2**63 <= value < 2**64 else _double(literal)
+
+
+def _double(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise _TooBig(literal)
+    return value
+
+
+def _check_surrogates(text: str) -> None:
+    """Refuse an escaped UTF-16 surrogate that is not half of a pair, as rapidjson does."""
+    pending = None  # the end of a high surrogate waiting for its low half
+    for match in _SURROGATE.finditer(text):
+        start = match.start()
+        run = 0  # backslashes before this one
+        while run < start and text[start - run - 1] == "\\":
+            run += 1
+        if run % 2:
+            continue  # an escaped backslash, then the letters "ud800"
+        low = match.group(1)[1].lower() in "cdef"
+        if low and pending == start:
+            pending = None
+            continue
+        if pending is not None or low:
+            where = pending - 6 if pending is not None else start
+            raise RestError("JSON Parse error: The surrogate pair in string is invalid. at "
+                            f"offset: {where}")
+        pending = match.end()
+    if pending is not None:
+        raise RestError(f"JSON Parse error: The surrogate pair in string is invalid. at "
+                        f"offset: {pending - 6}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a caller's text with a raw lone surrogate
+        raise RestError("JSON Parse error: Invalid encoding in string. at offset: "
+                        f"{exc.start}") from exc
+
+
 def _check_inputs_size(inputs: dict[str, Any], infos: dict[str, str]) -> None:
     """predict_util.cc VerifyRequestInputsSize (a signature without defaults)."""
     if len(inputs) == len(infos):
@@ -293,6 +442,17 @@ def _check_inputs_size(inputs: dict[str, Any], infos: dict[str, str]) -> None:
     raise RestError(f"input size does not match signature: {len(sent)}!={len(want)} "
                     f"len({{{','.join(sent)}}}) != len({{{','.join(want)}}}). Sent extra: "
                     f"{{{','.join(extra)}}}. Missing but required: {{{','.join(missing)}}}.")
+
+
+def json_refusal(side: str, key: str, dtype: str) -> str | None:
+    """Why TF Serving's REST API cannot take (``side`` "inputs") or answer ("outputs")
+    tensor ``key`` of ``dtype``, or None when it can."""
+    if dtype in JSON_DTYPES:
+        return None
+    what = "take input" if side == "inputs" else "answer output"
+    return (f"TF Serving's REST API cannot {what} {key!r} of type {_dtype_string(dtype)} "
+            "(its JSON holds float, double, int8–int64, uint8, uint32, uint64, bool and "
+            "string tensors); call this signature over gRPC")
 
 
 # ------------------------------------------------------------ tensors -> JSON

@@ -6,6 +6,8 @@ Rules from ``tensorflow_serving/util/json_tensor.cc``:
   dimension; otherwise the server answers "has inconsistent batch size" (or "has
   no shape information" for a scalar). The columnar format (``"inputs"``, answered
   with ``"outputs"``) has no such rule.
+- Its JSON holds float, double, int, uint8/32/64, bool and string tensors only
+  (`rest.JSON_DTYPES`): a half, bfloat16 or complex input or output is refused.
 - JSON strings are text: binary string inputs must be sent as ``{"b64": …}``, and
   the server writes a string output as ``{"b64": …}`` only when its key ends in
   ``_bytes`` (a convention TF Serving borrowed from Cloud ML Engine).
@@ -22,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 
 from app.core.opgraph import OpGraph, Shape
-from app.core.rest import BYTES_SUFFIX
+from app.core.rest import BYTES_SUFFIX, json_refusal
 from app.core.signature import Draft, Level, Problem, Signature, tensor_name
 
 # Ops whose string input is binary data (images, audio, serialized protos).
@@ -112,6 +114,10 @@ def _signature_problems(draft: Draft, index: int, sig: Signature,
         problems.append(Problem(Level.WARNING, f"{t.name} {why}; " + _ROW_FIX % sig.key,
                                 sig.key, side, slot.key, index, j))
     for side, slot, j, t in slots.values():
+        why = json_refusal(side, slot.key, t.dtype) if t.dtype != "unknown" else None
+        if why:
+            problems.append(Problem(Level.WARNING, f"{t.name}: {why}", sig.key, side, slot.key,
+                                    index, j))
         if t.dtype != "string":
             continue
         if side == "inputs":

@@ -120,9 +120,16 @@ class ServingModel:
         self._session.close()
 
     def input_dtypes(self, key: str) -> dict[str, str]:
-        as_dtype = self._tf.dtypes.as_dtype
-        return {name: as_dtype(info.dtype).name
+        return {name: self._dtype_name(info.dtype)
                 for name, info in self.signatures[key].inputs.items()}
+
+    def _dtype_name(self, enum: int) -> str:
+        """``float32``…; a number no dtype has is named as TensorFlow's DataTypeString
+        names it, so a crafted SignatureDef gets the server's "to type: …" refusal."""
+        try:
+            return self._tf.dtypes.as_dtype(enum).name
+        except TypeError:
+            return f"unknown dtype enum ({enum})"
 
     def run(self, key: str, inputs: dict[str, Any]) -> dict[str, Any]:
         """Every output of signature ``key`` for ``inputs`` (alias -> array)."""
@@ -145,6 +152,8 @@ class ServingModel:
             raise RestError(op_error_text(exc.message)) from exc
         except (ValueError, TypeError) as exc:  # a feed TensorFlow refuses before running
             raise RestError(error_line(exc)) from exc
+        except KeyError as exc:  # a SignatureDef naming a tensor the graph does not have
+            raise RestError(str(exc.args[0])) from exc
         return dict(zip(aliases, values, strict=True))
 
 

@@ -3,7 +3,8 @@
 - ``export_model(draft, checkpoint, progress=cb(fraction, message), cancelled=lambda: bool)
   -> ExportResult`` (.path, .version, .model_folder, .signature_defs, .verification
   (VerifyReport: .max_difference, .summary()), .variables_bytes, .notes (warnings),
-  .summary (saved_model_cli-style text), .models_config, .rest_body(key)).
+  .summary (saved_model_cli-style text), .models_config, .rest_texts (key -> body JSON),
+  .rest_body(key), .rest_refusal(key): why a signature has no REST body, or None).
   Raises `SignatureError` (validation, before any work), `ExportError`, `Cancelled`;
   nothing is published then.
 - ``open_checkpoint(path) -> LoadedCheckpoint`` (no search index), ``check_draft(draft,

@@ -82,6 +82,10 @@ class ExportResult:
     def models_config(self) -> str:
         return serving.models_config(self.model_folder.name, self.model_folder)
 
+    def rest_refusal(self, key: str) -> str | None:
+        """Why signature ``key`` has no REST body (TF Serving's JSON cannot hold a dtype)."""
+        return serving.rest_refusal(self.signature_defs[key])
+
     def rest_body(self, key: str | None = None) -> dict[str, Any]:
         key = key or next(iter(sorted(self.signature_defs)))
         return serving.rest_body(key, self.rest_samples.get(key, {}), self.signature_defs[key])
@@ -218,6 +222,8 @@ def export_model(
                     _guard_io(lambda: warmup.add_warmup(staging.saved_dir, sig_defs, opts.name,
                                                         cancelled, model, runs))
 
+        # Everything that can fail is done before publishing: after it, nothing may.
+        samples, texts = rest.result()
         stage("publish", f"Publishing into {staging.model_folder}")
         path, version = _guard_io(lambda: staging.publish(opts.version, opts.overwrite))
     except BaseException:
@@ -234,7 +240,6 @@ def export_model(
         session.close()
     if progress is not None:
         progress(1.0, f"Published {path}")
-    samples, texts = rest.result()
     result = ExportResult(path, version, path.parent, sig_defs, report, variables_bytes, notes,
                           samples)
     result.rest_texts = texts
@@ -254,9 +259,11 @@ def _staged_session(staged: Started[Any] | None) -> Any:
 
 def _rest_samples(sig_defs: dict[str, Any], words: list[str]
                   ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Each signature's REST sample inputs (one example) and its body as JSON text."""
-    samples = {k: signature_samples(s, words, batch=1) for k, s in sig_defs.items()}
-    texts = {k: json.dumps(serving.rest_body(k, samples[k], sig)) for k, sig in sig_defs.items()}
+    """Each signature's REST sample inputs (one example) and its body as JSON text; none
+    for a signature TF Serving's REST API cannot serve (`serving.rest_refusal`)."""
+    served = {k: s for k, s in sig_defs.items() if serving.rest_refusal(s) is None}
+    samples = {k: signature_samples(s, words, batch=1) for k, s in served.items()}
+    texts = {k: json.dumps(serving.rest_body(k, samples[k], sig)) for k, sig in served.items()}
     return samples, texts
 
 

@@ -46,18 +46,26 @@ def next_version(base: str | os.PathLike[str], name: str) -> int:
     return found[-1] + 1 if found else 1
 
 
+NAME_MAX = 255  # bytes in one file name (ext4, APFS, NTFS)
+
+
 def check_target(base: str | os.PathLike[str], name: str, version: int | None,
                  overwrite: bool) -> None:
     """Fail early (before any work) on a bad model name, an existing version or a base
     folder that cannot be written. The words name no command-line flag: the window shows
     them as they are."""
     if not name or name in (".", "..") or "/" in name or os.sep in name or \
-            name.startswith("."):
-        raise ExportError(f"model name {name!r}: give a plain folder name for the model, "
-                          "such as 'encoder'")
+            name.startswith(".") or "\0" in name or \
+            len(name.encode("utf-8", "surrogatepass")) > NAME_MAX:
+        raise ExportError(f"model name {name[:60]!r}{'…' if len(name) > 60 else ''}: give a "
+                          f"plain folder name for the model (at most {NAME_MAX} bytes), such "
+                          "as 'encoder'")
     if not str(base):
         raise ExportError("no base folder given: give the folder TensorFlow Serving reads "
                           "models from")
+    if "\0" in str(base):
+        raise ExportError(f"base folder {str(base)!r} holds a NUL character: give the folder "
+                          "TensorFlow Serving reads models from")
     if version is not None:
         if version < 1:
             raise ExportError(f"version {version}: versions are positive integers")

@@ -70,6 +70,22 @@ def rest_body(signature_key: str, samples: dict[str, Any],
     return request_body(signature_key, samples, row_ok)
 
 
+def rest_refusal(signature_def: Any) -> str | None:
+    """Why TF Serving's REST API cannot serve this signature (an input or output dtype
+    its JSON does not hold), or None."""
+    from app.core.rest import json_refusal
+    from app.core.tf_runtime import tensorflow
+
+    as_dtype = tensorflow().dtypes.as_dtype
+    for side in ("inputs", "outputs"):
+        infos = getattr(signature_def, side)
+        for key in sorted(infos):
+            why = json_refusal(side, key, as_dtype(infos[key].dtype).name)
+            if why:
+                return why
+    return None
+
+
 def curl_command(name: str, body: dict[str, Any] | str, host: str = "localhost") -> str:
     """The ``curl`` request posting ``body`` (a dict, or its JSON text)."""
     text = body if isinstance(body, str) else json.dumps(body)

@@ -116,10 +116,11 @@ def sample_value(dtype: str, shape: list[int] | None, words: list[str], seed: in
         return (np.arange(count) % 2 == 0).reshape(dims)
     np_dtype = np.dtype("float32" if dtype == "bfloat16" else dtype)
     if np_dtype.kind in "iu":
-        if len(dims) == 1:
-            # One integer per example is a sequence length or a count as often as an id:
-            # 1 is valid as all three (a length of 0 empties a sequence, and attention
-            # masked to -inf over no steps answers NaN).
+        if len(dims) <= 1:
+            # One integer per example (or one scalar: top-k's k, a beam width) is a
+            # sequence length or a count as often as an id: 1 is valid as all three (a
+            # length of 0 empties a sequence, and attention masked to -inf over no steps
+            # answers NaN; k = 0 answers nothing to compare).
             return np.ones(dims, dtype=np_dtype)
         return rng.integers(0, 2, size=dims).astype(np_dtype)  # valid ids and masks
     if np_dtype.kind == "c":
@@ -153,7 +154,8 @@ def max_difference(a: Any, b: Any) -> float:
         return 0.0
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         return float("nan") if np.isnan(a).any() or np.isnan(b).any() else float("inf")
-    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    wide = np.complex128 if "c" in (a.dtype.kind, b.dtype.kind) else np.float64  # both parts
+    diff = np.abs(a.astype(wide) - b.astype(wide))
     return float(diff.max())
 
 

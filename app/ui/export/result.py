@@ -43,7 +43,7 @@ def snippets(result) -> dict[str, str]:
         "models.config entry": result.models_config,
         "Start TensorFlow Serving": model_server_command(name, result.model_folder)
         + "\n# or with Docker:\n" + serving.serving_command(name, result.model_folder),
-        f"REST predict request ({key})": serving.curl_command(
+        f"REST predict request ({key})": result.rest_refusal(key) or serving.curl_command(
             name, result.rest_texts.get(key) or result.rest_body(key)),
     }
 
