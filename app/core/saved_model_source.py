@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.bundle_index import BundleIndex, read_bundle_index
-from app.core.checkpoint import Checkpoint, CheckpointFiles, data_shards
+from app.core.checkpoint import Checkpoint, CheckpointFiles, data_shards, missing_shard
 from app.core.dtypes import dtype_name
 from app.core.errors import CheckpointError, read_checkpoint_file
 from app.core.opgraph import OpGraph, format_shape
@@ -99,11 +99,11 @@ def _files(folder: Path, meta_path: Path, saves_variables: bool) -> CheckpointFi
         raise CheckpointError(f"{index}: missing (the SavedModel's variables) — copy the "
                               "whole version folder, variables/ included")
     bundle = read_bundle_index(index)
+    shard = missing_shard(prefix, bundle.num_shards)
+    if shard is not None:
+        raise CheckpointError(f"{shard}: missing (a variables shard) — copy the whole "
+                              "version folder, variables/ included")
     shards = data_shards(prefix, bundle.num_shards)
-    for shard in shards:
-        if not shard.exists():
-            raise CheckpointError(f"{shard}: missing (a variables shard) — copy the whole "
-                                  "version folder, variables/ included")
     bundle.check_shard_sizes(shards)
     return CheckpointFiles(prefix=prefix, meta=meta_path, index=index, data=shards,
                            bundle=bundle)
