@@ -118,7 +118,16 @@ CASES = {
         ("DataLossError", "Checksum does not match", "copy its files again")),
     "data shard truncated to 0 bytes": (
         lambda c: (c.shard.write_bytes(b""), c.export())[1], ("truncated (0 of 24 bytes)",)),
-    ".meta that is a folder": (_meta_folder, (".meta", "Is a directory")),
+    ".meta that is a folder": (_meta_folder, (".meta: not a regular file (the meta graph)",)),
+    ".meta that is a FIFO": (  # reading it would wait forever
+        lambda c: (c.meta.unlink(), os.mkfifo(c.meta), c.export())[2],
+        (".meta: not a regular file",)),
+    ".index linked to /dev/zero": (  # reading it would never end
+        lambda c: (c.index.unlink(), c.index.symlink_to("/dev/zero"), c.export())[2],
+        (".index: not a regular file (the variable index)",)),
+    "data shard linked to itself": (
+        lambda c: (c.shard.unlink(), c.shard.symlink_to(c.shard.name), c.export())[2],
+        ("missing (a data shard)",)),
     "state file naming itself": (
         lambda c: ((c.folder / "checkpoint").write_text('model_checkpoint_path: "checkpoint"\n'),
                    c.export(target=c.folder))[1], ("names checkpoint, which does not exist",)),
@@ -347,3 +356,18 @@ def test_several_root_errors_give_the_first_ones_cause():
             "stored 2\n0 successful operations.\n0 derived errors ignored.")
     assert error_line(text) == "Checksum does not match: stored 1"
     assert error_line("a\0b\nsecond") == "a\\x00b"
+
+
+def test_a_savedmodels_own_assets_are_the_ones_exported(vocab_table, tmp_path, capsys):
+    """Exporting a published version again copies its ``assets/`` file, not the training
+    machine's path its graph still records (TF1's builder lists the assets in the
+    ``saved_model_assets`` collection, not in ``asset_file_def``)."""
+    args = ["--input", "tokens=tokens", "--output", "ids=token_ids", "--name", "words"]
+    assert main(["export", str(vocab_table.latest), "--out", str(tmp_path / "a"), *args]) == 0
+    capsys.readouterr()
+    code = main(["export", str(tmp_path / "a" / "words" / "1"), "--out", str(tmp_path / "b"),
+                 *args])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "outside the checkpoint folder" not in out
+    assert (tmp_path / "b" / "words" / "1" / "assets" / "vocab.txt").is_file()

@@ -343,5 +343,7 @@ def _steps_sharing(meta_prefix: Path) -> tuple[Path, ...]:
 def _require_readable(path: Path, role: str, fix: str) -> None:
     if not path.exists():
         raise CheckpointError(f"{path}: missing ({role}) — {fix}")
+    if not path.is_file():  # a folder, a FIFO (a read never ends), /dev/zero (nor does it)
+        raise CheckpointError(f"{path}: not a regular file ({role}) — {fix}")
     if not os.access(path, os.R_OK):
         raise CheckpointError(f"{path}: permission denied — make it readable (chmod u+r)")

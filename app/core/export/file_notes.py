@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.core.loader import LoadedCheckpoint
 from app.core.plain_path import PATTERN_CHARACTERS, is_pattern
+from app.core.saved_model_source import is_saved_model
 from app.core.signature import Level, Problem
 
 
@@ -22,7 +23,9 @@ def outside_assets(loaded: LoadedCheckpoint, moved: dict[str, str]) -> list[str]
 
     ``moved``: the assets `recipe.resolve_assets` found next to the checkpoint instead.
     """
-    folder = _real(loaded.checkpoint.prefix.parent)
+    # A SavedModel's variables sit in variables/, its assets beside them in assets/.
+    given = loaded.files.meta.parent if is_saved_model(loaded) else loaded.checkpoint.directory
+    folder = _real(given)
     found = []
     for tensor in loaded.graph.asset_files():
         op = loaded.graph.ops.get(tensor.split(":", 1)[0].lstrip("^"))
@@ -34,7 +37,7 @@ def outside_assets(loaded: LoadedCheckpoint, moved: dict[str, str]) -> list[str]
         path = Path(os.fsdecode(values[0]))
         if not _real(path).is_relative_to(folder):
             found.append(f"asset {path} (used by {op.name}) is outside the checkpoint folder "
-                         f"{loaded.checkpoint.prefix.parent}: the export copies it as it is "
+                         f"{given}: the export copies it as it is "
                          "now — check it is the file the model was trained with")
     return found
 
