@@ -181,7 +181,7 @@ def test_an_index_claiming_2_31_shards_costs_what_the_folder_holds(gpu_pinned, t
     case.index.write_bytes(bundle_index(2**31 - 1))
     assert case.index.stat().st_size < 1024
     done = subprocess.run([sys.executable, "-m", "app", "inspect", str(case.prefix)], cwd=ROOT,
-                          env=ENV, capture_output=True, text=True, timeout=120,
+                          env=ENV, capture_output=True, text=True, timeout=60,
                           preexec_fn=_capped(3 << 30))
     lines = [line for line in done.stderr.splitlines() if line.startswith("signet")]
     assert done.returncode == 2, done.stderr[-2000:]
