@@ -126,6 +126,15 @@ def _wants_gui(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
     return words[0] not in {"-h", "--help", "--version"} | _subcommand_names(parser)
 
 
+def _print_names_as_bytes() -> None:
+    """A file name that is not UTF-8 reaches Python with surrogate escapes; printed, it is
+    its own bytes again (as ``ls`` prints it), never a UnicodeEncodeError on a strict
+    stdout (a UTF-8 locale other than C.UTF-8, or PYTHONIOENCODING)."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -141,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 0
+    _print_names_as_bytes()
     try:
         return func(args)
     except SignetError as exc:

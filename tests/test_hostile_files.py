@@ -266,6 +266,11 @@ def test_non_utf8_checkpoint_folder_exports(gpu_pinned, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "Verification: verified 1 signature(s)" in out
+    # A strict stdout (PYTHONIOENCODING, most UTF-8 locales) prints the name's own bytes.
+    done = subprocess.run([sys.executable, "-m", "app", "inspect", str(prefix)], cwd=ROOT,
+                          env={**ENV, "PYTHONIOENCODING": "utf-8"}, capture_output=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert b"Checkpoint  " + os.fsencode(prefix) in done.stdout
 
 
 def _state_file(folder: Path, named: str) -> None:
