@@ -131,6 +131,16 @@ CASES = {
     "state file naming itself": (
         lambda c: ((c.folder / "checkpoint").write_text('model_checkpoint_path: "checkpoint"\n'),
                    c.export(target=c.folder))[1], ("names checkpoint, which does not exist",)),
+    "state file that is a FIFO": (  # reading it would wait forever
+        lambda c: ((c.folder / "checkpoint").unlink(), os.mkfifo(c.folder / "checkpoint"),
+                   c.export(target=c.folder))[2], ("checkpoint: not a checkpoint state file",)),
+    "state file of 2 MiB": (
+        lambda c: ((c.folder / "checkpoint").write_text("#" * (2 << 20)),
+                   c.export(target=c.folder))[1], ("checkpoint: not a checkpoint state file",)),
+    "state file naming a prefix with a NUL": (
+        lambda c: ((c.folder / "checkpoint").write_text(
+            'model_checkpoint_path: "gpu\\000.ckpt-5"\n'), c.export(target=c.folder))[1],
+        ("names gpu\\x00.ckpt-5, which does not exist",)),
     "symlink loop as the checkpoint": (_loop, ("loop",)),
     "NUL in a node name": (lambda c: _rename_node(c, "y", "y\0tail"),
                            ("node name 'y\\x00tail' is not a TensorFlow name",)),

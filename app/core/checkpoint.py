@@ -16,6 +16,7 @@ from app.core.bundle_index import BundleIndex, read_bundle_index
 from app.core.errors import CheckpointError
 
 STATE_FILE = "checkpoint"
+_STATE_LIMIT = 1 << 20  # a state file names a few prefixes: 1 MiB is far beyond any real one
 _DATA_RE = re.compile(r"^(?P<prefix>.+)\.data-(?P<shard>\d{5})-of-(?P<count>\d{5})$")
 _STEP_RE = re.compile(r"-(\d+)$")
 
@@ -139,6 +140,10 @@ def read_state_file(directory: Path) -> list[Path]:
     """
     state = directory / STATE_FILE
     try:
+        if state.exists() and (not state.is_file() or state.stat().st_size > _STATE_LIMIT):
+            # A FIFO would be read forever, a huge file parsed for minutes.
+            raise CheckpointError(f"{state}: not a checkpoint state file (a regular file of a "
+                                  "few lines) — delete it to use the newest checkpoint here")
         text = state.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
