@@ -73,6 +73,10 @@ def check_target(base: str | os.PathLike[str], name: str, version: int | None,
     if not is_utf8(Path(base).absolute() / name):
         raise ExportError(f"{Path(base) / name}: not a UTF-8 path — TensorFlow writes and "
                           "TensorFlow Serving reads only UTF-8 file names; rename the folder")
+    model_folder = Path(base) / name
+    if model_folder.is_dir():  # first put back what a dead export's overwrite set aside
+        with contextlib.suppress(OSError), _folder_lock(model_folder):
+            clean_leftovers(model_folder)
     if version is not None:
         if version < 1:
             raise ExportError(f"version {version}: versions are positive integers")
