@@ -152,6 +152,12 @@ CASES = {
     "model name with glob characters": (lambda c: c.export("--name", "m[1]*"),
                                         ("model name 'm[1]*'", "wildcards")),
     "non-UTF-8 export base": (_non_utf8_base, ("not a UTF-8 path",)),
+    "export base that is a symlink loop": (
+        lambda c: (c.base.symlink_to(c.base), c.export())[1],
+        ("cannot write here", "Too many levels of symbolic links")),
+    "model folder that is a file": (
+        lambda c: (c.base.mkdir(), (c.base / "m").write_text("x"), c.export())[2],
+        ("cannot write here",)),
 }
 
 
