@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from app import __version__
-from app.core.errors import SignetError
+from app.core.errors import SignetError, one_line
 from app.core.tf_runtime import quiet_tensorflow
 
 EXIT_USAGE = 2
@@ -63,6 +63,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} — see `{self.prog} --help`\n")
 
 
+def _add_debug(sub: argparse.ArgumentParser) -> None:
+    """``--debug`` after the subcommand too. Its default is no default (SUPPRESS): a
+    False here would overwrite the global ``signet --debug`` given before it."""
+    sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                     help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="signet",
@@ -82,8 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--search", metavar="QUERY", help="list ops matching QUERY")
     inspect.add_argument("--regex", action="store_true", help="treat --search as a regex")
     inspect.add_argument("--ops", action="store_true", help="list every op with its tensors")
-    inspect.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help=argparse.SUPPRESS)
+    _add_debug(inspect)
     from app.commands.export import add_rewrite_arguments
 
     add_rewrite_arguments(inspect)
@@ -93,8 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     from app.commands.export import add_arguments as add_export_arguments
 
     add_export_arguments(export)
-    export.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help=argparse.SUPPRESS)
+    _add_debug(export)
     export.set_defaults(func=_export)
 
     watch = sub.add_parser("watch", help="publish a running job's best or latest checkpoints "
@@ -102,31 +107,28 @@ def build_parser() -> argparse.ArgumentParser:
     from app.commands.watch import add_arguments as add_watch_arguments
 
     add_watch_arguments(watch)
-    watch.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    _add_debug(watch)
     watch.set_defaults(func=_watch)
 
     run = sub.add_parser("run", help="answer a TF Serving REST predict body, no server needed")
     from app.commands.run import add_arguments as add_run_arguments
 
     add_run_arguments(run)
-    run.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                     help=argparse.SUPPRESS)
+    _add_debug(run)
     run.set_defaults(func=_run)
 
     render = sub.add_parser("render", help="draw the op graph as SVG or PNG, no window needed")
     from app.commands.render import add_arguments as add_render_arguments
 
     add_render_arguments(render)
-    render.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help=argparse.SUPPRESS)
+    _add_debug(render)
     render.set_defaults(func=_render)
 
     desktop = sub.add_parser("install-desktop",
                              help="add Signet to this user's application menu (Linux)")
     desktop.add_argument("--uninstall", action="store_true",
                          help="remove the files install-desktop added")
-    desktop.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                         help=argparse.SUPPRESS)
+    _add_debug(desktop)
     desktop.set_defaults(func=_install_desktop)
     return parser
 
@@ -142,6 +144,15 @@ def _wants_gui(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
     if not words:
         return True
     return words[0] not in {"-h", "--help", "--version"} | _subcommand_names(parser)
+
+
+def _print_names_as_bytes() -> None:
+    """A file name that is not UTF-8 reaches Python with surrogate escapes; printed, it is
+    its own bytes again (as ``ls`` prints it), never a UnicodeEncodeError on a strict
+    stdout (a UTF-8 locale other than C.UTF-8, or PYTHONIOENCODING)."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,12 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     quiet_tensorflow(args.debug)
+    _print_names_as_bytes()
     try:
         return func(args)
     except SignetError as exc:
         if args.debug:
             raise
-        print(f"signet: {exc}", file=sys.stderr)
+        print(f"signet: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("signet: interrupted", file=sys.stderr)

@@ -15,15 +15,27 @@ import sys
 from functools import partial
 from typing import Any
 
-from app.core.export import engine
+from app.core.export import engine, publish
 
 PUBLISHED = "published"  # past the last stage: the version is in place, the result not sent
+# Inside publishing: the version an overwrite replaces is moved aside, the new one not yet in.
+SET_ASIDE = "set aside"
 
 
 def stop_at(stage: str) -> None:
     """From now on, exports in this process stop themselves once, as they enter ``stage``
-    (a name in the engine's STAGES, or `PUBLISHED`)."""
+    (a name in the engine's STAGES, `PUBLISHED` or `SET_ASIDE`)."""
     import app.core.export as export
+
+    if stage == SET_ASIDE:
+        real_set_aside = publish.set_aside
+
+        def set_aside(target, aside):
+            real_set_aside(target, aside)
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+        publish.set_aside = set_aside
+        return
 
     real = engine.export_model
     # Each stage reports its own fraction once; publishing done reports 1.0.

@@ -88,5 +88,6 @@ def test_the_exports_restore_names_the_missing_key(graph_errors):
         saver = tf1.train.Saver([tf1.Variable([1.0], use_resource=False, name="ref_var")])
     with pytest.raises(ExportError) as caught:
         recipe.restore(graph, saver, prefix)
-    assert str(caught.value) == (f"{prefix}: cannot restore the variables (Key ref_var not "
-                                 "found in checkpoint); is the checkpoint complete?")
+    assert str(caught.value) == (f"{prefix}: cannot restore the variables (NotFoundError: "
+                                 "Key ref_var not found in checkpoint); is the checkpoint "
+                                 "complete and undamaged? copy its files again")

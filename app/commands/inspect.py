@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.proposal import Proposal
@@ -34,6 +35,8 @@ def run_inspect(args: argparse.Namespace) -> int:
     from app.core.rewrite import describe
 
     loaded = load_checkpoint(args.path)
+    for warning in loaded.checkpoint.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     findings, draft = _findings(loaded, args)
     if args.json:
         summary = loaded.summary()

@@ -50,11 +50,13 @@ class BundleIndex:
 
     def check_shard_sizes(self, shards: tuple[Path, ...]) -> None:
         """Raise if a data shard is shorter than the tensors the index places in it."""
-        needed = [0] * self.num_shards
+        # By shard that holds something: num_shards is the file's claim (up to 2^31 - 1).
+        needed: dict[int, int] = {}
         for entry in self.entries.values():
             if 0 <= entry.shard < self.num_shards:
-                needed[entry.shard] = max(needed[entry.shard], entry.offset + entry.size)
-        for shard, need in zip(shards, needed, strict=True):
+                needed[entry.shard] = max(needed.get(entry.shard, 0), entry.offset + entry.size)
+        for number, need in sorted(needed.items()):
+            shard = shards[number]
             size = shard.stat().st_size
             if size < need:
                 raise CheckpointError(

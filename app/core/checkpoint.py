@@ -16,6 +16,7 @@ from app.core.bundle_index import BundleIndex, read_bundle_index
 from app.core.errors import CheckpointError
 
 STATE_FILE = "checkpoint"
+_STATE_LIMIT = 1 << 20  # a state file names a few prefixes: 1 MiB is far beyond any real one
 _DATA_RE = re.compile(r"^(?P<prefix>.+)\.data-(?P<shard>\d{5})-of-(?P<count>\d{5})$")
 _STEP_RE = re.compile(r"-(\d+)$")
 
@@ -44,6 +45,8 @@ class Checkpoint:
     prefix: Path
     # Every checkpoint prefix in the folder, newest first.
     available: tuple[Path, ...] = field(default=())
+    # What the user should know about how it was found (a state file naming another folder).
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def step(self) -> int | None:
@@ -137,6 +140,10 @@ def read_state_file(directory: Path) -> list[Path]:
     """
     state = directory / STATE_FILE
     try:
+        if state.exists() and (not state.is_file() or state.stat().st_size > _STATE_LIMIT):
+            # A FIFO would be read forever, a huge file parsed for minutes.
+            raise CheckpointError(f"{state}: not a checkpoint state file (a regular file of a "
+                                  "few lines) — delete it to use the newest checkpoint here")
         text = state.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
@@ -167,10 +174,23 @@ def _resolve_state_path(directory: Path, value: str) -> Path:
     path = Path(value)
     if not path.is_absolute():
         return directory / path
-    if _exists_any(path):
-        return path
-    # Absolute path from another machine: the files sit next to the state file.
-    return directory / path.name
+    # An absolute path from another machine, or from the folder this one was copied
+    # from: the files next to the state file are the ones the user opened.
+    local = directory / path.name
+    return path if _exists_any(path) and not _exists_any(local) else local
+
+
+def _elsewhere(directory: Path, chosen: Path) -> tuple[str, ...]:
+    """A warning when the state file sent Signet to a checkpoint outside ``directory``."""
+    try:
+        outside = chosen.parent.resolve() != directory.resolve()
+    except OSError:  # a symlink loop: the open that follows says what is wrong
+        outside = True
+    if not outside:
+        return ()
+    return (f"{directory / STATE_FILE}: names {chosen}, outside this folder; that is the "
+            "checkpoint opened — open its folder or file directly to be sure it is the one "
+            "you mean",)
 
 
 def _exists_any(prefix: Path) -> bool:
@@ -207,7 +227,8 @@ def resolve(path: str | os.PathLike[str]) -> Checkpoint:
                 f"{directory}: no checkpoint here (no .meta or .index files) — "
                 "open the folder your training run saved to"
             )
-        return Checkpoint(chosen, _with(available, chosen))
+        notes = _elsewhere(directory, chosen) if named else ()
+        return Checkpoint(chosen, _with(available, chosen), notes)
 
     prefix = prefix_of(given)
     if prefix is None:
@@ -242,11 +263,33 @@ def _with(available: tuple[Path, ...], chosen: Path) -> tuple[Path, ...]:
 
 
 def data_shards(prefix: Path, num_shards: int) -> tuple[Path, ...]:
-    """The data shard paths a checkpoint with ``num_shards`` shards must have."""
-    return tuple(
-        prefix.with_name(f"{prefix.name}.data-{i:05d}-of-{num_shards:05d}")
-        for i in range(num_shards)
-    )
+    """The data shard paths a checkpoint with ``num_shards`` shards must have (call
+    `missing_shard` first: the count comes from a file, and may be 2^31 - 1)."""
+    return tuple(_shard(prefix, i, num_shards) for i in range(num_shards))
+
+
+def _shard(prefix: Path, i: int, num_shards: int) -> Path:
+    return prefix.with_name(f"{prefix.name}.data-{i:05d}-of-{num_shards:05d}")
+
+
+def missing_shard(prefix: Path, num_shards: int) -> Path | None:
+    """The first of ``num_shards`` data shards that is not in ``prefix``'s folder, or None.
+
+    The work is bounded by the folder, not by the count an index claims: a 1 KB
+    ``.index`` may say 2^31 - 1 shards, and naming them all would take gigabytes.
+    """
+    try:
+        names = set(os.listdir(prefix.parent))
+    except OSError:
+        names = set()
+    tail = f"-of-{num_shards:05d}"
+    start = f"{prefix.name}.data-"
+    present = sum(1 for n in names if n.startswith(start) and n.endswith(tail))
+    for i in range(min(num_shards, present + 1)):  # some shard below present + 1 is absent
+        shard = _shard(prefix, i, num_shards)
+        if shard.name not in names or not shard.exists():
+            return shard
+    return None
 
 
 def check_complete(prefix: Path) -> CheckpointFiles:
@@ -266,9 +309,13 @@ def check_complete(prefix: Path) -> CheckpointFiles:
     ):
         _require_readable(path, role, fix)
     bundle = read_bundle_index(index)
+    fix = "copy every .data-* file of this step"
+    missing = missing_shard(prefix, bundle.num_shards)
+    if missing is not None:
+        raise CheckpointError(f"{missing}: missing (a data shard) — {fix}")
     shards = data_shards(prefix, bundle.num_shards)
     for shard in shards:
-        _require_readable(shard, "a data shard", "copy every .data-* file of this step")
+        _require_readable(shard, "a data shard", fix)
     bundle.check_shard_sizes(shards)
     return CheckpointFiles(prefix=prefix, meta=meta, index=index, data=shards, bundle=bundle)
 
@@ -301,5 +348,7 @@ def _steps_sharing(meta_prefix: Path) -> tuple[Path, ...]:
 def _require_readable(path: Path, role: str, fix: str) -> None:
     if not path.exists():
         raise CheckpointError(f"{path}: missing ({role}) — {fix}")
+    if not path.is_file():  # a folder, a FIFO (a read never ends), /dev/zero (nor does it)
+        raise CheckpointError(f"{path}: not a regular file ({role}) — {fix}")
     if not os.access(path, os.R_OK):
         raise CheckpointError(f"{path}: permission denied — make it readable (chmod u+r)")

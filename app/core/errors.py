@@ -1,5 +1,6 @@
 """User-facing errors: one line that names the file and the fix, never a traceback."""
 
+import re
 from pathlib import Path
 
 
@@ -37,7 +38,13 @@ def read_checkpoint_file(path: Path) -> bytes:
         raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from exc
 
 
-def error_line(error: BaseException | str) -> str:
+def one_line(text: str) -> str:
+    """``text`` as one printable line: a NUL, a newline or another control character from
+    a file (a node name, a path) shows as its escape instead of cutting or splitting it."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def error_line(error: BaseException | str, kind: bool = False) -> str:
     """The line of an error that says what went wrong, for a one-line message.
 
     TensorFlow's Python client wraps what the kernel said: "Graph execution error:",
@@ -46,14 +53,26 @@ def error_line(error: BaseException | str) -> str:
     value …", "Key … not found in checkpoint"), then the node in ``[[…]]`` and the op's
     whole definition stack; a Saver's restore puts its own paragraph and "Original
     error:" before all that. The kernel's message is the line worth showing; an error
-    without that wrapping gives its first line.
+    without that wrapping gives its first line; several errors at once ("2 root
+    error(s) found." then indented "(0) DATA_LOSS: …" lines) give the first one's.
+    ``kind``: lead with the error's class (``DataLossError: …``), which says what kind of
+    failure it was when the kernel's line does not (a checksum, a full disk).
     """
     text = error if isinstance(error, str) else str(getattr(error, "message", "") or error)
     lines = text.strip().splitlines()
+    roots = [m.group(1) for line in lines if (m := _ROOT.match(line.strip()))]
     header = next((i for i, line in enumerate(lines)
                    if line.strip() == "Graph execution error:"), None)
     if header is not None:
         lines = [line for line in lines[header + 1:]
                  if line.strip() and not line.startswith(("Detected at node ", "Node: ", " "))]
-    first = next((line.strip() for line in lines if line.strip()), "")
-    return first or (type(error).__name__ if isinstance(error, BaseException) else "")
+    first = roots[0] if roots else next(
+        (line.strip() for line in lines if line.strip() and not _COUNT.match(line.strip())), "")
+    name = type(error).__name__ if isinstance(error, BaseException) else ""
+    if kind and first and name and not first.startswith(name):
+        first = f"{name}: {first}"
+    return one_line(first or name)
+
+
+_ROOT = re.compile(r"^\(\d+\) [A-Z_]+: (.+)$")  # one of several root errors
+_COUNT = re.compile(r"^\d+ (root error\(s\) found|successful operations|derived errors)")

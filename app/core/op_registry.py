@@ -60,7 +60,12 @@ def providers(op_types: list[str]) -> list[str]:
 
 
 def unregistered_message(op_types: list[str]) -> str:
-    """One line naming the missing op types and what to install."""
+    """One line naming the missing op types and what to install (or, for a node with no op
+    type at all, that the graph is damaged: no package registers "")."""
+    if "" in op_types:
+        return ("has a node with an empty op type, which no library registers: the graph "
+                "is damaged — save the meta graph again from the training program")
+    op_types = [t if t.isprintable() else repr(t) for t in op_types]
     shown = ", ".join(op_types[:8]) + (f" and {len(op_types) - 8} more" if len(op_types) > 8
                                        else "")
     packages = providers(op_types)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.bundle_index import BundleIndex, read_bundle_index
-from app.core.checkpoint import Checkpoint, CheckpointFiles, data_shards
+from app.core.checkpoint import Checkpoint, CheckpointFiles, data_shards, missing_shard
 from app.core.dtypes import dtype_name
 from app.core.errors import CheckpointError, read_checkpoint_file
 from app.core.opgraph import OpGraph, format_shape
@@ -73,13 +73,21 @@ def as_checkpoint_graph(meta: Any, folder: Path) -> Any:
     """A copy of ``meta`` that exports like a checkpoint's: the builder's collections
     dropped (the builder refuses a graph that has a main op already) and each asset's
     path constant pointing at the file in the version's ``assets/`` folder."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+
     clean = type(meta)()
     clean.CopyFrom(meta)
+    # TF2 writes the field; TF1's builder (and Signet) the saved_model_assets collection.
+    assets = list(clean.asset_file_def)
+    if not assets and "saved_model_assets" in clean.collection_def:
+        for value in clean.collection_def["saved_model_assets"].any_list.value:
+            assets.append(meta_graph_pb2.AssetFileDef())
+            value.Unpack(assets[-1])
     for key in SAVED_MODEL_COLLECTIONS:
         if key in clean.collection_def:
             del clean.collection_def[key]
     nodes = {node.name: node for node in clean.graph_def.node}
-    for asset in clean.asset_file_def:
+    for asset in assets:
         node = nodes.get(asset.tensor_info.name.rpartition(":")[0])
         if node is not None and node.op == "Const":
             path = str(folder.absolute() / "assets" / asset.filename).encode("utf-8")
@@ -100,11 +108,11 @@ def _files(folder: Path, meta_path: Path, saves_variables: bool) -> CheckpointFi
         raise CheckpointError(f"{index}: missing (the SavedModel's variables) — copy the "
                               "whole version folder, variables/ included")
     bundle = read_bundle_index(index)
+    shard = missing_shard(prefix, bundle.num_shards)
+    if shard is not None:
+        raise CheckpointError(f"{shard}: missing (a variables shard) — copy the whole "
+                              "version folder, variables/ included")
     shards = data_shards(prefix, bundle.num_shards)
-    for shard in shards:
-        if not shard.exists():
-            raise CheckpointError(f"{shard}: missing (a variables shard) — copy the whole "
-                                  "version folder, variables/ included")
     bundle.check_shard_sizes(shards)
     return CheckpointFiles(prefix=prefix, meta=meta_path, index=index, data=shards,
                            bundle=bundle)

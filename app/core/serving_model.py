@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import ExportError, error_line
+from app.core.plain_path import plain_folder
 from app.core.rest import RestError, error_response, parse_predict_body, predict_response
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
@@ -80,26 +81,29 @@ class ServingModel:
                 if staged is not None:
                     staged.close()
                 raise
-        self._session = self._staged(staged) if staged is not None else None
-        if self._session is None:
-            self._session = self._load(config)
+        with plain_folder(self.folder) as readable:  # TF's restore reads it as a pattern
+            self._session = self._staged(staged, readable) if staged is not None else None
+            if self._session is None:
+                self._session = self._load(config, readable)
         self.meta_graph = self._session.meta_graph  # the loaded MetaGraphDef
         self.signatures: dict[str, Any] = dict(self.meta_graph.signature_def)
 
-    def _staged(self, staged: Any) -> Any:
-        """``staged`` loaded from this folder, or None (closed) when it cannot be."""
+    def _staged(self, staged: Any, readable: Path) -> Any:
+        """``staged`` loaded from this folder (at ``readable``), or None (closed) when it
+        cannot be."""
         try:
-            return staged.load(self.folder, [self._tf.compat.v1.saved_model.tag_constants.SERVING])
+            return staged.load(readable, [self._tf.compat.v1.saved_model.tag_constants.SERVING])
         except Exception:  # `NotStaged`, or anything else: the C++ loader has the last word
             staged.close()
             return None
 
-    def _load(self, config: Any) -> Any:
-        """TensorFlow Serving's own C++ loader (`CcSession`); a refusal is one line."""
+    def _load(self, config: Any, readable: Path) -> Any:
+        """TensorFlow Serving's own C++ loader (`CcSession`) on this folder (at
+        ``readable``); a refusal is one line."""
         from app.core.cc_session import CcSession
 
         try:
-            return CcSession(self.folder, [self._tf.compat.v1.saved_model.tag_constants.SERVING],
+            return CcSession(readable, [self._tf.compat.v1.saved_model.tag_constants.SERVING],
                              config)
         except Exception as exc:
             raise CannotLoad(f"{self.folder}: TensorFlow cannot load this SavedModel "

@@ -27,6 +27,7 @@ from app.core.beside import Started, started
 from app.core.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError, error_line
 from app.core.export import kernels, publish, recipe, restore_keys, serving, warmup
+from app.core.export.file_notes import file_notes
 from app.core.export.shared_runs import SharedRuns
 from app.core.export.verify import (
     Expected,
@@ -127,6 +128,7 @@ def export_model(
 
     meta = to_tensorflow_meta_graph(loaded.graph.meta_graph)
     moved = recipe.resolve_assets(loaded.graph, loaded.checkpoint.prefix.parent)
+    notes += file_notes(loaded, moved, opts.base)
     if moved:
         meta = recipe.with_assets_moved(meta, moved)
     # Rewritable sites switched off: their fix is switching on, if verification fails on one.
@@ -191,7 +193,7 @@ def export_model(
         variables_bytes = _size(staging.saved_dir / "variables")
         # The REST sample bodies (megabytes of JSON for an image batch) are Python work,
         # made while the C++ loader below runs without Python's lock.
-        rest = started(lambda: _rest_samples(sig_defs, vocabulary(staging.saved_dir / "assets")))
+        rest = started(lambda: _rest_samples(sig_defs))
 
         report = None
         expected: dict[str, Expected] = {}
@@ -257,12 +259,12 @@ def _staged_session(staged: Started[Any] | None) -> Any:
         return None
 
 
-def _rest_samples(sig_defs: dict[str, Any], words: list[str]
-                  ) -> tuple[dict[str, Any], dict[str, str]]:
+def _rest_samples(sig_defs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Each signature's REST sample inputs (one example) and its body as JSON text; none
-    for a signature TF Serving's REST API cannot serve (`serving.rest_refusal`)."""
+    for a signature TF Serving's REST API cannot serve (`serving.rest_refusal`). Never words
+    of the assets, which are printed nowhere unasked (they may not be the user's)."""
     served = {k: s for k, s in sig_defs.items() if serving.rest_refusal(s) is None}
-    samples = {k: signature_samples(s, words, batch=1) for k, s in served.items()}
+    samples = {k: signature_samples(s, [], batch=1) for k, s in served.items()}
     texts = {k: json.dumps(serving.rest_body(k, samples[k], sig)) for k, sig in served.items()}
     return samples, texts
 

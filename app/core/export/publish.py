@@ -7,7 +7,8 @@ staging folder inside ``BASE/NAME`` (same filesystem, so the final step is one
 the finished SavedModel to its version under a lock on ``BASE/NAME`` itself, so
 concurrent exports get distinct versions. The kernel drops a dead process's
 locks (even after ``kill -9``), which is how the next export knows a leftover
-staging folder is garbage and removes it.
+staging folder is garbage and removes it, after putting back the version an
+``overwrite`` had moved aside into it if its replacement never took its place.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.core.errors import ExportError
+from app.core.plain_path import PATTERN_CHARACTERS, is_pattern, is_utf8
 
 STAGING_PREFIX = ".signet-export-"
 SAVED = "saved_model"  # the builder's folder inside the staging folder
+REPLACED = "replaced-"  # + version: an overwritten version, inside the staging folder
+# TF Serving reads a version folder's name as an int64; a longer number is no version to it.
+MAX_VERSION = 2**63 - 1
 
 try:  # POSIX; on other systems leftovers are only removed once they are a day old
     import fcntl
@@ -32,12 +37,15 @@ except ImportError:  # pragma: no cover - Windows
 
 
 def versions(folder: Path) -> list[int]:
-    """Integer-named subfolders of ``folder`` (the published versions), ascending."""
+    """Integer-named subfolders of ``folder`` (the published versions), ascending: only
+    the ones TF Serving loads (ASCII digits, within int64), so a stray ``99999…`` folder
+    never makes every later export continue beyond what it can load."""
     try:
         names = [p.name for p in folder.iterdir() if p.is_dir()]
     except FileNotFoundError:
         return []
-    return sorted(int(n) for n in names if n.isdigit())
+    found = (int(n) for n in names if n.isascii() and n.isdigit())
+    return sorted(v for v in found if v <= MAX_VERSION)
 
 
 def next_version(base: str | os.PathLike[str], name: str) -> int:
@@ -60,15 +68,29 @@ def check_target(base: str | os.PathLike[str], name: str, version: int | None,
         raise ExportError(f"model name {name[:60]!r}{'…' if len(name) > 60 else ''}: give a "
                           f"plain folder name for the model (at most {NAME_MAX} bytes), such "
                           "as 'encoder'")
+    if is_pattern(name):
+        raise ExportError(f"model name {name!r}: TensorFlow Serving reads a model's files "
+                          f"through a file pattern, where {' '.join(PATTERN_CHARACTERS)} are "
+                          "wildcards, so it could not load it — give a name without them")
     if not str(base):
         raise ExportError("no base folder given: give the folder TensorFlow Serving reads "
                           "models from")
     if "\0" in str(base):
         raise ExportError(f"base folder {str(base)!r} holds a NUL character: give the folder "
                           "TensorFlow Serving reads models from")
+    if not is_utf8(Path(base).absolute() / name):
+        raise ExportError(f"{Path(base) / name}: not a UTF-8 path — TensorFlow writes and "
+                          "TensorFlow Serving reads only UTF-8 file names; rename the folder")
+    model_folder = Path(base) / name
+    if model_folder.is_dir():  # first put back what a dead export's overwrite set aside
+        with contextlib.suppress(OSError), _folder_lock(model_folder):
+            clean_leftovers(model_folder)
     if version is not None:
         if version < 1:
             raise ExportError(f"version {version}: versions are positive integers")
+        if version > MAX_VERSION:
+            raise ExportError(f"version {version}: too large — TensorFlow Serving reads "
+                              f"versions as 64-bit integers (at most {MAX_VERSION})")
         target = Path(base) / name / str(version)
         if target.exists() and not overwrite:
             free = next_version(base, name)
@@ -136,11 +158,27 @@ def clean_leftovers(model_folder: Path) -> list[Path]:
             else:
                 stale = _lock(fd, block=False)
             if stale:
+                _put_back(path, model_folder)
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
         finally:
             os.close(fd)
     return removed
+
+
+def set_aside(target: Path, aside: Path) -> None:
+    """Move a version about to be overwritten into its export's staging folder."""
+    os.rename(target, aside)
+
+
+def _put_back(staging: Path, model_folder: Path) -> None:
+    """Return the version a dead export had set aside (`set_aside`) to its place, unless
+    that export got as far as publishing its replacement there."""
+    for aside in staging.glob(REPLACED + "*"):
+        target = model_folder / aside.name[len(REPLACED):]
+        if aside.is_dir() and not target.exists():
+            with contextlib.suppress(OSError):
+                os.rename(aside, target)
 
 
 def fsync_tree(root: Path) -> None:
@@ -198,17 +236,19 @@ class Staging:
             if version is None:
                 version = next_version(self.model_folder.parent, self.model_folder.name)
             target = self.model_folder / str(version)
+            aside = self.folder / f"{REPLACED}{version}"
             if target.exists():
                 if not overwrite:
                     raise ExportError(f"{target} already exists (another export took it); "
                                       "nothing was published")
-                # Move the old version aside inside the staging folder, then swap in.
-                os.rename(target, self.folder / "replaced")
+                # Move the old version aside inside the staging folder, then swap in. A
+                # crash in between leaves it there, and the next export puts it back.
+                set_aside(target, aside)
             try:
                 os.rename(self.saved_dir, target)
             except OSError as exc:
-                if (self.folder / "replaced").exists():
-                    os.rename(self.folder / "replaced", target)
+                if aside.exists():
+                    os.rename(aside, target)
                 raise ExportError(f"{target}: cannot publish ({exc.strerror})") from exc
             _fsync_dir(self.model_folder)
         self.published = target

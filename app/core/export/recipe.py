@@ -19,6 +19,7 @@ dict), `keyed_saver` restores them from the keys `restore_keys` found.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from app.core.beside import Started
 from app.core.errors import ExportError, error_line
 from app.core.export.control_flow import prune_context_records
 from app.core.opgraph import OpGraph
+from app.core.plain_path import plain_prefix
 from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
 
 
@@ -276,11 +278,20 @@ def import_graph(meta: Any, bound: dict[str, Any]) -> tuple[Any, Any]:
     return graph, saver
 
 
+_NODE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*\Z")  # TensorFlow's rule
+
+
 def _import_failure(meta: Any, exc: BaseException) -> str:
     """What TensorFlow said; missing libraries only when an op type really is unregistered."""
     from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
 
     said = f"TensorFlow cannot import the graph: {error_line(exc)}"
+    bad = next((node.name for node in meta.graph_def.node if not _NODE_NAME.match(node.name)),
+               None)
+    if bad is not None:  # TensorFlow's own message stops at a NUL in it
+        return (f"TensorFlow cannot import the graph: node name {bad!r} is not a TensorFlow "
+                "name (letters, digits and . _ - / > only); the meta graph was not written by "
+                "TensorFlow as it is, save it again from the training program")
     missing = unregistered_in_meta_graph(meta)
     if missing:
         return f"{said}; the graph {unregistered_message(missing)}"
@@ -311,12 +322,18 @@ def restore(graph: Any, saver: Any, prefix: Path,
 
     def restore_values() -> None:
         try:
-            if saver is not None:
-                with graph.as_default():
-                    saver.restore(session, str(prefix))
+            # The Saver's restore op itself, not ``saver.restore``: that first looks the
+            # prefix up as a file pattern, and a real ``ck [1]/m*del.ckpt`` matches nothing
+            # (so does the op: `plain_prefix`). The checkpoint's files were checked
+            # (`check_complete`) before any of this.
+            if saver is not None and saver.saver_def is not None:  # None: nothing to restore
+                with plain_prefix(prefix) as readable:
+                    session.run(saver.saver_def.restore_op_name,
+                                {saver.saver_def.filename_tensor_name: str(readable)})
         except Exception as exc:
             raise ExportError(f"{prefix}: cannot restore the variables "
-                              f"({error_line(exc)}); is the checkpoint complete?") from exc
+                              f"({error_line(exc, kind=True)}); is the checkpoint complete "
+                              "and undamaged? copy its files again") from exc
 
     try:
         if beside is None:
