@@ -70,6 +70,10 @@ class TryPanel(QWidget):
         self.scaling.setToolTip("How image pixels (0..255) become input values")
         self.file_button = QPushButton("Input from File…")
         self.labels_button = QPushButton("Labels…")
+        self.save_samples_button = QPushButton("Save as samples…")
+        self.save_samples_button.setToolTip("Write this request body to a file: the export "
+                                            "verifies on it and replays it as warmup "
+                                            "(--samples FILE, the Export dialog's Samples…)")
         self.run_button = QPushButton("Run")
         self.status = QLabel(_NOT_READY)
         self.status.setWordWrap(True)
@@ -84,7 +88,7 @@ class TryPanel(QWidget):
 
         files = QHBoxLayout()
         for widget in (self.sample_button, self.input_key, self.scaling, self.file_button,
-                       self.labels_button):
+                       self.labels_button, self.save_samples_button):
             files.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Request (TF Serving REST :predict body)"))
@@ -101,6 +105,7 @@ class TryPanel(QWidget):
         self.run_button.clicked.connect(self.run)
         self.file_button.clicked.connect(self.ask_input_file)
         self.labels_button.clicked.connect(self.ask_labels)
+        self.save_samples_button.clicked.connect(self.ask_save_samples)
         self._set_enabled()
 
     # State --------------------------------------------------------------------------------
@@ -174,6 +179,24 @@ class TryPanel(QWidget):
         self.status.setText(f"Reading {path}…")
         task.start()
         return task
+
+    def ask_save_samples(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the request as samples",
+                                              "samples.json", "REST predict body (*.json)")
+        if path:
+            self.save_samples(path)
+
+    def save_samples(self, path: str) -> None:
+        """Write the editor's REST body to ``path``, the samples file an export reads."""
+        from pathlib import Path
+
+        try:
+            Path(path).write_text(self.request.toPlainText(), encoding="utf-8")
+        except OSError as exc:
+            self.status.setText(f"Cannot save the samples: {exc.strerror} ({path})")
+            return
+        self.status.setText(f"Saved the request as samples: {path} (give it to the export "
+                            "as --samples or in the Export dialog's Samples…)")
 
     def ask_labels(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Labels (one per line)", "",
