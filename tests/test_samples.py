@@ -145,3 +145,35 @@ def test_a_model_mixing_examples_only_above_a_batch_of_three_is_refused(tmp_path
                    "mix", "--input", "x=x:0", "--output", "y=y:0")
     assert "output 'y' mixes the examples of a batch: example 1 sent alone differs" in err, err
     assert "in a batch of 8" in err
+
+
+def test_presets_keep_the_samples_file_and_older_presets_load_without_one(tmp_path):
+    from app.core.preset import from_json, load_preset, save_preset, to_json
+    from app.core.signature import Draft, Signature, Slot
+
+    draft = Draft([Signature(inputs=[Slot("x", "x:0")], outputs=[Slot("y", "y:0")])])
+    assert "samples" not in to_json(draft)["export"]  # unset: the file stays as it was
+    draft.options.samples = "requests/batch.json"
+    loaded = load_preset(save_preset(draft, tmp_path / "p.json"))
+    assert loaded.options.samples == "requests/batch.json"
+    old = {"format": "signet-preset", "version": 1, "signatures": [],
+           "export": {"name": "m", "base": "b", "strip_training": False}}
+    assert from_json(old).options.samples == ""
+    with pytest.raises(Exception, match="export samples must be text"):
+        from_json({**old, "export": {"samples": 3}})
+
+
+def test_the_fixed_batch_warning_is_in_validation_and_inspect_json(tmp_path, capsys):
+    from app.core.loader import load_checkpoint
+    from app.core.signature import Draft, Level, Signature, Slot, validate
+
+    facts = build("tests.samples_programs:fixed_batch_model", tmp_path / "ckpt")
+    graph = load_checkpoint(facts["prefix"]).graph
+    draft = Draft([Signature(inputs=[Slot("x", facts["input"])],
+                             outputs=[Slot("y", "model/Reshape_1:0")])])
+    warnings = [str(p) for p in validate(draft, graph) if p.level is Level.WARNING]
+    assert any(w.startswith("signature 'serving_default': accepts batches of exactly 2 "
+                            "only: `model/Reshape_1`") for w in warnings), warnings
+    assert main(["inspect", facts["prefix"], "--json"]) == 0
+    (hit,) = json.loads(capsys.readouterr().out)["fixed_batch"]
+    assert (hit["size"], hit["op"]) == (2, "model/Reshape_1")
