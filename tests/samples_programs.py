@@ -224,3 +224,22 @@ def mixes_above_three(directory: Path) -> dict[str, Any]:
         tf.identity(tf.matmul(x, w) + large * tf.reduce_mean(x, 0, keepdims=True), name="y")
         prefix = save_initialized(graph, directory / "mix.ckpt")
     return {"prefix": prefix}
+
+
+def masked_mean(directory: Path) -> dict[str, Any]:
+    """The mean of the steps a mask keeps, which asserts that every example keeps one."""
+    from tests.checkpoints import save_initialized
+
+    tf, tf1 = _tf()
+    graph = tf.Graph()
+    with graph.as_default():
+        features = tf1.placeholder(tf.float32, [None, 3], name="features")
+        mask = tf1.placeholder(tf.int32, [None, 3], name="mask")
+        w = tf1.get_variable("w", [3])
+        count = tf.reduce_sum(mask, 1)
+        check = tf1.debugging.assert_positive(count, message="every example keeps a step")
+        with tf.control_dependencies([check]):
+            kept = tf.reduce_sum(features * w * tf.cast(mask, tf.float32), 1)
+            tf.identity(kept / tf.cast(count, tf.float32), name="mean")
+        prefix = save_initialized(graph, directory / "masked.ckpt")
+    return {"prefix": prefix}

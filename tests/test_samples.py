@@ -177,3 +177,19 @@ def test_the_fixed_batch_warning_is_in_validation_and_inspect_json(tmp_path, cap
     assert main(["inspect", facts["prefix"], "--json"]) == 0
     (hit,) = json.loads(capsys.readouterr().out)["fixed_batch"]
     assert (hit["size"], hit["op"]) == (2, "model/Reshape_1")
+
+
+def test_synthetic_masks_are_ones_so_a_model_checking_them_exports(tmp_path):
+    from tests.samples_programs import masked_mean
+
+    (tmp_path / "ckpt").mkdir()
+    facts = masked_mean(tmp_path / "ckpt")
+    version, printed = program_checks.export(facts["prefix"], tmp_path / "out", "--input",
+                                             "features=features:0", "--input", "mask=mask:0",
+                                             "--output", "mean=mean:0")
+    assert "Verification: verified 1 signature(s)" in printed
+    features = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], np.float32)
+    (answer,) = program_checks.serve(version, [{"features": features,
+                                                "mask": np.array([[1, 1, 0], [0, 0, 1]],
+                                                                 np.int32)}])
+    assert answer["mean"].shape == (2,)

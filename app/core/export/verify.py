@@ -133,7 +133,11 @@ def sample_value(dtype: str, shape: list[int] | None, words: list[str], seed: in
 
 def signature_samples(signature_def: Any, words: list[str], batch: int = BATCH
                       ) -> dict[str, Any]:
-    """Sample inputs for one SignatureDef, keyed like its inputs."""
+    """Sample inputs for one SignatureDef, keyed like its inputs: `sample_value`'s (a
+    length is 1, within any ``[1, time steps]``; ids are 0 or 1, below any vocabulary)
+    and masks of ones."""
+    import numpy as np
+
     from app.core.tf_runtime import tensorflow
 
     as_dtype = tensorflow().dtypes.as_dtype
@@ -141,7 +145,12 @@ def signature_samples(signature_def: Any, words: list[str], batch: int = BATCH
     for i, (key, info) in enumerate(sorted(signature_def.inputs.items())):
         shape = None if info.tensor_shape.unknown_rank else [d.size for d in info.tensor_shape.dim]
         dtype = as_dtype(info.dtype).name
-        samples[key] = sample_value(dtype, shape, words, seed=i + 1, batch=batch)
+        value = sample_value(dtype, shape, words, seed=i + 1, batch=batch)
+        if "mask" in key.lower() and value.dtype.kind in "biuf":
+            # A mask keeps every step: a row masked all off leaves an example nothing to
+            # attend to or average over (NaN, or a check that refuses it).
+            value = np.ones_like(value)
+        samples[key] = value
     return samples
 
 
