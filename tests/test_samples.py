@@ -109,7 +109,8 @@ def test_a_samples_file_that_fits_no_input_is_refused(nmt, tmp_path, capsys):
            "source, source_length, target_input, target_length" in err, err
 
 
-def test_parse_example_model_exports_with_a_tfrecord_of_examples(tmp_path):
+def test_a_queue_fed_parse_example_model_exports_with_a_tfrecord_and_its_own_data(
+        tmp_path):
     from tests.heldout.twin import int_feature, write_records
 
     facts = build("tests.programs.parse_example_encoder:build", tmp_path / "ckpt",
@@ -120,6 +121,12 @@ def test_parse_example_model_exports_with_a_tfrecord_of_examples(tmp_path):
     version, printed = program_checks.export(facts["prefix"], tmp_path / "out",
                                              *_flags(facts), "--samples", str(records))
     assert "Samples: requests.tfrecord (TFRecord of tf.Example, 3 example(s))" in printed
+    program_checks.assert_serves_as_twin(version, facts)
+    # Without a file: drawn from its own TFRecord through its queue runners.
+    version, printed = program_checks.export(facts["prefix"], tmp_path / "drawn",
+                                             *_flags(facts))
+    assert "Samples: drawn from the training pipeline (2 batch(es) of 6 example(s) from " \
+           "train-00000-of-00001)" in printed, printed
     program_checks.assert_serves_as_twin(version, facts)
 
 

@@ -13,7 +13,9 @@ seed get one, every run has a deadline, and nothing else of the training graph r
   batches (input key -> array each), or None with a note saying why nothing was drawn
   (None and None when no input comes from a pipeline with data files).
 
-Queues filled by queue runner threads are not drawn from (a note says so).
+A queue filled by queue runners (``string_input_producer`` and a reader, a
+``shuffle_batch``) is drawn from with the graph's own ``QueueRunner``s (its
+``queue_runners`` collection) started on the cut-out graph and stopped after the draw.
 """
 
 from __future__ import annotations
@@ -57,9 +59,12 @@ def draw(meta: Any, graph: OpGraph, draft: Draft, checkpoint_dir: Path,
     if not fetch:
         return None, None
     ops, starters = _pipeline(graph, list(fetch.values()))
-    if any(graph.ops[name].type in _QUEUE_FILLERS for name in ops):
-        return None, ("the inputs come from a queue filled by queue runners; Signet draws "
-                      "samples from tf.data pipelines only")
+    runners = _queue_runners(meta, ops)
+    fillers = {name for name in ops if graph.ops[name].type in _QUEUE_FILLERS}
+    if fillers - {op for runner in runners for op in runner.enqueue_op_name}:
+        return None, ("the inputs come from a queue no queue runner of the graph fills "
+                      f"({sorted(fillers)[0]})")
+    ops |= {_op_name(n) for r in runners for n in (r.close_op_name, r.cancel_op_name) if n}
     files, moved, missing = _files(graph, ops, checkpoint_dir)
     if missing:
         return None, (f"the training pipeline's data file {missing[0]} is gone (looked next "
@@ -67,7 +72,7 @@ def draw(meta: Any, graph: OpGraph, draft: Draft, checkpoint_dir: Path,
     if not files:
         return None, None
     try:
-        drawn = _run(meta, graph, ops, starters, fetch, moved, batches, seconds)
+        drawn = _run(meta, graph, ops, starters, runners, fetch, moved, batches, seconds)
     except Exception as exc:  # the pipeline's own failure: verification goes on without it
         return None, f"the training pipeline could not be run ({error_line(exc)})"
     if not drawn:
@@ -100,6 +105,24 @@ def _pipeline(graph: OpGraph, tensors: list[str]) -> tuple[set[str], list[str]]:
                 stack.append(reader)
     order = {name: i for i, name in enumerate(ops)}
     return seen, sorted(set(starters), key=order.__getitem__)
+
+
+def _op_name(name: str) -> str:
+    return name.split(":", 1)[0].lstrip("^")
+
+
+def _queue_runners(meta: Any, ops: set[str]) -> list[Any]:
+    """The graph's QueueRunnerDefs that fill a queue among ``ops``."""
+    from tensorflow.core.protobuf import queue_runner_pb2
+
+    from app.core.protos import to_tensorflow_meta_graph
+
+    collection = to_tensorflow_meta_graph(meta).collection_def.get("queue_runners")
+    if collection is None:
+        return []
+    runners = (queue_runner_pb2.QueueRunnerDef.FromString(raw)
+               for raw in collection.bytes_list.value)
+    return [r for r in runners if _op_name(r.queue_name) in ops]
 
 
 def _files(graph: OpGraph, ops: set[str], checkpoint_dir: Path
@@ -147,7 +170,7 @@ def _locate(value: str, checkpoint_dir: Path) -> Path | None:
     return None
 
 
-def _run(meta: Any, graph: OpGraph, ops: set[str], starters: list[str],
+def _run(meta: Any, graph: OpGraph, ops: set[str], starters: list[str], runners: list[Any],
          fetch: dict[str, str], moved: dict[str, list[str]], batches: int,
          seconds: float) -> list[dict[str, Any]]:
     from app.core.protos import to_tensorflow_meta_graph
@@ -168,19 +191,29 @@ def _run(meta: Any, graph: OpGraph, ops: set[str], starters: list[str],
     fresh = tf.Graph()
     with fresh.as_default():
         tf1.import_graph_def(graph_def, name="")
+        queue_runners = [tf1.train.QueueRunner(queue_runner_def=r) for r in runners]
     config = tf1.ConfigProto(device_count={"GPU": 0})
     options = tf1.RunOptions(timeout_in_ms=int(seconds * 1000))
     keys = sorted(fetch)
     drawn = []
+    coordinator = tf1.train.Coordinator()
     with tf1.Session(graph=fresh, config=config) as session:
         if starters:
             session.run([fresh.get_operation_by_name(n) for n in starters], options=options)
-        for _ in range(batches):
-            try:
-                values = session.run([fetch[k] for k in keys], options=options)
-            except tf.errors.OutOfRangeError:
-                break
-            drawn.append(dict(zip(keys, values, strict=True)))
+        threads = [t for runner in queue_runners
+                   for t in runner.create_threads(session, coordinator, daemon=True,
+                                                  start=True)]
+        try:
+            for _ in range(batches):
+                try:
+                    values = session.run([fetch[k] for k in keys], options=options)
+                except tf.errors.OutOfRangeError:
+                    break
+                drawn.append(dict(zip(keys, values, strict=True)))
+        finally:  # the runners' cancel ops free threads blocked on a full queue
+            coordinator.request_stop()
+            coordinator.join(threads, stop_grace_period_secs=10,
+                             ignore_live_threads=True)
     return drawn
 
 
