@@ -9,7 +9,10 @@ error or cancel removes the staging folder and leaves existing versions untouche
 By default the export serves only what its signatures need (``strip_training``:
 `recipe.prune_meta_graph`). Before any TensorFlow work, the variables the exported
 graph holds are looked up in the checkpoint's ``.index`` (`restore_keys`): a variable
-the checkpoint has no value for stops the export with one line naming it.
+the checkpoint has no value for stops the export with one line naming it. Verification
+and the warmup run on real examples when there are (`app.core.samples`: the draft's
+samples file, else batches drawn from the training pipeline at the read-graph stage),
+at the training batch size of a model that takes no other.
 """
 
 from __future__ import annotations

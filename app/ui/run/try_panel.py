@@ -5,6 +5,8 @@ an image resized to an ``[N,H,W,C]`` input with the chosen scaling, a text file 
 strings), and the answer as the server's JSON, a table of outputs, and the top-k of a
 probability vector (with labels from a labels file). Every run, and every file that
 needs TensorFlow, goes through a worker thread (`app.core.tryit` does the work).
+"Save as samples…" writes the body to a file the export verifies on and replays as
+warmup (`app.core.samples.files` reads it).
 """
 
 from __future__ import annotations
