@@ -53,7 +53,7 @@ from app.core.opgraph import OpGraph
 RTOL = 1e-5
 ATOL = 1e-5
 BATCH = 8  # examples per verification batch (at least): mixing may start above a few
-MAX_GIVEN = 32  # real examples verification runs alone at most (the warmup replays all)
+MAX_GIVEN = 16  # real examples verification runs alone at most (the warmup replays all)
 # Ops whose result leaves the finite numbers for inputs outside their domain.
 _NAN_PRONE = {"Log", "Log1p", "Sqrt", "Rsqrt", "Reciprocal", "Inv", "Div", "RealDiv",
               "DivNoNan", "FloorDiv", "Pow", "Acos", "Asin", "Acosh", "Atanh", "Exp", "Lgamma",

@@ -8,6 +8,7 @@ the inputs are computed from, the ``MakeIterator`` that starts their iterator an
 initializers of the lookup tables they read, cut out of the graph
 (``extract_sub_graph``) and imported into a fresh graph on the CPU. Shuffles without a
 seed get one, every run has a deadline, and nothing else of the training graph runs.
+`BATCHES` batches are drawn, each cut to its first `EXAMPLES` examples.
 
 - ``draw(meta, graph, draft, checkpoint_dir) -> (Samples | None, note | None)``: the
   batches (input key -> array each), or None with a note saying why nothing was drawn
@@ -30,6 +31,7 @@ from app.core.samples import Samples
 from app.core.signature import Draft, tensor_name
 
 BATCHES = 2  # batches drawn: verification runs the first, the warmup replays them all
+EXAMPLES = 8  # examples kept of each (a training batch of 128 images is no warmup request)
 SECONDS = 30.0  # deadline of each run of the pipeline
 SEED = 41
 # Ops that start or fill the resources a pipeline reads (iterators, lookup tables).
@@ -209,7 +211,8 @@ def _run(meta: Any, graph: OpGraph, ops: set[str], starters: list[str], runners:
                     values = session.run([fetch[k] for k in keys], options=options)
                 except tf.errors.OutOfRangeError:
                     break
-                drawn.append(dict(zip(keys, values, strict=True)))
+                drawn.append({k: v[:EXAMPLES] if v.ndim else v
+                              for k, v in zip(keys, values, strict=True)})
         finally:  # the runners' cancel ops free threads blocked on a full queue
             coordinator.request_stop()
             coordinator.join(threads, stop_grace_period_secs=10,
