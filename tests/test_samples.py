@@ -200,3 +200,38 @@ def test_synthetic_masks_are_ones_so_a_model_checking_them_exports(tmp_path):
                                                 "mask": np.array([[1, 1, 0], [0, 0, 1]],
                                                                  np.int32)}])
     assert answer["mean"].shape == (2,)
+
+
+def test_samples_files_read_as_the_signature_takes_them(tmp_path):
+    from app.core.samples import InputSpec, SamplesError, SignatureInputs
+    from app.core.samples.files import read_samples
+    from tests.heldout.twin import bytes_feature, int_feature, write_records
+
+    inputs = SignatureInputs({"serving_default": {
+        "ids": InputSpec("int64", (None, None), "tokens"),
+        "image_bytes": InputSpec("string", (None,), None)}})
+    records = write_records(tmp_path / "r.tfrecord", [
+        {"tokens": int_feature([3, 4, 5]), "image_bytes": bytes_feature(b"\x89PNG\x00")},
+        {"tokens": int_feature([6]), "image_bytes": bytes_feature(b"\x00")}])
+    batch = read_samples(records, inputs).batches[0]
+    np.testing.assert_array_equal(batch["ids"], [[3, 4, 5], [6, 0, 0]])  # padded as dense
+    assert batch["image_bytes"].tolist() == [b"\x89PNG\x00", b"\x00"]  # NUL bytes kept
+    columns = tmp_path / "columns.json"
+    columns.write_text(json.dumps({"inputs": {"ids": [[1, 2]], "image_bytes": [
+        {"b64": "AAE="}]}}))
+    batch = read_samples(columns, inputs).batches[0]
+    assert batch["ids"].tolist() == [[1, 2]] and batch["image_bytes"].tolist() == [b"\x00\x01"]
+    columns.write_text(json.dumps({"instances": [{"ids": [1.5]}]}))
+    with pytest.raises(SamplesError, match=r"columns.json: TensorFlow Serving would refuse "
+                                           r"this predict body: .*JSON Value: 1.5 Type: "
+                                           r"Number is not of expected type: int64"):
+        read_samples(columns, inputs)
+    np.savez(tmp_path / "s.npz", image_bytes=np.array(["a", "b"]), ids=np.ones((3, 2)))
+    with pytest.raises(SamplesError, match="input 'ids' takes int64, the file holds float64"):
+        read_samples(tmp_path / "s.npz", inputs)
+    np.savez(tmp_path / "s.npz", image_bytes=np.array(["a", "b"]), ids=np.ones((3, 2), int))
+    with pytest.raises(SamplesError, match=r"different numbers of examples \(ids: 3, "
+                                           r"image_bytes: 2\)"):
+        read_samples(tmp_path / "s.npz", inputs)
+    with pytest.raises(SamplesError, match="no such samples file"):
+        read_samples(tmp_path / "gone.json", inputs)

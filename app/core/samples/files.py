@@ -146,7 +146,7 @@ def _examples(source: Path, inputs: SignatureInputs) -> dict[str, Any]:
             rows = _padded([_feature_values(e.features.feature[feature]) for e in examples])
             shape = (len(rows), *[d if d is not None else -1 for d in (spec.shape or ())[1:]])
             try:
-                array = np.array(rows).reshape(shape if spec.shape else (len(rows), -1))
+                array = _rows_array(rows).reshape(shape if spec.shape else (len(rows), -1))
             except ValueError as exc:
                 raise SamplesError(f"{source}: feature {feature!r} does not fit input "
                                    f"{key!r} of shape {list(spec.shape or [])}") from exc
@@ -156,6 +156,19 @@ def _examples(source: Path, inputs: SignatureInputs) -> dict[str, Any]:
             records[:] = raws
             out[key] = records
     return out
+
+
+def _rows_array(rows: list[list[Any]]) -> Any:
+    """Equal-length rows as one array; bytes as objects (numpy's ``S`` drops trailing
+    NUL bytes, which binary features may end with)."""
+    import numpy as np
+
+    if any(isinstance(v, bytes) for r in rows for v in r):
+        out = np.empty((len(rows), len(rows[0]) if rows else 0), dtype=object)
+        for i, row in enumerate(rows):
+            out[i, :] = row
+        return out
+    return np.array(rows)
 
 
 def _padded(rows: list[list[Any]]) -> list[list[Any]]:
