@@ -81,7 +81,7 @@ def test_one_load_serves_verification_and_the_warmup_replay(tmp_path, monkeypatc
     monkeypatch.setattr(SharedRuns, "run", counting_run)
     result = export_model(_draft(tmp_path / "out", "z"), built["prefix"])
     assert len(loads) == 1
-    assert len(executed) == 1 + 3  # the batch, then each of its 3 examples alone
+    assert len(executed) == 1 + BATCH  # the batch, then each of its examples alone
     # The batch-1 record is example 1 alone, already run; a record at another batch size
     # than verification's runs.
     assert replayed == ["serving_default"] * (warmup.SMALL_BATCH != BATCH)

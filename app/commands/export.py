@@ -66,6 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip comparing the export with the checkpoint")
     parser.add_argument("--no-warmup", action="store_true",
                         help="write no TensorFlow Serving warmup file (assets.extra)")
+    parser.add_argument("--samples", metavar="FILE",
+                        help="real examples to verify on and replay as warmup: a REST "
+                             "predict body, an .npz keyed by input, or a TFRecord of "
+                             "tf.Example")
     add_rewrite_arguments(parser)
 
 
@@ -145,6 +149,7 @@ def draft_from_args(args: argparse.Namespace) -> Draft:
         opts.strip_training = args.strip_training
     opts.verify = opts.verify and not args.no_verify
     opts.warmup = opts.warmup and not getattr(args, "no_warmup", False)
+    opts.samples = getattr(args, "samples", None) or opts.samples
     if not opts.base or not opts.name:
         raise SignetError("give --out BASE and --name NAME (where TensorFlow Serving will "
                           "look for the model)")
@@ -181,6 +186,8 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"Verification: {result.verification.summary()}")
     else:
         print("Verification: skipped (--no-verify)")
+    if result.samples_origin:
+        print(f"Samples: {result.samples_origin}")
     for note in result.notes:
         print(f"{note.level}: {note}")
     print("\n" + result.summary)

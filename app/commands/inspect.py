@@ -33,19 +33,25 @@ def _findings(loaded: LoadedCheckpoint, args: argparse.Namespace) -> tuple[list,
 
 def run_inspect(args: argparse.Namespace) -> int:
     from app.core.rewrite import describe
+    from app.core.samples.fixed_batch import fixed_batches
 
     loaded = load_checkpoint(args.path)
     for warning in loaded.checkpoint.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     findings, draft = _findings(loaded, args)
+    fixed = fixed_batches(draft, loaded.graph)
     if args.json:
         summary = loaded.summary()
         summary["rewrites"] = describe(findings, draft)
+        summary["fixed_batch"] = [{"signature": key, "size": hit.size, "op": hit.op,
+                                   "warning": hit.message} for key, hit in fixed.items()]
         if args.search:
             summary["search"] = _search(loaded, args.search, args.regex)
         print(json.dumps(summary, indent=2))
         return 0
     print(format_summary(loaded))
+    for key, hit in fixed.items():  # a client sending another batch size gets an error
+        print(f"warning: signature {key!r}: {hit.message}")
     print("\nTraining → serving")
     for item in describe(findings, draft):
         state = "on " if item["on"] else "off"

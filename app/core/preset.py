@@ -18,7 +18,7 @@ Format (version 2)::
      "rewrites": {"dropout": false, "batch_norm:bn1/FusedBatchNormV3": false},
      "keep": ["dropout:rnn/dropout"],
      "export": {"name": "encoder", "base": "/srv/models", "strip_training": true,
-                "verify": true, "warmup": true}}
+                "verify": true, "warmup": true, "samples": "requests.json"}}
 
 ``dtype`` and ``shape`` are optional; when present, applying the preset to a
 checkpoint where they differ is an error for that slot (see `signature.validate`).
@@ -28,7 +28,9 @@ the default. Version 1 presets (and window drafts) were written when keeping the
 state was the default and wrote ``false`` for it unasked, so their ``false`` is read as the
 new default; version 2 means what it says. ``rewrites`` (rewrite or site id ->
 on/off) and ``keep`` (blocked sites exported as they are) came later and are optional, so
-older presets load with every rewrite at its default.
+older presets load with every rewrite at its default. ``samples`` (the samples file
+verification and the warmup replay, `app.core.samples.files`) is optional as well and
+written only when set; a relative path is read from where Signet runs.
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ def to_json(draft: Draft) -> dict[str, Any]:
         return out
 
     opts = draft.options
+    export: dict[str, Any] = {"name": opts.name, "base": opts.base,
+                              "strip_training": opts.strip_training, "verify": opts.verify,
+                              "warmup": opts.warmup}
+    if opts.samples:
+        export["samples"] = opts.samples
     return {
         "format": PRESET_FORMAT,
         "version": PRESET_VERSION,
@@ -71,9 +78,7 @@ def to_json(draft: Draft) -> dict[str, Any]:
         "bind": dict(draft.bound),
         "rewrites": dict(draft.rewrites),
         "keep": list(draft.kept),
-        "export": {"name": opts.name, "base": opts.base,
-                   "strip_training": opts.strip_training, "verify": opts.verify,
-                   "warmup": opts.warmup},
+        "export": export,
     }
 
 
@@ -122,6 +127,7 @@ def from_json(data: Any, source: str = "preset") -> Draft:
         or version == 1,
         verify=_flag(export.get("verify", True), fail, "verify"),
         warmup=_flag(export.get("warmup", True), fail, "warmup"),
+        samples=_text(export.get("samples", ""), fail, "export samples"),
     )
     rewrites = data.get("rewrites", {})
     if not isinstance(rewrites, dict) or not all(

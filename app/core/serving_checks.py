@@ -12,7 +12,8 @@ Rules from ``tensorflow_serving/util/json_tensor.cc``:
   the server writes a string output as ``{"b64": …}`` only when its key ends in
   ``_bytes`` (a convention TF Serving borrowed from Cloud ML Engine).
 
-- ``request_problems(draft, graph) -> list[Problem]`` (warnings; called by `validate`)
+- ``request_problems(draft, graph) -> list[Problem]`` (warnings; called by `validate`),
+  the fixed training batch size (`app.core.samples.fixed_batch`) among them
 - ``row_format_offenders(shapes) -> {key: why}``: shapes are ``{key: Shape}`` for a
   signature's inputs and outputs (``None`` = unknown rank, ``None`` dims = any size).
 
@@ -25,6 +26,7 @@ from collections import Counter
 
 from app.core.opgraph import OpGraph, Shape
 from app.core.rest import BYTES_SUFFIX, json_refusal
+from app.core.samples.fixed_batch import fixed_batch
 from app.core.signature import Draft, Level, Problem, Signature, tensor_name
 
 # Ops whose string input is binary data (images, audio, serialized protos).
@@ -150,4 +152,7 @@ def request_problems(draft: Draft, graph: OpGraph) -> list[Problem]:
     for i, sig in enumerate(draft.signatures):
         if sig.method == "predict" and sig.outputs:
             problems += _signature_problems(draft, i, sig, graph)
+        hit = fixed_batch(sig, graph, set(draft.bound))
+        if hit is not None:  # a client sending another batch size gets a shape error
+            problems.append(Problem(Level.WARNING, hit.message, sig.key, signature_index=i))
     return problems

@@ -89,6 +89,7 @@ class ExportOptions:
     strip_training: bool = True  # serve only what the signatures need (False: keep it all)
     verify: bool = True
     warmup: bool = True  # write and replay assets.extra/tf_serving_warmup_requests
+    samples: str = ""  # a samples file (`app.core.samples.files`); "": drawn or synthetic
 
 
 @dataclass

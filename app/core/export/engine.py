@@ -9,7 +9,10 @@ error or cancel removes the staging folder and leaves existing versions untouche
 By default the export serves only what its signatures need (``strip_training``:
 `recipe.prune_meta_graph`). Before any TensorFlow work, the variables the exported
 graph holds are looked up in the checkpoint's ``.index`` (`restore_keys`): a variable
-the checkpoint has no value for stops the export with one line naming it.
+the checkpoint has no value for stops the export with one line naming it. Verification
+and the warmup run on real examples when there are (`app.core.samples`: the draft's
+samples file, else batches drawn from the training pipeline at the read-graph stage),
+at the training batch size of a model that takes no other.
 """
 
 from __future__ import annotations
@@ -31,11 +34,11 @@ from app.core.export.file_notes import file_notes
 from app.core.export.shared_runs import SharedRuns
 from app.core.export.verify import (
     Expected,
+    SampleSet,
     VerifyReport,
     check_export,
     expected_outputs,
     open_export,
-    signature_samples,
     vocabulary,
     vocabulary_of,
 )
@@ -74,6 +77,7 @@ class ExportResult:
     # Each signature's REST body as JSON text, made once where the export ran: a large
     # input (an image batch) makes megabytes of JSON, too slow for a window's UI thread.
     rest_texts: dict[str, str] = field(default_factory=dict)
+    samples_origin: str | None = None  # where the real examples came from (None: synthetic)
 
     @property
     def summary(self) -> str:
@@ -125,6 +129,7 @@ def export_model(
         open_checkpoint(checkpoint)
     notes = check_draft(draft, loaded)
     publish.check_target(opts.base, opts.name, opts.version, opts.overwrite)
+    feeding = _sample_set(draft, loaded, notes) if opts.verify or opts.warmup else SampleSet()
 
     meta = to_tensorflow_meta_graph(loaded.graph.meta_graph)
     moved = recipe.resolve_assets(loaded.graph, loaded.checkpoint.prefix.parent)
@@ -181,7 +186,7 @@ def export_model(
         # Stripping pruned this session's graph: the unpruned reference comes later.
         early_words = vocabulary_of(recipe.asset_sources(graph))
         early_side = None if not opts.verify or opts.strip_training else \
-            (lambda: _checkpoint_outputs(session, sig_defs, early_words))
+            (lambda: _checkpoint_outputs(session, sig_defs, early_words, feeding))
         # The slow half of loading the export (its session over the whole graph) is made
         # meanwhile too, from the GraphDef the builder is about to write.
         builder, early, staged = _guard_io(lambda: recipe.write_variables(
@@ -193,14 +198,14 @@ def export_model(
         variables_bytes = _size(staging.saved_dir / "variables")
         # The REST sample bodies (megabytes of JSON for an image batch) are Python work,
         # made while the C++ loader below runs without Python's lock.
-        rest = started(lambda: _rest_samples(sig_defs))
+        rest = started(lambda: _rest_samples(sig_defs, feeding))
 
         report = None
         expected: dict[str, Expected] = {}
 
         def checkpoint_side() -> None:  # closes the session: one copy of the weights
             expected.update(_expected(staging.saved_dir, session, sig_defs, full_meta, bound,
-                                      loaded, opts.strip_training, keys))
+                                      loaded, opts.strip_training, keys, feeding))
 
         late_side = None
         if opts.verify:
@@ -222,7 +227,7 @@ def export_model(
                 if opts.warmup:
                     stage("warmup", "Writing and replaying TensorFlow Serving's warmup requests")
                     _guard_io(lambda: warmup.add_warmup(staging.saved_dir, sig_defs, opts.name,
-                                                        cancelled, model, runs))
+                                                        cancelled, model, runs, feeding))
 
         # Everything that can fail is done before publishing: after it, nothing may.
         samples, texts = rest.result()
@@ -245,7 +250,31 @@ def export_model(
     result = ExportResult(path, version, path.parent, sig_defs, report, variables_bytes, notes,
                           samples)
     result.rest_texts = texts
+    result.samples_origin = feeding.given.origin if feeding.given is not None else None
     return result
+
+
+def _sample_set(draft: Draft, loaded: LoadedCheckpoint, notes: list[Problem]) -> SampleSet:
+    """The real examples verification and the warmup use, and the fixed batch sizes.
+
+    ``--samples FILE`` when given; else batches drawn from the training pipeline when the
+    inputs come from one whose data files exist (an info note says why not, when not).
+    """
+    from app.core.samples import signature_inputs
+    from app.core.samples.files import read_samples
+    from app.core.samples.fixed_batch import fixed_batches
+    from app.core.samples.pipeline import draw
+
+    fixed = {key: hit.size for key, hit in fixed_batches(draft, loaded.graph).items()}
+    if draft.options.samples:
+        return SampleSet(read_samples(draft.options.samples,
+                                      signature_inputs(draft, loaded.graph)), fixed)
+    drawn, why = draw(loaded.graph.meta_graph, loaded.graph, draft,
+                      loaded.checkpoint.prefix.parent)
+    if why:
+        notes.append(Problem(Level.INFO, f"samples: synthetic, since {why}; give real "
+                                         "examples with --samples FILE"))
+    return SampleSet(drawn, fixed)
 
 
 def _staged_session(staged: Started[Any] | None) -> Any:
@@ -259,19 +288,23 @@ def _staged_session(staged: Started[Any] | None) -> Any:
         return None
 
 
-def _rest_samples(sig_defs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Each signature's REST sample inputs (one example) and its body as JSON text; none
-    for a signature TF Serving's REST API cannot serve (`serving.rest_refusal`). Never words
-    of the assets, which are printed nowhere unasked (they may not be the user's)."""
+def _rest_samples(sig_defs: dict[str, Any], feeding: SampleSet
+                  ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each signature's REST sample inputs (one example, the first real one when there
+    are; at the fixed batch size when the model takes no other) and its body as JSON text;
+    none for a signature TF Serving's REST API cannot serve (`serving.rest_refusal`). Never
+    words of the assets, which are printed nowhere unasked (they may not be the user's)."""
     served = {k: s for k, s in sig_defs.items() if serving.rest_refusal(s) is None}
-    samples = {k: signature_samples(s, [], batch=1) for k, s in served.items()}
+    samples = {k: feeding.signature(k, s, [], rows=feeding.fixed.get(k) or 1)[0]
+               for k, s in served.items()}
     texts = {k: json.dumps(serving.rest_body(k, samples[k], sig)) for k, sig in served.items()}
     return samples, texts
 
 
 def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any],
               full_meta: Any, bound: dict[str, Any], loaded: LoadedCheckpoint,
-              stripped: bool, keys: dict[str, str] | None) -> dict[str, Expected]:
+              stripped: bool, keys: dict[str, str] | None, feeding: SampleSet
+              ) -> dict[str, Expected]:
     """The checkpoint side of verification (the unpruned graph when the export was stripped).
 
     It runs in the session the export restored, unless stripping pruned that graph:
@@ -290,7 +323,8 @@ def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any]
                                                                keys),
                                    loaded.checkpoint.prefix)
     try:
-        return _checkpoint_outputs(reference, sig_defs, vocabulary(saved_dir / "assets"))
+        return _checkpoint_outputs(reference, sig_defs, vocabulary(saved_dir / "assets"),
+                                   feeding)
     finally:
         reference.close()
         session.close()
@@ -298,7 +332,7 @@ def _expected(saved_dir: Path, session: recipe.Session, sig_defs: dict[str, Any]
 
 
 def _checkpoint_outputs(reference: recipe.Session, sig_defs: dict[str, Any],
-                        words: list[str]) -> dict[str, Expected]:
+                        words: list[str], feeding: SampleSet) -> dict[str, Expected]:
     """What ``reference`` (restored, its tables not yet initialized) computes on the samples."""
     from app.core.tf_runtime import tensorflow
 
@@ -313,7 +347,7 @@ def _checkpoint_outputs(reference: recipe.Session, sig_defs: dict[str, Any],
         except tf.errors.OpError as exc:
             raise ExportError("verification: the checkpoint graph's lookup tables fail to "
                               f"initialize ({error_line(exc)})") from exc
-    return expected_outputs(sig_defs, words, reference.run)
+    return expected_outputs(sig_defs, words, reference.run, feeding, reference.graph)
 
 
 def _read_by_signatures(graph: OpGraph, draft: Draft) -> set[str]:

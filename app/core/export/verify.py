@@ -7,8 +7,11 @@ the variables are written (`app.core.staged_session`) and finished from the writ
 folder; when the written graph is not the staged one, or anything fails on the way,
 TensorFlow Serving's own C++ loader loads it (`app.core.cc_session`). Every
 signature runs on a batch of `BATCH` distinct deterministic examples; the
-checkpoint graph with restored variables runs on the same batch. An export
-passes only when, for every output:
+checkpoint graph with restored variables runs on the same batch. The examples are
+real ones when there are (`app.core.samples`: a samples file, or batches drawn from
+the training pipeline; cycled up to `BATCH` rows), synthetic for the inputs they leave
+out; a model that only takes its training batch size (`app.core.samples.fixed_batch`)
+runs at that size only. An export passes only when, for every output:
 
 - it is finite (NaN or Inf fail, naming the output: equal NaNs are no match);
 - two identical runs agree (random ops or an input pipeline fail here);
@@ -49,7 +52,8 @@ from app.core.opgraph import OpGraph
 
 RTOL = 1e-5
 ATOL = 1e-5
-BATCH = 3  # distinct examples per verification batch
+BATCH = 8  # examples per verification batch (at least): mixing may start above a few
+MAX_GIVEN = 16  # real examples verification runs alone at most (the warmup replays all)
 # Ops whose result leaves the finite numbers for inputs outside their domain.
 _NAN_PRONE = {"Log", "Log1p", "Sqrt", "Rsqrt", "Reciprocal", "Inv", "Div", "RealDiv",
               "DivNoNan", "FloorDiv", "Pow", "Acos", "Asin", "Acosh", "Atanh", "Exp", "Lgamma",
@@ -130,7 +134,11 @@ def sample_value(dtype: str, shape: list[int] | None, words: list[str], seed: in
 
 def signature_samples(signature_def: Any, words: list[str], batch: int = BATCH
                       ) -> dict[str, Any]:
-    """Sample inputs for one SignatureDef, keyed like its inputs."""
+    """Sample inputs for one SignatureDef, keyed like its inputs: `sample_value`'s (a
+    length is 1, within any ``[1, time steps]``; ids are 0 or 1, below any vocabulary)
+    and masks of ones."""
+    import numpy as np
+
     from app.core.tf_runtime import tensorflow
 
     as_dtype = tensorflow().dtypes.as_dtype
@@ -138,7 +146,12 @@ def signature_samples(signature_def: Any, words: list[str], batch: int = BATCH
     for i, (key, info) in enumerate(sorted(signature_def.inputs.items())):
         shape = None if info.tensor_shape.unknown_rank else [d.size for d in info.tensor_shape.dim]
         dtype = as_dtype(info.dtype).name
-        samples[key] = sample_value(dtype, shape, words, seed=i + 1, batch=batch)
+        value = sample_value(dtype, shape, words, seed=i + 1, batch=batch)
+        if "mask" in key.lower() and value.dtype.kind in "biuf":
+            # A mask keeps every step: a row masked all off leaves an example nothing to
+            # attend to or average over (NaN, or a check that refuses it).
+            value = np.ones_like(value)
+        samples[key] = value
     return samples
 
 
@@ -176,26 +189,71 @@ class Expected:
 
     samples: dict[str, Any]  # input key -> array
     outputs: dict[str, Any]  # output key -> array
+    distinct: int | None = None  # rows that are distinct examples (run alone), None: all
+    fixed: int | None = None  # the only batch size the model takes (no runs alone)
+
+
+@dataclass
+class SampleSet:
+    """What verification feeds: the real examples, if any, and fixed batch sizes."""
+
+    given: Any = None  # `app.core.samples.Samples`, or None: synthetic only
+    fixed: dict[str, int] = field(default_factory=dict)  # signature key -> batch size
+
+    def signature(self, key: str, sig: Any, words: list[str], rows: int | None = None
+                  ) -> tuple[dict[str, Any], set[str], int | None]:
+        """(samples, keys made up, distinct rows) for one SignatureDef: the first real
+        batch cycled to `BATCH` rows (or cut to the fixed size, or to ``rows``),
+        synthetic for the inputs it leaves out."""
+        given = self.given.first(set(sig.inputs)) if self.given is not None else {}
+        fixed = self.fixed.get(key) or _fixed_first(sig)
+        counts = {len(v) for v in given.values() if v.ndim >= 1}
+        count = min(counts) if counts else 0
+        size = fixed or rows or (max(min(count, MAX_GIVEN), BATCH) if count else BATCH)
+        made = signature_samples(sig, words, size)
+        synthetic = set(made) - set(given)
+        out = {k: made[k] for k in synthetic}
+        for k, value in given.items():
+            out[k] = value if value.ndim == 0 else value[[i % count for i in range(size)]]
+        distinct = min(count, size) if count and not synthetic else None
+        return out, synthetic, distinct
+
+
+def _fixed_first(sig: Any) -> int | None:
+    """The first dimension every input of a SignatureDef fixes, if they do."""
+    for info in sig.inputs.values():
+        shape = info.tensor_shape
+        if not shape.unknown_rank and shape.dim and shape.dim[0].size > 0:
+            return shape.dim[0].size
+    return None
 
 
 def expected_outputs(signature_defs: dict[str, Any], words: list[str],
-                     run: Callable[[list[str], dict[str, Any]], list[Any]]
+                     run: Callable[[list[str], dict[str, Any]], list[Any]],
+                     feeding: SampleSet | None = None, graph: Any = None
                      ) -> dict[str, Expected]:
-    """Run the checkpoint graph (``run(fetches, feeds)``) on every signature's samples."""
+    """Run the checkpoint graph (``run(fetches, feeds)``, ``graph`` its ``tf.Graph``) on
+    every signature's samples (`SampleSet.signature`)."""
+    from app.core.samples.asserts import assertion_message
     from app.core.tf_runtime import tensorflow
 
     tf = tensorflow()
+    feeding = feeding or SampleSet()
     expected = {}
     for key, sig in sorted(signature_defs.items()):
-        samples = signature_samples(sig, words)
+        samples, synthetic, distinct = feeding.signature(key, sig, words)
         out_keys = sorted(sig.outputs)
         try:
             values = run([sig.outputs[k].name for k in out_keys],
                          {sig.inputs[k].name: v for k, v in samples.items()})
         except tf.errors.OpError as exc:
-            raise ExportError(f"verification: the checkpoint graph fails on sample inputs for "
-                              f"signature {key!r} ({error_line(exc)})") from exc
-        expected[key] = Expected(samples, dict(zip(out_keys, values, strict=True)))
+            said = None if graph is None else assertion_message(
+                graph, exc, key, {k: sig.inputs[k].name for k in sig.inputs}, synthetic,
+                feeding.given.origin if feeding.given is not None else None)
+            raise ExportError(said or f"verification: the checkpoint graph fails on sample "
+                              f"inputs for signature {key!r} ({error_line(exc)})") from exc
+        expected[key] = Expected(samples, dict(zip(out_keys, values, strict=True)), distinct,
+                                 feeding.fixed.get(key))
     return expected
 
 
@@ -306,6 +364,8 @@ class _SignatureRun:
 
     def _batch(self) -> int | None:
         """The batch size of the samples, or None when the signature has no batch axis."""
+        if self.want.fixed:  # the model takes no other batch size: nothing runs alone
+            return None
         sizes = set()
         for info in self.sig.inputs.values():
             shape = info.tensor_shape
@@ -319,8 +379,9 @@ class _SignatureRun:
         """Each example alone must get its row of the batch answer (see the module doc)."""
         import numpy as np
 
+        distinct = batch if self.want.distinct is None else min(batch, self.want.distinct)
         alone = [self._run({k: v[i:i + 1] for k, v in self.want.samples.items()})
-                 for i in range(batch)]
+                 for i in range(distinct)]
         for n, (name, whole) in enumerate(zip(self.out_keys, got, strict=True)):
             whole = np.asarray(whole)
             singles = [np.asarray(run[n]) for run in alone]

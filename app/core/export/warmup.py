@@ -9,6 +9,11 @@ staged SavedModel first, and a failing record fails the export (nothing publishe
 Records: for every signature, a request at batch 1 and one at `SMALL_BATCH`, built
 from the verification's sample inputs: ``predict_log`` for predict signatures,
 ``classify_log``/``regress_log`` (``tf.Example`` inputs) for classify/regress ones.
+With real examples (`app.core.samples`: ``--samples FILE`` or batches drawn from the
+training pipeline), the records replay them instead, as TF Serving users warm up with
+recorded requests: each batch whole, then each of its examples alone, up to
+`MAX_RECORDS`. A model that takes only its training batch size gets records of that
+size only.
 
 - ``write_warmup(saved_dir, signature_defs, words, model_name) -> Path``
 - ``replay_warmup(saved_dir, cancelled=None, model=None, runs=None) -> int`` (records
@@ -26,7 +31,7 @@ from typing import Any
 
 from app.core.errors import Cancelled, ExportError, error_line
 from app.core.export.shared_runs import SharedRuns
-from app.core.export.verify import BATCH
+from app.core.export.verify import BATCH, SampleSet
 
 WARMUP_FOLDER = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -89,19 +94,44 @@ def _record(key: str, method: str, samples: dict[str, Any], model_name: str) -> 
 
 
 def write_warmup(saved_dir: Path, signature_defs: dict[str, Any], words: list[str],
-                 model_name: str) -> Path:
+                 model_name: str, feeding: SampleSet | None = None) -> Path:
     """Write the warmup file for ``signature_defs`` into ``saved_dir``; return its path."""
-    from app.core.export.verify import signature_samples
     from app.core.tf_runtime import tensorflow
 
     path = warmup_path(saved_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    records = [_record(key, sig.method_name, signature_samples(sig, words, batch), model_name)
-               for key, sig in sorted(signature_defs.items()) for batch in (1, SMALL_BATCH)]
+    records = [_record(key, sig.method_name, batch, model_name)
+               for key, sig in sorted(signature_defs.items())
+               for batch in _batches(key, sig, words, feeding or SampleSet())]
     with tensorflow().io.TFRecordWriter(str(path)) as writer:
         for log in records[:MAX_RECORDS]:
             writer.write(log.SerializeToString())
     return path
+
+
+def _batches(key: str, sig: Any, words: list[str], feeding: SampleSet) -> list[dict[str, Any]]:
+    """The inputs of one signature's records (see module doc), synthetic where no real
+    example gives an input."""
+    from app.core.export.verify import signature_samples
+
+    fixed = feeding.fixed.get(key)
+    given = feeding.given.for_signature(set(sig.inputs)) if feeding.given is not None else []
+    if not given:
+        return [signature_samples(sig, words, size) for size in
+                ((fixed,) if fixed else (1, SMALL_BATCH))]
+    out = []
+    for batch in given:
+        rows = min((len(v) for v in batch.values() if v.ndim), default=1)
+        sizes = [fixed] if fixed else [rows] + [1] * rows
+        for i, size in enumerate(sizes):
+            start = 0 if fixed or i == 0 else i - 1
+            picked = [(start + j) % rows for j in range(size)]
+            made = signature_samples(sig, words, size)
+            made.update({k: v if v.ndim == 0 else v[picked] for k, v in batch.items()})
+            out.append(made)
+            if len(out) >= MAX_RECORDS:
+                return out
+    return out
 
 
 def read_warmup(path: Path) -> list[Any]:
@@ -183,12 +213,14 @@ def _replay(logs: list[Any], model: Any, runs: SharedRuns | None,
 
 def add_warmup(saved_dir: Path, signature_defs: dict[str, Any], model_name: str,
                cancelled: Callable[[], bool] | None = None, model: Any = None,
-               runs: SharedRuns | None = None) -> int:
+               runs: SharedRuns | None = None, feeding: SampleSet | None = None) -> int:
     """Write the warmup file into the staged export and replay it; records replayed.
 
-    ``model`` and ``runs``: as `replay_warmup` (the export loaded once for all checks).
+    ``model`` and ``runs``: as `replay_warmup` (the export loaded once for all checks);
+    ``feeding``: the real examples and fixed batch sizes verification used.
     """
     from app.core.export.verify import vocabulary
 
-    write_warmup(saved_dir, signature_defs, vocabulary(saved_dir / "assets"), model_name)
+    write_warmup(saved_dir, signature_defs, vocabulary(saved_dir / "assets"), model_name,
+                 feeding)
     return replay_warmup(saved_dir, cancelled, model, runs)

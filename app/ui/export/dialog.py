@@ -126,6 +126,15 @@ class ExportDialog(QDialog):
                                 checked=opts.verify)
         self.warmup = QCheckBox("Write warmup requests for TensorFlow Serving (replayed first)",
                                 checked=opts.warmup)
+        self.samples = QLineEdit(opts.samples)
+        self.samples.setObjectName("exportSamples")
+        self.samples.setPlaceholderText("none: drawn from the training pipeline, or synthetic")
+        self.samples.setToolTip("Real examples to verify on and replay as warmup: a REST "
+                                "predict body (Try It's \"Save as samples…\"), an .npz "
+                                "keyed by input, or a TFRecord of tf.Example")
+        samples_row = QHBoxLayout()
+        samples_row.addWidget(self.samples, 1)
+        samples_row.addWidget(QPushButton("Browse…", clicked=self._browse_samples))
         form = QFormLayout()
         form.addRow("Base folder:", base_row)
         form.addRow("Model name:", self.name)
@@ -133,6 +142,7 @@ class ExportDialog(QDialog):
         form.addRow("", self.keep_training)
         form.addRow("", self.verify)
         form.addRow("", self.warmup)
+        form.addRow("Samples…:", samples_row)
         self.form = QWidget()
         self.form.setLayout(form)
         self.base.textChanged.connect(self.propose_version)
@@ -179,6 +189,13 @@ class ExportDialog(QDialog):
         if folder:
             self.base.setText(folder)
 
+    def _browse_samples(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Samples to verify on", self.samples.text(),
+            "Samples (*.json *.npz *.tfrecord *.tfrecords *.rec);;All files (*)")
+        if path:
+            self.samples.setText(path)
+
     def propose_version(self) -> None:
         """Propose the next free version of BASE/NAME."""
         from app.core.export import next_version
@@ -198,6 +215,7 @@ class ExportDialog(QDialog):
         opts.strip_training = not self.keep_training.isChecked()
         opts.verify = self.verify.isChecked()
         opts.warmup = self.warmup.isChecked()
+        opts.samples = self.samples.text().strip()
         return draft
 
     # Running ------------------------------------------------------------------------------

@@ -75,10 +75,15 @@ class ExportRecord:
     def of(cls, result) -> ExportRecord:
         """The record of an `ExportResult`."""
         report = result.verification
-        return cls(str(result.path), int(result.version),
-                   f"✔ {report.summary()}" if report is not None
-                   else "Not verified (verification was turned off).",
-                   result.summary, snippets(result))
+        said = f"✔ {report.summary()}" if report is not None \
+            else "Not verified (verification was turned off)."
+        if result.samples_origin:
+            said += f"\nSamples: {result.samples_origin}"
+        # The fixed training batch size among them: a client must not meet it as a surprise.
+        said += "".join(f"\nwarning: {note}" for note in result.notes
+                        if note.level == "warning")
+        return cls(str(result.path), int(result.version), said, result.summary,
+                   snippets(result))
 
     def to_dict(self) -> dict[str, Any]:
         """For the settings: very long snippets are kept as their preview."""

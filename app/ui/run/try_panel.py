@@ -7,6 +7,8 @@ an image resized to an ``[N,H,W,C]`` input with the chosen scaling, a text file 
 strings), and the answer as the server's JSON, a table of outputs, and the top-k of a
 probability vector (with labels from a labels file). Every run, and every file that
 needs TensorFlow, goes through a worker thread (`app.core.tryit` does the work).
+"Save as samples…" writes the body to a file the export verifies on and replays as
+warmup (`app.core.samples.files` reads it).
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ class TryPanel(QWidget):
         self.scaling.setToolTip("How image pixels (0..255) become input values")
         self.file_button = QPushButton("Input from File…")
         self.labels_button = QPushButton("Labels…")
+        self.save_samples_button = QPushButton("Save as samples…")
+        self.save_samples_button.setToolTip("Write this request body to a file: the export "
+                                            "verifies on it and replays it as warmup "
+                                            "(--samples FILE, the Export dialog's Samples…)")
         self.run_button = QPushButton("Run")
         self.status = QLabel(_NOT_READY)
         self.status.setWordWrap(True)
@@ -113,7 +119,8 @@ class TryPanel(QWidget):
         title.addWidget(self.sample_button)
         files = QHBoxLayout()
         files.addWidget(self.input_key, 1)  # an input's key takes the room left
-        for widget in (self.scaling, self.file_button, self.labels_button):
+        for widget in (self.scaling, self.file_button, self.labels_button,
+                       self.save_samples_button):
             files.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.addLayout(title)
@@ -129,6 +136,7 @@ class TryPanel(QWidget):
         self.run_button.clicked.connect(self.run)
         self.file_button.clicked.connect(self.ask_input_file)
         self.labels_button.clicked.connect(self.ask_labels)
+        self.save_samples_button.clicked.connect(self.ask_save_samples)
         self._set_enabled()
 
     # State --------------------------------------------------------------------------------
@@ -219,6 +227,24 @@ class TryPanel(QWidget):
         self.status.setText(f"Reading {path}…")
         task.start()
         return task
+
+    def ask_save_samples(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save the request as samples",
+                                              "samples.json", "REST predict body (*.json)")
+        if path:
+            self.save_samples(path)
+
+    def save_samples(self, path: str) -> None:
+        """Write the editor's REST body to ``path``, the samples file an export reads."""
+        from pathlib import Path
+
+        try:
+            Path(path).write_text(self.request.toPlainText(), encoding="utf-8")
+        except OSError as exc:
+            self.status.setText(f"Cannot save the samples: {exc.strerror} ({path})")
+            return
+        self.status.setText(f"Saved the request as samples: {path} (give it to the export "
+                            "as --samples or in the Export dialog's Samples…)")
 
     def ask_labels(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Labels (one per line)", "",
