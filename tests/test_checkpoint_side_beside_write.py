@@ -21,7 +21,7 @@ from app.core import serving_model
 from app.core.beside import started
 from app.core.errors import ExportError
 from app.core.export import engine, export_model, recipe
-from app.core.export.verify import vocabulary, vocabulary_of
+from app.core.export.verify import SampleSet, vocabulary, vocabulary_of
 from app.core.loader import load_checkpoint
 from app.core.protos import to_tensorflow_meta_graph
 from app.core.signature import Draft, Signature, Slot
@@ -87,7 +87,7 @@ def test_the_graph_never_changes_while_the_checkpoint_side_runs_beside_the_write
     def side() -> dict[str, Any]:
         threads.append(threading.current_thread().name)
         ops_seen.append(len(graph.get_operations()))
-        outputs = engine._checkpoint_outputs(session, sig_defs, words)
+        outputs = engine._checkpoint_outputs(session, sig_defs, words, SampleSet())
         ops_seen.append(len(graph.get_operations()))
         return outputs
 
@@ -133,7 +133,7 @@ def test_a_failed_write_closes_the_staged_session_made_beside_it(tf1_vocab, tmp_
         with pytest.raises(OSError, match="No space left"):
             recipe.write_variables(session, ops, tmp_path / "saved", sig_defs,
                                    lambda: engine._checkpoint_outputs(
-                                       session, sig_defs, WORDS), stage)
+                                       session, sig_defs, WORDS, SampleSet()), stage)
     finally:
         session.close()
     assert len(made) == 1

@@ -116,6 +116,31 @@ def test_incomplete_checkpoints_are_not_taken(finished_run, tmp_path):
     assert _versions(tmp_path / "base" / "m") == [10, 20]
 
 
+def test_a_watch_dead_before_its_version_is_there_retries_the_same_version(
+        finished_run, tmp_path, monkeypatch):
+    """Killed after noting the export as pending but before the version exists: the next
+    watch publishes that step as the same version, not as a new run above it."""
+    from app.core import export
+
+    base, lines = tmp_path / "base", []
+
+    def killed(*_args, **_kwargs):
+        raise SystemExit(137)  # not an Exception: the watch cannot log it, as with kill -9
+
+    real = export.export_model
+    monkeypatch.setattr(export, "export_model", killed)
+    with pytest.raises(SystemExit):
+        Watch(finished_run, base, "m", _draft(), Policy("latest"), log=lines.append).run(
+            once=True)
+    assert read_state(base / "m").pending.version == 10 and _versions(base / "m") == []
+
+    monkeypatch.setattr(export, "export_model", real)
+    Watch(finished_run, base, "m", _draft(), Policy("latest", keep=2),
+          log=lines.append).run(once=True)
+    assert _versions(base / "m") == [40, 50]
+    assert not [line for line in lines if "new run" in line]
+
+
 def test_kill_9_and_restart_never_publish_a_worse_model(tmp_path):
     run, base, gate = tmp_path / "run", tmp_path / "base", tmp_path / "gate"
     job = _training(run, "--gate", gate, "--gate-after", "4")  # 10..40, then waits

@@ -183,7 +183,8 @@ class Watch:
         with changing(self.folder) as state:
             state.pending = Published(version, candidate.step, value, time.time(),
                                       str(candidate.prefix), key=candidate.key)
-            state.high = max(state.high, version)
+            # Not yet `high`: a watch killed before the version is there retries this step
+            # as the same version, not as a new run above it.
         draft.options.base, draft.options.name = str(self.base), self.name
         draft.options.version, draft.options.overwrite = version, False
         try:
@@ -200,6 +201,7 @@ class Watch:
                 version, candidate.step, value, time.time(), str(candidate.prefix),
                 facts_of_signature_defs(result.signature_defs), candidate.key))
             state.seen[candidate.key] = f"published {version}"
+            state.high = max(state.high, version)
             if value is not None and self.policy.better(value, state.best):
                 state.best = value
             state.draft = preset.to_json(draft)
