@@ -13,6 +13,13 @@ from app.core.loader import load_checkpoint
 from tests import builders
 
 
+@pytest.fixture(autouse=True)
+def _no_debug_left_over(monkeypatch):
+    """`signet --debug …` run in this process sets SIGNET_DEBUG for the processes it
+    starts; no test inherits it from the one before."""
+    monkeypatch.delenv("SIGNET_DEBUG", raising=False)
+
+
 @pytest.fixture(scope="session")
 def skip_thoughts(tmp_path_factory):
     return builders.skip_thoughts(tmp_path_factory.mktemp("ckpt") / "skip_thoughts")

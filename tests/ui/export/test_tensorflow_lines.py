@@ -12,7 +12,13 @@ from app.ui.export import process as export_process
 
 
 def test_an_export_process_sends_tensorflows_lines_instead_of_printing_them(
-        loaded, tmp_path, capfd):
+        loaded, tmp_path, capfd, monkeypatch):
+    from tensorflow.python.util import deprecation
+
+    # As in a new export process: quiet, and TensorFlow's warn-once deprecations not yet said
+    # (an export earlier in this test process said them already).
+    tf_runtime.quiet_tensorflow()
+    monkeypatch.setattr(deprecation, "_PRINTED_WARNING", {})
     kept: list[str] = []
     tf_runtime.on_tensorflow_line(kept.append)
     try:
