@@ -119,14 +119,17 @@ class TryPanel(QWidget):
         title.addWidget(self.sample_button)
         files = QHBoxLayout()
         files.addWidget(self.input_key, 1)  # an input's key takes the room left
-        for widget in (self.scaling, self.file_button, self.labels_button,
-                       self.save_samples_button):
+        for widget in (self.scaling, self.file_button, self.labels_button):
             files.addWidget(widget)
+        # Beside Run, not in the row above: that row sets the dock's narrowest width.
+        running = QHBoxLayout()
+        running.addWidget(self.run_button, 1)
+        running.addWidget(self.save_samples_button)
         layout = QVBoxLayout(self)
         layout.addLayout(title)
         layout.addLayout(files)
         layout.addWidget(self.request, 1)
-        layout.addWidget(self.run_button)
+        layout.addLayout(running)
         layout.addWidget(self.status)
         layout.addWidget(self.results, 1)
 
