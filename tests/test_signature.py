@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.graph.opgraph import OpGraph
 from app.core.loader import load_checkpoint
-from app.core.opgraph import OpGraph
 from app.core.signature import (
     Draft,
     Level,

@@ -156,7 +156,7 @@ def read_state_file(directory: Path) -> list[Path]:
 
     from google.protobuf import text_format
 
-    from app.core.protos import CheckpointState
+    from app.core.graph.protos import CheckpointState
 
     try:
         proto = text_format.Parse(text, CheckpointState())

@@ -14,11 +14,11 @@ from functools import cached_property
 
 from app.core.checkpoint import Checkpoint, CheckpointFiles, check_complete, resolve
 from app.core.errors import Cancelled
+from app.core.graph.opgraph import OpGraph, collector_paused
+from app.core.graph.search import SearchIndex
 from app.core.metagraph import read_meta_graph
-from app.core.opgraph import OpGraph, collector_paused
 from app.core.proposal import Proposal, propose
 from app.core.saved_model_source import is_saved_model, open_saved_model, signatures_json
-from app.core.search import SearchIndex
 from app.core.serving_model import model_version_folder
 from app.core.suggest import Suggestions, is_machinery, suggest
 from app.core.variables import VariableInventory

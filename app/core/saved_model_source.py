@@ -29,7 +29,7 @@ from app.core.bundle_index import BundleIndex, read_bundle_index
 from app.core.checkpoint import Checkpoint, CheckpointFiles, data_shards, missing_shard
 from app.core.dtypes import dtype_name
 from app.core.errors import CheckpointError, read_checkpoint_file
-from app.core.opgraph import OpGraph, format_shape
+from app.core.graph.opgraph import OpGraph, format_shape
 
 SERVE_TAG = "serve"
 # What the SavedModel builder adds to a graph; a new export adds its own again.

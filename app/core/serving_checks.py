@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from app.core.opgraph import OpGraph, Shape
+from app.core.graph.opgraph import OpGraph, Shape
 from app.core.rest import BYTES_SUFFIX, json_refusal
 from app.core.samples.fixed_batch import fixed_batch
 from app.core.signature import Draft, Level, Problem, Signature, tensor_name

@@ -37,7 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.core.checks import signature_findings
-from app.core.opgraph import OpGraph, Tensor
+from app.core.graph.opgraph import OpGraph, Tensor
 
 DEFAULT_SIGNATURE = "serving_default"
 METHODS = ("predict", "classify", "regress")
@@ -424,7 +424,7 @@ def bound_value_problem(value: Any, dtype: str, shape: Any) -> str | None:
         len(shape) != array.ndim
         or any(d is not None and d != n for d, n in zip(shape, array.shape, strict=False))
     ):
-        from app.core.opgraph import format_shape
+        from app.core.graph.opgraph import format_shape
 
         return f"shape {list(array.shape)} does not fit the placeholder's {format_shape(shape)}"
     return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.proposal import propose
 
 # Top-level or nested scopes that are never part of the served model.

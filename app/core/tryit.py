@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import SignetError
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.rest import request_body
 from app.core.serving_checks import row_format_offenders
 from app.core.signature import Draft, tensor_name

@@ -42,10 +42,10 @@ from app.core.export.verify import (
     vocabulary,
     vocabulary_of,
 )
+from app.core.graph.op_registry import unregistered_in_meta_graph, unregistered_message
+from app.core.graph.opgraph import OpGraph
+from app.core.graph.protos import to_tensorflow_meta_graph
 from app.core.loader import LoadedCheckpoint, load_checkpoint
-from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
-from app.core.opgraph import OpGraph
-from app.core.protos import to_tensorflow_meta_graph
 from app.core.signature import Draft, Level, Problem, needed_ops, validate
 
 Progress = Callable[[float, str], None]

@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 from app.core.beside import Started
 from app.core.errors import ExportError, error_line
 from app.core.export.control_flow import prune_context_records
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.plain_path import plain_prefix
 from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
 
@@ -258,7 +258,7 @@ def import_graph(meta: Any, bound: dict[str, Any]) -> tuple[Any, Any]:
     ``meta`` may be TensorBoard's copy of the class (as graphs are read for display);
     TensorFlow's import takes only its own.
     """
-    from app.core.protos import to_tensorflow_meta_graph
+    from app.core.graph.protos import to_tensorflow_meta_graph
 
     tf = _tf()
     tf1 = tf.compat.v1
@@ -283,7 +283,7 @@ _NODE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*\Z")  # TensorFlow's rul
 
 def _import_failure(meta: Any, exc: BaseException) -> str:
     """What TensorFlow said; missing libraries only when an op type really is unregistered."""
-    from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
+    from app.core.graph.op_registry import unregistered_in_meta_graph, unregistered_message
 
     said = f"TensorFlow cannot import the graph: {error_line(exc)}"
     bad = next((node.name for node in meta.graph_def.node if not _NODE_NAME.match(node.name)),

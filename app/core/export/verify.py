@@ -48,7 +48,7 @@ from app.core.checks import path_ops, signature_findings
 from app.core.errors import Cancelled, ExportError, error_line
 from app.core.export.batch_causes import batch_mixing_cause, batch_path
 from app.core.export.shared_runs import SharedRuns
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 
 RTOL = 1e-5
 ATOL = 1e-5

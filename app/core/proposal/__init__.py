@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import weakref
 
-from app.core.opgraph import OpGraph, collector_paused
+from app.core.graph.opgraph import OpGraph, collector_paused
 from app.core.proposal.model import Candidate, Note, Proposal, ProposedSlot
 from app.core.proposal.proposer import Proposer
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.proposal import sampling, teacher_forcing
 from app.core.proposal.keys import Namer, clean_key, unique
 from app.core.proposal.model import Candidate, Note, Proposal, ProposedSlot

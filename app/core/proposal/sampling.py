@@ -13,7 +13,7 @@ bypasses those) nor in a branch a training switch turns off.
 from __future__ import annotations
 
 from app.core.checks import RANDOM_OPS
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.proposal.sources import ops_of_type
 
 _SCALE = frozenset({"Mul", "RealDiv"})

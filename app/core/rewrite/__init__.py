@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.rewrite.base import Applied, Finding, Rewrite
 
 if TYPE_CHECKING:
-    from app.core.opgraph import OpGraph
+    from app.core.graph.opgraph import OpGraph
     from app.core.signature import Draft, Problem
 
 # Application order: inputs are rewired before the idioms that read them are followed.

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from app.core.opgraph import OpGraph
+    from app.core.graph.opgraph import OpGraph
     from app.core.signature import Draft
 
 

@@ -34,7 +34,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_edit import (
     add_variable_read,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_edit import canonical, copy_meta, nodes_by_name, resolve, rewire
 from app.core.rewrite.graph_walk import ancestors, consumers_of, op_of, producer

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graphdef import copied, make_scalar_constant
 from app.core.signature import Draft, tensor_name

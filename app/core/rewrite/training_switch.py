@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.checks import PIPELINE_OPS, RANDOM_OPS
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_walk import ASSIGN_OPS, const_values, consumers_of, op_of, producer
 from app.core.rewrite.graphdef import copied, make_scalar_constant

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.errors import ExportError
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.signature import Draft, tensor_name
 
 

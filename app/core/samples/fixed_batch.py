@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.rewrite.graph_walk import const_values
 from app.core.signature import Draft, Signature, needed_ops, tensor_name
 
