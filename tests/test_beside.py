@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from app.core.beside import run_beside
+from app.core.disk.beside import run_beside
 from app.core.errors import ExportError
 from app.core.export import export_model
 from app.core.export.verify import open_export

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from app.core import serving_model
-from app.core.beside import started
+from app.core.disk.beside import started
 from app.core.errors import ExportError
 from app.core.export import engine, export_model, recipe
 from app.core.export.verify import vocabulary, vocabulary_of

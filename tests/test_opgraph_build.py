@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from app.core.disk.metagraph import read_meta_graph
 from app.core.graph.opgraph import OpGraph
 from app.core.graph.protos import MetaGraphDef
-from app.core.metagraph import read_meta_graph
 from tests.isolated_build import build
 
 

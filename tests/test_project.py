@@ -39,9 +39,9 @@ def test_core_never_imports_qt_or_ui():
 def test_describing_a_graph_does_not_import_tensorflow():
     code = (
         "import sys\n"
-        "import app.core.checkpoint, app.core.graph.opgraph, app.core.graph.search\n"
+        "import app.core.disk.checkpoint, app.core.graph.opgraph, app.core.graph.search\n"
         "import app.core.suggest\n"
-        "import app.core.variables, app.core.loader, app.cli\n"
+        "import app.core.disk.variables, app.core.loader, app.cli\n"
         "print('tensorflow' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.core.disk.metagraph import read_meta_graph
 from app.core.graph.opgraph import OpGraph
 from app.core.graph.protos import to_tensorflow_meta_graph
-from app.core.metagraph import read_meta_graph
 from app.core.rewrite import batch_norm, dropout, moving_average
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_walk import ASSIGN_OPS

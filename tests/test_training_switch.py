@@ -276,7 +276,7 @@ def test_finding_and_validating_switches_never_import_tensorflow(built):
     facts = built["slim_style"]
     code = (
         "import sys\nfrom pathlib import Path\n"
-        "from app.core.metagraph import read_meta_graph\n"
+        "from app.core.disk.metagraph import read_meta_graph\n"
         "from app.core.graph.opgraph import OpGraph\n"
         "from app.core.rewrite import training_switch\n"
         "from app.core.signature import Draft, Signature, Slot, validate\n"

@@ -145,8 +145,8 @@ def test_saved_model_meta_graphs_read_without_tensorflow(tmp_path):
     import tensorflow as tf
     from tensorflow.core.protobuf import saved_model_pb2
 
+    from app.core.disk.metagraph import read_saved_model_meta_graphs
     from app.core.errors import CheckpointError
-    from app.core.metagraph import read_saved_model_meta_graphs
 
     tf1 = tf.compat.v1
     folder = tmp_path / "model" / "1"

@@ -12,16 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from app.core.checkpoint import Checkpoint, CheckpointFiles, check_complete, resolve
+from app.core.disk.checkpoint import Checkpoint, CheckpointFiles, check_complete, resolve
+from app.core.disk.metagraph import read_meta_graph
+from app.core.disk.saved_model_source import is_saved_model, open_saved_model, signatures_json
+from app.core.disk.variables import VariableInventory
 from app.core.errors import Cancelled
 from app.core.graph.opgraph import OpGraph, collector_paused
 from app.core.graph.search import SearchIndex
-from app.core.metagraph import read_meta_graph
 from app.core.proposal import Proposal, propose
-from app.core.saved_model_source import is_saved_model, open_saved_model, signatures_json
 from app.core.serving_model import model_version_folder
 from app.core.suggest import Suggestions, is_machinery, suggest
-from app.core.variables import VariableInventory
 
 Progress = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.core.disk.plain_path import plain_folder
 from app.core.errors import ExportError, error_line
-from app.core.plain_path import plain_folder
 from app.core.rest import RestError, error_response, parse_predict_body, predict_response
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core import memory, rewrite, serving_model
-from app.core.beside import Started, started
-from app.core.checkpoint import Checkpoint
+from app.core.disk.beside import Started, started
+from app.core.disk.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError, error_line
 from app.core.export import kernels, publish, recipe, restore_keys, serving, warmup
 from app.core.export.file_notes import file_notes

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from app.core.beside import Started
+from app.core.disk.beside import Started
+from app.core.disk.plain_path import plain_prefix
 from app.core.errors import ExportError, error_line
 from app.core.export.control_flow import prune_context_records
 from app.core.graph.opgraph import OpGraph
-from app.core.plain_path import plain_prefix
 from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
 
 
@@ -308,7 +308,7 @@ def restore(graph: Any, saver: Any, prefix: Path,
     (`run_beside`): the engine's kernel check, which needs the session's devices but
     not its variables. The session is closed when either fails.
     """
-    from app.core.beside import run_beside
+    from app.core.disk.beside import run_beside
 
     tf1 = _tf().compat.v1
     config = tf1.ConfigProto()
@@ -474,7 +474,7 @@ def write_variables(session: Session, ops: WriteOps, saved_dir: Path,
     GraphDef the builder will write into ``saved_model.pb`` (`serving_graph_def`): the
     verification's staged load (`app.core.staged_session`) is created from it meanwhile.
     """
-    from app.core.beside import run_beside, started
+    from app.core.disk.beside import run_beside, started
 
     tf1 = _tf().compat.v1
     graph = session.graph

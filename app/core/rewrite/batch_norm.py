@@ -289,7 +289,7 @@ def warn_initial_statistics(findings: list[Finding], prefix: Path) -> list[Findi
 @functools.lru_cache(maxsize=4096)
 def _at_start(prefix: str, stamp: int, mean_key: str, variance_key: str) -> bool:
     """Whether the checkpoint (``stamp``: its index file's mtime) holds mean 0, variance 1."""
-    from app.core.checkpoint import data_shards
+    from app.core.disk.checkpoint import data_shards
 
     path = Path(prefix)
     index = _index(str(path.with_name(path.name + ".index")), stamp)
@@ -302,7 +302,7 @@ def _at_start(prefix: str, stamp: int, mean_key: str, variance_key: str) -> bool
 
 @functools.lru_cache(maxsize=8)
 def _index(index_file: str, stamp: int) -> Any:
-    from app.core.bundle_index import read_bundle_index
+    from app.core.disk.bundle_index import read_bundle_index
 
     return read_bundle_index(Path(index_file))
 

@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.disk.saved_model_source import is_saved_model, signatures_json
 from app.core.errors import SignetError
 from app.core.graph.graph_view_model import ViewState, is_training_op
 from app.core.graph.layout import GraphLayout, GraphLayouter
 from app.core.loader import LoadedCheckpoint
-from app.core.saved_model_source import is_saved_model, signatures_json
 from app.ui.common.workers import TaskRunner, TaskState
 from app.ui.graph.items import LABEL_PIXELS, NodeItem
 from app.ui.graph.overview_map import OverviewMap

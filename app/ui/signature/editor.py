@@ -49,9 +49,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.disk.saved_model_source import draft_from_signatures
 from app.core.errors import PresetError
 from app.core.proposal import Proposal
-from app.core.saved_model_source import draft_from_signatures
 from app.core.signature import (
     METHODS,
     Draft,

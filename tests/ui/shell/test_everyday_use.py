@@ -206,7 +206,7 @@ def test_recent_list_shows_the_chosen_file_once_and_opens_on_one_click(window, q
                                                                        open_and_wait, cnn):
     from PySide6.QtTest import QTest
 
-    from app.core.checkpoint import Checkpoint
+    from app.core.disk.checkpoint import Checkpoint
 
     meta = Path(f"{cnn.latest}.meta")
     open_and_wait(window, cnn.directory)

@@ -13,7 +13,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from app import __version__
-from app.core.checkpoint import step_of
+from app.core.disk.checkpoint import step_of
 from app.demo import demo_checkpoint
 from app.ui.common.settings import AppSettings
 from app.ui.shell import launch, open_dialog

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.bundle_index import BundleIndex, read_bundle_index
+from app.core.disk.bundle_index import BundleIndex, read_bundle_index
 from app.core.errors import CheckpointError
 
 STATE_FILE = "checkpoint"

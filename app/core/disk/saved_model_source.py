@@ -25,8 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.bundle_index import BundleIndex, read_bundle_index
-from app.core.checkpoint import Checkpoint, CheckpointFiles, data_shards, missing_shard
+from app.core.disk.bundle_index import BundleIndex, read_bundle_index
+from app.core.disk.checkpoint import Checkpoint, CheckpointFiles, data_shards, missing_shard
 from app.core.dtypes import dtype_name
 from app.core.errors import CheckpointError, read_checkpoint_file
 from app.core.graph.opgraph import OpGraph, format_shape
@@ -120,8 +120,8 @@ def _files(folder: Path, meta_path: Path, saves_variables: bool) -> CheckpointFi
 
 def open_saved_model(folder: Path, stage: Callable[[float, str], None]) -> Any:
     """``folder`` (a SavedModel version) as a `LoadedCheckpoint`."""
+    from app.core.disk.variables import VariableInventory
     from app.core.loader import LoadedCheckpoint
-    from app.core.variables import VariableInventory
 
     meta_path = folder / ("saved_model.pb" if (folder / "saved_model.pb").exists()
                           else "saved_model.pbtxt")
