@@ -313,7 +313,7 @@ def test_a_ref_typed_signature_gets_the_servers_refusal(ref_saved_model, tmp_pat
 
 
 def test_feeds_of_types_without_plain_values_are_refused_not_crashed(ref_saved_model):
-    from app.core.cc_session import CcSession, to_tensor
+    from app.core.serving.cc_session import CcSession, to_tensor
 
     tf = tensorflow()
     session = CcSession(ref_saved_model / "1", ["serve"])

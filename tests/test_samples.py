@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.core.rest import request_body
+from app.core.serving.rest import request_body
 from tests import program_checks
 from tests.isolated_build import build
 from tests.samples_programs import mixes_above_three

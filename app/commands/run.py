@@ -95,7 +95,7 @@ def _checkpoint_draft(args: argparse.Namespace):
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from app.core.serving_model import ServingModel, answer, model_version_folder
+    from app.core.serving.serving_model import ServingModel, answer, model_version_folder
 
     body = _with_signature(_read_body(args.request), args.signature)
     folder = model_version_folder(args.path)

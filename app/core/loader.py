@@ -20,7 +20,7 @@ from app.core.errors import Cancelled
 from app.core.graph.opgraph import OpGraph, collector_paused
 from app.core.graph.search import SearchIndex
 from app.core.proposal import Proposal, propose
-from app.core.serving_model import model_version_folder
+from app.core.serving.serving_model import model_version_folder
 from app.core.suggest import Suggestions, is_machinery, suggest
 
 Progress = Callable[[float, str], None]

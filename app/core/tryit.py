@@ -26,7 +26,7 @@ from typing import Any
 
 from app.core.errors import SignetError
 from app.core.graph.opgraph import OpGraph
-from app.core.rest import request_body
+from app.core.serving.rest import request_body
 from app.core.serving_checks import row_format_offenders
 from app.core.signature import Draft, tensor_name
 
@@ -181,7 +181,7 @@ class TryRunner:
     def respond(self, loaded: Any, draft: Draft, body: str, progress: Any = None,
                 cancelled: Any = None) -> Answer:
         from app.core.preset import to_json
-        from app.core.serving_model import ServingModel, respond
+        from app.core.serving.serving_model import ServingModel, respond
 
         plain = draft.copy()
         plain.options.base = plain.options.name = ""

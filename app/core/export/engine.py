@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core import memory, rewrite, serving_model
+from app.core import memory, rewrite
 from app.core.disk.beside import Started, started
 from app.core.disk.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError, error_line
@@ -46,6 +46,7 @@ from app.core.graph.op_registry import unregistered_in_meta_graph, unregistered_
 from app.core.graph.opgraph import OpGraph
 from app.core.graph.protos import to_tensorflow_meta_graph
 from app.core.loader import LoadedCheckpoint, load_checkpoint
+from app.core.serving import serving_model
 from app.core.signature import Draft, Level, Problem, needed_ops, validate
 
 Progress = Callable[[float, str], None]

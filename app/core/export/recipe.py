@@ -472,7 +472,7 @@ def write_variables(session: Session, ops: WriteOps, saved_dir: Path,
     not read them from ``saved_dir``. The write's error wins, as when the two ran one
     after the other. ``with_graph`` is started in a thread of its own at once with the
     GraphDef the builder will write into ``saved_model.pb`` (`serving_graph_def`): the
-    verification's staged load (`app.core.staged_session`) is created from it meanwhile.
+    verification's staged load (`app.core.serving.staged_session`) is created from it meanwhile.
     """
     from app.core.disk.beside import run_beside, started
 
