@@ -13,7 +13,7 @@ from app.core.errors import ExportError
 from app.core.export import export_model
 from app.core.export.verify import open_export
 from app.core.serving.serving_model import CannotLoad, ServingModel
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests.checkpoints import save_initialized
 

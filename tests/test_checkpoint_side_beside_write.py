@@ -24,7 +24,7 @@ from app.core.export.verify import vocabulary, vocabulary_of
 from app.core.graph.protos import to_tensorflow_meta_graph
 from app.core.loader import load_checkpoint
 from app.core.serving import serving_model
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests.isolated_build import build
 

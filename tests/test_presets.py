@@ -8,15 +8,7 @@ import pytest
 
 from app.core.errors import PresetError
 from app.core.loader import load_checkpoint
-from app.core.preset import (
-    MAX_PRESET_BYTES,
-    PRESET_VERSION,
-    from_json,
-    load_preset,
-    save_preset,
-    to_json,
-)
-from app.core.signature import (
+from app.core.signature.draft import (
     Draft,
     ExportOptions,
     Level,
@@ -25,6 +17,14 @@ from app.core.signature import (
     draft_from_suggestions,
     record_facts,
     validate,
+)
+from app.core.signature.preset import (
+    MAX_PRESET_BYTES,
+    PRESET_VERSION,
+    from_json,
+    load_preset,
+    save_preset,
+    to_json,
 )
 
 

@@ -17,7 +17,7 @@ import pytest
 from app.cli import main
 from app.core.loader import load_checkpoint
 from app.core.proposal import propose
-from app.core.signature import Draft, Level, Signature, Slot, validate
+from app.core.signature.draft import Draft, Level, Signature, Slot, validate
 from tests.checkpoints import save_initialized
 
 

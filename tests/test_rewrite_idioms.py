@@ -27,7 +27,7 @@ from app.core.graph.protos import to_tensorflow_meta_graph
 from app.core.rewrite import batch_norm, dropout, moving_average
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_walk import ASSIGN_OPS
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests import graphs_training, isolated_build
 
@@ -275,7 +275,7 @@ def test_an_opened_checkpoint_warns_of_untrained_statistics_where_users_look(v1)
     and the export all carry the warning (not only a direct call)."""
     from app.core import rewrite
     from app.core.loader import load_checkpoint
-    from app.core.signature import Level, validate
+    from app.core.signature.draft import Level, validate
 
     for built, warned in ((v1["layers@0"], True), (v1["layers"], False)):
         loaded = load_checkpoint(built["prefix"])

@@ -12,7 +12,7 @@ import pytest
 
 from app.cli import main
 from app.core.loader import load_checkpoint
-from app.core.signature import Draft, Level, Signature, Slot, validate
+from app.core.signature.draft import Draft, Level, Signature, Slot, validate
 from app.core.tf_runtime import tensorflow
 from tests.builders import checkpoint_outputs
 from tests.checkpoints import save_initialized

@@ -6,7 +6,7 @@ import pytest
 
 from app.core.graph.opgraph import OpGraph
 from app.core.loader import load_checkpoint
-from app.core.signature import (
+from app.core.signature.draft import (
     Draft,
     Level,
     Signature,

@@ -9,7 +9,7 @@ import pytest
 
 from app.core.errors import SignetError
 from app.core.loader import load_checkpoint
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from app.core.tryit import (
     TryRunner,

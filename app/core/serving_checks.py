@@ -27,7 +27,7 @@ from collections import Counter
 from app.core.graph.opgraph import OpGraph, Shape
 from app.core.samples.fixed_batch import fixed_batch
 from app.core.serving.rest import BYTES_SUFFIX, json_refusal
-from app.core.signature import Draft, Level, Problem, Signature, tensor_name
+from app.core.signature.draft import Draft, Level, Problem, Signature, tensor_name
 
 # Ops whose string input is binary data (images, audio, serialized protos).
 BINARY_READERS = {

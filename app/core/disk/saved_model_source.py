@@ -187,7 +187,7 @@ def draft_from_signatures(loaded: Any) -> Any:
     None for a checkpoint. Base and name point at the model folder the version sits
     in, so the export lands next to it (TensorFlow Serving picks up the new version).
     """
-    from app.core.signature import METHOD_NAMES, Draft, Signature, Slot
+    from app.core.signature.draft import METHOD_NAMES, Draft, Signature, Slot
 
     if not is_saved_model(loaded):
         return None

@@ -15,7 +15,7 @@ from pathlib import Path
 from app.core.disk.plain_path import PATTERN_CHARACTERS, is_pattern
 from app.core.disk.saved_model_source import is_saved_model
 from app.core.loader import LoadedCheckpoint
-from app.core.signature import Level, Problem
+from app.core.signature.draft import Level, Problem
 
 
 def outside_assets(loaded: LoadedCheckpoint, moved: dict[str, str]) -> list[str]:

@@ -30,7 +30,7 @@ from app.core.disk.plain_path import plain_prefix
 from app.core.errors import ExportError, error_line
 from app.core.export.control_flow import prune_context_records
 from app.core.graph.opgraph import OpGraph
-from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
+from app.core.signature.draft import METHOD_NAMES, Draft, needed_ops, tensor_name
 
 
 class _Closable(Protocol):

@@ -44,11 +44,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.checks import path_ops, signature_findings
 from app.core.errors import Cancelled, ExportError, error_line
 from app.core.export.batch_causes import batch_mixing_cause, batch_path
 from app.core.export.shared_runs import SharedRuns
 from app.core.graph.opgraph import OpGraph
+from app.core.signature.checks import path_ops, signature_findings
 
 RTOL = 1e-5
 ATOL = 1e-5

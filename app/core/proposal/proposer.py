@@ -456,7 +456,7 @@ def _switches(graph: OpGraph) -> tuple[dict[str, _Switch], set[str]]:
     """Training switches the rewrites bind for inference, by tensor, and the ops the
     training branches they turn off hold."""
     from app.core.rewrite import learning_phase, training_switch
-    from app.core.signature import Draft
+    from app.core.signature.draft import Draft
 
     findings = [f for f in training_switch.switches(graph) if f.blocked is None]
     found = {f.data["tensor"]: _Switch(f.data["tensor"], f.data["value"], f.summary)

@@ -12,9 +12,9 @@ bypasses those) nor in a branch a training switch turns off.
 
 from __future__ import annotations
 
-from app.core.checks import RANDOM_OPS
 from app.core.graph.opgraph import OpGraph
 from app.core.proposal.sources import ops_of_type
+from app.core.signature.checks import RANDOM_OPS
 
 _SCALE = frozenset({"Mul", "RealDiv"})
 _SHIFT = frozenset({"Add", "AddV2"})
@@ -29,7 +29,7 @@ def samplers(graph: OpGraph, switched_off: set[str]) -> set[str]:
     if not randoms:
         return set()
     from app.core.rewrite import dropout
-    from app.core.signature import Draft
+    from app.core.signature.draft import Draft
 
     masks = {op for f in dropout.find(graph, Draft()) if f.blocked is None for op in f.ops}
     return randoms - masks - switched_off

@@ -31,7 +31,7 @@ from app.core.rewrite.base import Applied, Finding, Rewrite
 
 if TYPE_CHECKING:
     from app.core.graph.opgraph import OpGraph
-    from app.core.signature import Draft, Problem
+    from app.core.signature.draft import Draft, Problem
 
 # Application order: inputs are rewired before the idioms that read them are followed.
 MODULES = ("inputs", "learning_phase", "training_switch", "dropout", "batch_norm",
@@ -137,7 +137,7 @@ def apply_all(meta: Any, graph: OpGraph, draft: Draft,
 
 def renamed_draft(draft: Draft, renamed: dict[str, str]) -> Draft:
     """A copy of ``draft`` whose slots name the tensors that replaced theirs."""
-    from app.core.signature import tensor_name
+    from app.core.signature.draft import tensor_name
 
     out = draft.copy()
     for sig in out.signatures:
@@ -159,7 +159,7 @@ def plan_problems(graph: OpGraph, draft: Draft,
     """Blocked sites on the served path (errors), active findings' warnings, and bindings
     that the rewrites override (warnings)."""
     from app.core.rewrite.training_switch import killed_ops, overridden
-    from app.core.signature import Level, Problem, needed_ops, tensor_name
+    from app.core.signature.draft import Level, Problem, needed_ops, tensor_name
 
     findings = find_all(graph, draft) if findings is None else findings
     problems = _unknown_switches(draft, findings)
@@ -191,7 +191,7 @@ def plan_problems(graph: OpGraph, draft: Draft,
 
 def _unknown_switches(draft: Draft, findings: list[Finding]) -> list[Problem]:
     """A switch naming no rewrite is a typo (a warning); a site this graph lacks, a note."""
-    from app.core.signature import Level, Problem
+    from app.core.signature.draft import Level, Problem
 
     known = {r.id for r in registry()}
     sites = {f.id for f in findings}

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.core.graph.opgraph import OpGraph
-    from app.core.signature import Draft
+    from app.core.signature.draft import Draft
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 from app.core.graph.opgraph import OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graphdef import copied, make_scalar_constant
-from app.core.signature import Draft, tensor_name
+from app.core.signature.draft import Draft, tensor_name
 
 ID = "learning_phase"
 _NAME = re.compile(r"(^|/)keras_learning_phase(_\d+)?$")

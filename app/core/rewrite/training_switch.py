@@ -44,13 +44,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.checks import PIPELINE_OPS, RANDOM_OPS
 from app.core.graph.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_walk import ASSIGN_OPS, const_values, consumers_of, op_of, producer
 from app.core.rewrite.graphdef import copied, make_scalar_constant
 from app.core.rewrite.learning_phase import is_learning_phase
-from app.core.signature import Draft, tensor_name
+from app.core.signature.checks import PIPELINE_OPS, RANDOM_OPS
+from app.core.signature.draft import Draft, tensor_name
 
 ID = "training_switch"
 _PLACEHOLDERS = ("Placeholder", "PlaceholderWithDefault")

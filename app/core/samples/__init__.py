@@ -23,7 +23,7 @@ from typing import Any
 
 from app.core.errors import ExportError
 from app.core.graph.opgraph import OpGraph
-from app.core.signature import Draft, tensor_name
+from app.core.signature.draft import Draft, tensor_name
 
 
 class SamplesError(ExportError):

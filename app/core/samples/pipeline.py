@@ -28,7 +28,7 @@ from app.core.errors import error_line
 from app.core.graph.opgraph import OpGraph
 from app.core.proposal.sources import find_sources
 from app.core.samples import Samples
-from app.core.signature import Draft, tensor_name
+from app.core.signature.draft import Draft, tensor_name
 
 BATCHES = 2  # batches drawn: verification runs the first, the warmup replays them all
 EXAMPLES = 8  # examples kept of each (a training batch of 128 images is no warmup request)

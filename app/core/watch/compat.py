@@ -18,7 +18,7 @@ from typing import Any
 
 from app.core.dtypes import base_dtype, dtype_name
 from app.core.graph.opgraph import OpGraph, format_shape
-from app.core.signature import Draft, tensor_name
+from app.core.signature.draft import Draft, tensor_name
 
 Facts = dict[str, dict[str, Any]]
 

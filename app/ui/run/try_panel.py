@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.signature import tensor_name
+from app.core.signature.draft import tensor_name
 from app.core.tryit import (
     SCALINGS,
     TryRunner,

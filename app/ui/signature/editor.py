@@ -52,7 +52,7 @@ from PySide6.QtWidgets import (
 from app.core.disk.saved_model_source import draft_from_signatures
 from app.core.errors import PresetError
 from app.core.proposal import Proposal
-from app.core.signature import (
+from app.core.signature.draft import (
     METHODS,
     Draft,
     Level,
@@ -502,7 +502,7 @@ class SignatureEditor(QWidget):
         draft = self.doc.draft.copy()
         if self.doc.graph is not None:
             record_facts(draft, self.doc.graph)
-        from app.core.preset import save_preset
+        from app.core.signature.preset import save_preset
 
         try:
             written = save_preset(draft, path)
@@ -517,7 +517,7 @@ class SignatureEditor(QWidget):
 
     def load_preset(self, path) -> bool:
         """Load a preset as one undoable edit; slots whose tensors are gone stay, as errors."""
-        from app.core.preset import load_preset
+        from app.core.signature.preset import load_preset
 
         try:
             draft = load_preset(path)

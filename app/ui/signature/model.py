@@ -31,7 +31,7 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.core.proposal import ProposedSlot
-from app.core.signature import (
+from app.core.signature.draft import (
     Draft,
     Level,
     Problem,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.signature import Level
+from app.core.signature.draft import Level
 from app.ui.browse.tree_model import NAME
 from app.ui.graph.panel import install_graph_panel
 from app.ui.signature.editor import install_signature_editor

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import PresetError
-from app.core.signature import Draft, ExportOptions, Signature, Slot
+from app.core.signature.draft import Draft, ExportOptions, Signature, Slot
 
 PRESET_FORMAT = "signet-preset"
 PRESET_VERSION = 2

@@ -1,7 +1,7 @@
 """The export draft (signatures, slots, bound placeholders, options) and its validation.
 
 A `Draft` is the user's in-progress export spec, shared by the command line, the
-GUI's signature editor and presets (`app.core.preset`). Everything is a plain,
+GUI's signature editor and presets (`app.core.signature.preset`). Everything is a plain,
 mutable dataclass; ``draft.copy()`` gives an independent deep copy (the GUI keeps
 one per undo step).
 
@@ -14,7 +14,7 @@ one per undo step).
   index/key, side (``"inputs"``/``"outputs"``/``None``), slot index/key, level
   (``error``/``warning``/``info``) and a plain-words message. Slots naming
   missing tensors are kept and reported, never dropped. ``has_errors(problems)``.
-  It also reports the serving checks of `app.core.checks` (random ops, input
+  It also reports the serving checks of `app.core.signature.checks` (random ops, input
   pipelines on an output's path), leaving out the ops the draft's active inference
   rewrites bypass or replace (`app.core.rewrite`).
 - Helpers: ``tensor_name(text)`` ("op" -> "op:0"), ``slot_key_for(tensor, existing)``
@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from app.core.checks import signature_findings
 from app.core.graph.opgraph import OpGraph, Tensor
+from app.core.signature.checks import signature_findings
 
 DEFAULT_SIGNATURE = "serving_default"
 METHODS = ("predict", "classify", "regress")
@@ -344,7 +344,7 @@ def _rewritten_ops(graph: OpGraph, draft: Draft) -> set[str]:
 def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
     """Every problem of ``draft`` against ``graph``, errors and warnings, in draft order.
 
-    The serving checks (`app.core.checks`) look at the graph the export will serve: ops
+    The serving checks (`app.core.signature.checks`) look at the graph the export will serve: ops
     the active inference rewrites bypass or replace are not reported.
     """
     from app.core import rewrite
@@ -370,7 +370,7 @@ def validate(draft: Draft, graph: OpGraph) -> list[Problem]:
 
 def _serving_problems(draft: Draft, index: int, sig: Signature, graph: OpGraph,
                       replaced: frozenset[str], off: dict[str, str]) -> list[Problem]:
-    """`app.core.checks` findings, each on the first output slot whose path holds it."""
+    """`app.core.signature.checks` findings, each on the first output slot whose path holds it."""
     findings = signature_findings(graph, [s.tensor for s in sig.outputs],
                                   [s.tensor for s in sig.inputs], draft.bound, replaced, off)
     problems = []
