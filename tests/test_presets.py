@@ -8,16 +8,7 @@ import pytest
 
 from app.core.errors import PresetError
 from app.core.loader import load_checkpoint
-from app.core.signature.draft import (
-    Draft,
-    ExportOptions,
-    Level,
-    Signature,
-    Slot,
-    draft_from_suggestions,
-    record_facts,
-    validate,
-)
+from app.core.signature.draft import Draft, ExportOptions, Level, Signature, Slot, record_facts
 from app.core.signature.preset import (
     MAX_PRESET_BYTES,
     PRESET_VERSION,
@@ -26,6 +17,7 @@ from app.core.signature.preset import (
     save_preset,
     to_json,
 )
+from app.core.validation.draft import draft_from_suggestions, validate
 
 
 def _sample() -> Draft:

@@ -18,9 +18,10 @@ from app.core import rewrite
 from app.core.errors import ExportError
 from app.core.export import export_model
 from app.core.loader import load_checkpoint
-from app.core.signature.draft import Draft, ExportOptions, Level, Signature, Slot, validate
+from app.core.signature.draft import Draft, ExportOptions, Level, Signature, Slot
 from app.core.signature.preset import from_json, to_json
 from app.core.tf_runtime import tensorflow
+from app.core.validation.draft import validate
 from tests import rewrite_builders
 from tests.isolated_build import build
 
@@ -261,7 +262,7 @@ def test_finding_and_validating_never_reach_for_tensorflow(built, monkeypatch):
 
 
 def test_suggested_drafts_leave_the_learning_phase_to_its_rewrite(built):
-    from app.core.signature.draft import draft_from_suggestions
+    from app.core.validation.draft import draft_from_suggestions
 
     loaded = load_checkpoint(Path(built["phase_v1"]["prefix"]).parent)
     draft = draft_from_suggestions(loaded)

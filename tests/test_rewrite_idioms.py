@@ -275,7 +275,8 @@ def test_an_opened_checkpoint_warns_of_untrained_statistics_where_users_look(v1)
     and the export all carry the warning (not only a direct call)."""
     from app.core import rewrite
     from app.core.loader import load_checkpoint
-    from app.core.signature.draft import Level, validate
+    from app.core.signature.draft import Level
+    from app.core.validation.draft import validate
 
     for built, warned in ((v1["layers@0"], True), (v1["layers"], False)):
         loaded = load_checkpoint(built["prefix"])

@@ -172,7 +172,8 @@ def test_presets_keep_the_samples_file_and_older_presets_load_without_one(tmp_pa
 
 def test_the_fixed_batch_warning_is_in_validation_and_inspect_json(tmp_path, capsys):
     from app.core.loader import load_checkpoint
-    from app.core.signature.draft import Draft, Level, Signature, Slot, validate
+    from app.core.signature.draft import Draft, Level, Signature, Slot
+    from app.core.validation.draft import validate
 
     facts = build("tests.samples_programs:fixed_batch_model", tmp_path / "ckpt")
     graph = load_checkpoint(facts["prefix"]).graph

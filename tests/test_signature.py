@@ -11,16 +11,14 @@ from app.core.signature.draft import (
     Level,
     Signature,
     Slot,
-    draft_from_suggestions,
     drop_problem,
     has_errors,
     needed_ops,
     slot_key_for,
     tensor_name,
-    unfed_placeholders,
-    validate,
 )
 from app.core.tf_runtime import tensorflow
+from app.core.validation.draft import draft_from_suggestions, unfed_placeholders, validate
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,10 @@ from app.core.errors import ExportError
 from app.core.export import export_model
 from app.core.loader import load_checkpoint
 from app.core.rewrite import training_switch
-from app.core.signature.draft import Draft, ExportOptions, Level, Signature, Slot, validate
+from app.core.signature.draft import Draft, ExportOptions, Level, Signature, Slot
 from app.core.signature.preset import load_preset, save_preset
 from app.core.tf_runtime import tensorflow
+from app.core.validation.draft import validate
 from tests import switch_builders
 from tests.isolated_build import build
 
@@ -279,7 +280,8 @@ def test_finding_and_validating_switches_never_import_tensorflow(built):
         "from app.core.disk.metagraph import read_meta_graph\n"
         "from app.core.graph.opgraph import OpGraph\n"
         "from app.core.rewrite import training_switch\n"
-        "from app.core.signature.draft import Draft, Signature, Slot, validate\n"
+        "from app.core.signature.draft import Draft, Signature, Slot\n"
+        "from app.core.validation.draft import validate\n"
         f"graph = OpGraph(read_meta_graph(Path({facts['prefix'] + '.meta'!r})))\n"
         f"draft = Draft([Signature(inputs=[Slot('x', {facts['input']!r})], "
         f"outputs=[Slot('p', {facts['output']!r})])], bound={{'is_training': True}})\n"

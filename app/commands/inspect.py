@@ -10,7 +10,8 @@ from app.core.disk.saved_model_source import is_saved_model, signature_lines, si
 from app.core.disk.variables import Role
 from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.proposal import Proposal
-from app.core.signature.draft import Draft, draft_from_suggestions
+from app.core.signature.draft import Draft
+from app.core.validation.draft import draft_from_suggestions
 
 
 def human_bytes(n: float) -> str:

@@ -27,8 +27,8 @@ from typing import Any
 from app.core.errors import SignetError
 from app.core.graph.opgraph import OpGraph
 from app.core.serving.rest import request_body
-from app.core.serving_checks import row_format_offenders
 from app.core.signature.draft import Draft, tensor_name
+from app.core.validation.serving_checks import row_format_offenders
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 # How image pixels (0..255) become the input's values.

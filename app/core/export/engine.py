@@ -47,7 +47,8 @@ from app.core.graph.opgraph import OpGraph
 from app.core.graph.protos import to_tensorflow_meta_graph
 from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.serving import serving_model
-from app.core.signature.draft import Draft, Level, Problem, needed_ops, validate
+from app.core.signature.draft import Draft, Level, Problem, needed_ops
+from app.core.validation.draft import validate
 
 Progress = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]

@@ -64,7 +64,7 @@ def rest_body(signature_key: str, samples: dict[str, Any],
               signature_def: Any = None) -> dict[str, Any]:
     """A ``:predict`` body TF Serving accepts: rows only when the signature allows them."""
     from app.core.serving.rest import request_body
-    from app.core.serving_checks import row_format_offenders
+    from app.core.validation.serving_checks import row_format_offenders
 
     row_ok = signature_def is None or not row_format_offenders(signature_shapes(signature_def))
     return request_body(signature_key, samples, row_ok)

@@ -8,7 +8,7 @@
 - ``apply_all(meta, graph, draft) -> Applied``: the enabled, unblocked findings applied
   rewrite after rewrite to a copy of ``meta``; ``renamed_draft`` moves the draft's slots
   onto the tensors that replaced theirs.
-- ``plan_problems(graph, draft)``: what `signature.validate` reports: a blocked site on
+- ``plan_problems(graph, draft)``: what `validation.draft.validate` reports: a blocked site on
   the served path is an error until kept, a rewrite's warning is a warning. The served
   path leaves out what an active training switch turns off (the branch its conds no
   longer take), and a binding the rewrites override is said, never dropped in silence.

@@ -21,7 +21,7 @@ Format (version 2)::
                 "verify": true, "warmup": true, "samples": "requests.json"}}
 
 ``dtype`` and ``shape`` are optional; when present, applying the preset to a
-checkpoint where they differ is an error for that slot (see `signature.validate`).
+checkpoint where they differ is an error for that slot (see `app.core.validation.draft.validate`).
 Version and overwrite are per run and never stored. ``strip_training`` is always
 written: ``false`` keeps the training state, and a preset without it exports serving-only,
 the default. Version 1 presets (and window drafts) were written when keeping the training

@@ -204,8 +204,8 @@ class TryPanel(QWidget):
 
     def load_input_file(self, path: str) -> Any:
         """Read ``path`` for the chosen input in a worker; the body is replaced with it."""
-        from app.core.serving_checks import row_format_offenders
         from app.core.tryit import draft_shapes, load_input
+        from app.core.validation.serving_checks import row_format_offenders
 
         if not self._ready() or not self.input_key.currentText():
             return None

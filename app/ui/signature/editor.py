@@ -52,16 +52,8 @@ from PySide6.QtWidgets import (
 from app.core.disk.saved_model_source import draft_from_signatures
 from app.core.errors import PresetError
 from app.core.proposal import Proposal
-from app.core.signature.draft import (
-    METHODS,
-    Draft,
-    Level,
-    Signature,
-    bound_value_problem,
-    record_facts,
-    tensor_name,
-    unfed_placeholders,
-)
+from app.core.signature.draft import METHODS, Draft, Level, Signature, record_facts, tensor_name
+from app.core.validation.draft import bound_value_problem, unfed_placeholders
 from app.ui.common.mime import TENSOR_MIME
 from app.ui.common.settings import AppSettings
 from app.ui.signature import commands as cmd

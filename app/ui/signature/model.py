@@ -42,8 +42,8 @@ from app.core.signature.draft import (
     proposed_key,
     slot_key_for,
     tensor_name,
-    validate,
 )
+from app.core.validation.draft import validate
 from app.ui.common.mime import TENSOR_MIME, tensors_from_mime
 from app.ui.signature import commands as cmd
 
