@@ -40,7 +40,7 @@ def test_describing_a_graph_does_not_import_tensorflow():
     code = (
         "import sys\n"
         "import app.core.disk.checkpoint, app.core.graph.opgraph, app.core.graph.search\n"
-        "import app.core.suggest\n"
+        "import app.core.proposal.suggest\n"
         "import app.core.disk.variables, app.core.loader, app.cli\n"
         "print('tensorflow' in sys.modules)\n"
     )

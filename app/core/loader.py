@@ -17,11 +17,12 @@ from app.core.disk.metagraph import read_meta_graph
 from app.core.disk.saved_model_source import is_saved_model, open_saved_model, signatures_json
 from app.core.disk.variables import VariableInventory
 from app.core.errors import Cancelled
+from app.core.graph.machinery import is_machinery
 from app.core.graph.opgraph import OpGraph, collector_paused
 from app.core.graph.search import SearchIndex
 from app.core.proposal import Proposal, propose
+from app.core.proposal.suggest import Suggestions, suggest
 from app.core.serving.serving_model import model_version_folder
-from app.core.suggest import Suggestions, is_machinery, suggest
 
 Progress = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]

@@ -16,9 +16,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from app.core.graph.machinery import is_machinery
 from app.core.graph.opgraph import Op, OpGraph
 from app.core.graph.series import Series, Sibling, find_series
-from app.core.suggest import is_machinery
 
 ROOT = ""  # the id of the outermost container (no box is drawn for it)
 
