@@ -194,9 +194,9 @@ def test_an_unknown_rank_input_keeps_the_rank_it_is_sent(exports, tmp_path, caps
 
 
 def test_tryit_sample_of_a_scalar_input_is_rank_0(tmp_path):
+    from app.core.export.tryit import sample_request
     from app.core.loader import load_checkpoint
     from app.core.signature.draft import Draft, Signature, Slot
-    from app.core.tryit import sample_request
 
     prefix = _checkpoint(tmp_path / "ck", _scaled_rows_model)
     loaded = load_checkpoint(prefix)
