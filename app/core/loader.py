@@ -122,7 +122,7 @@ def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress,
           index_names: bool) -> LoadedCheckpoint:
     stage(0.0, "Finding checkpoint files")
     if not isinstance(path, Checkpoint) and (saved := model_version_folder(path)) is not None:
-        return _finish(open_saved_model(saved, stage), stage, index_names)
+        return _finish(LoadedCheckpoint(*open_saved_model(saved, stage)), stage, index_names)
     checkpoint = path if isinstance(path, Checkpoint) else resolve(path)
     stage(0.05, "Checking the checkpoint is complete")
     files = check_complete(checkpoint.prefix)
