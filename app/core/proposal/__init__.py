@@ -18,6 +18,9 @@ model predicts with) and turns it into one ``serving_default`` predict signature
   `sampling`).
 
 Keys are named for what the tensors are (`keys`). Nothing here imports TensorFlow.
+
+Room of understanding a training program (the proposal, `suggest`): may import `graph`,
+`signature`, `disk`, `serving`, `rewrite` and the top modules, never `samples` and above.
 """
 
 from __future__ import annotations

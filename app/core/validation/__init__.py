@@ -1,4 +1,5 @@
 """A draft's validation: every problem of a signature, the rewrites' and the REST checks among them.
 
-May import `graph`, `signature`, `serving`, `rewrite`, `proposal`, `samples` and the top modules.
+May import every room below it (graph … samples) and the top modules; `loader`, `export`
+and `watch` import it.
 """
