@@ -36,14 +36,6 @@ from typing import Any
 
 from app.core.graph.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
-from app.core.rewrite.graph_edit import (
-    add_variable_read,
-    copy_meta,
-    disarm_update,
-    node_input,
-    nodes_by_name,
-    rewire_readers,
-)
 from app.core.rewrite.graph_walk import (
     ASSIGN_OPS,
     ancestors,
@@ -55,6 +47,14 @@ from app.core.rewrite.graph_walk import (
     updates_from,
     value_read,
     variable_of,
+)
+from app.core.rewrite.graphdef import (
+    add_variable_read,
+    copied,
+    disarm_update,
+    node_input,
+    nodes_by_name,
+    rewire_readers,
 )
 from app.core.rewrite.restore_map import restore_map
 from app.core.rewrite.site_keys import unique_keys
@@ -227,7 +227,7 @@ def _scope(name: str) -> str:
 
 
 def apply(meta: Any, findings: list[Finding]) -> Applied:
-    new = copy_meta(meta)
+    new = copied(meta)
     graph_def = new.graph_def
     sites = [f for f in findings if f.rewrite == ID and f.blocked is None and f.data]
     nodes = nodes_by_name(graph_def) if sites else {}
