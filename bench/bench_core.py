@@ -74,7 +74,7 @@ def measure(label: str, prefix: Path, goal_s: float, repeat: int,
 def _proposal_time(prefix: Path, repeat: int) -> float:
     """Median time of the proposal on freshly opened graphs (it is kept per graph)."""
     from app.core.loader import load_checkpoint
-    from app.core.suggest import suggest
+    from app.core.proposal.suggest import suggest
 
     times = []
     for _ in range(repeat):

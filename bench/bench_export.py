@@ -42,7 +42,7 @@ def _ours(prefix: Path, out: Path, verify: bool, strip: bool) -> dict:
     """``verify``: verified, warmup written and replayed (else neither); ``strip``:
     serving-only (the default), else ``--keep-training-state``."""
     from app.core.export import export_model
-    from app.core.signature import Draft, Signature, Slot
+    from app.core.signature.draft import Draft, Signature, Slot
 
     draft = Draft([Signature(inputs=[Slot(k, t) for k, t in INPUTS.items()],
                              outputs=[Slot(k, t) for k, t in OUTPUTS.items()])])

@@ -37,7 +37,8 @@ STALL_GOAL_MS = 100.0
 
 
 def _draft(loaded, base: Path, name: str, strip: bool):
-    from app.core.signature import draft_from_suggestions, has_errors, validate
+    from app.core.signature.draft import has_errors
+    from app.core.validation.draft import draft_from_suggestions, validate
 
     draft = draft_from_suggestions(loaded)
     problems = validate(draft, loaded.graph)

@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import networkx as nx
 
-from app.core.graph_view_model import ViewState
-from app.core.layout import GraphLayouter
+from app.core.graph.graph_view_model import ViewState
+from app.core.graph.layout import GraphLayouter
+from app.core.graph.opgraph import OpGraph
 from app.core.loader import LoadedCheckpoint, load_checkpoint
-from app.core.opgraph import OpGraph
 from bench.common import Figure, to_json
 
 GOALS = {"overview": 0.3, "expand": 0.2}

@@ -21,7 +21,7 @@ from bench.graphs import resnet50_checkpoint
 def measure(repeat: int) -> list[Figure]:
     from app.core import rewrite
     from app.core.loader import load_checkpoint
-    from app.core.signature import Draft, Signature, Slot
+    from app.core.signature.draft import Draft, Signature, Slot
 
     loaded = load_checkpoint(resnet50_checkpoint(), index_names=False)
     graph = loaded.graph

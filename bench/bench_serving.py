@@ -32,7 +32,7 @@ WARMUP_MESSAGE = "Writing and replaying"
 
 def _export_child(prefix: Path, out: Path) -> None:
     from app.core.export import export_model
-    from app.core.signature import Draft, Signature, Slot
+    from app.core.signature.draft import Draft, Signature, Slot
     from app.core.tf_runtime import tensorflow
 
     tensorflow().get_logger().setLevel("ERROR")

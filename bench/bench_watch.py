@@ -37,7 +37,7 @@ def _save_step(prefix: Path, run: Path, step: int) -> None:
 
 
 def measure(prefix: Path, repeat: int) -> list[Figure]:
-    from app.core.signature import Draft, Signature, Slot
+    from app.core.signature.draft import Draft, Signature, Slot
     from app.core.tf_runtime import tensorflow
     from app.core.watch import Policy, Watch
 

@@ -199,8 +199,9 @@ def test_unicode_and_spaces_in_every_path(gpu_pinned, tmp_path, capsys):
 
 def test_pyfunc_and_unknown_rank_are_warned_before_export(tmp_path, capsys):
     from app.core.loader import load_checkpoint
-    from app.core.signature import Draft, Level, Signature, Slot, validate
+    from app.core.signature.draft import Draft, Level, Signature, Slot
     from app.core.tf_runtime import tensorflow
+    from app.core.validation.draft import validate
 
     tf = tensorflow()
     tf1 = tf.compat.v1

@@ -8,12 +8,12 @@ import threading
 import numpy as np
 import pytest
 
-from app.core.beside import run_beside
+from app.core.disk.beside import run_beside
 from app.core.errors import ExportError
 from app.core.export import export_model
 from app.core.export.verify import open_export
-from app.core.serving_model import CannotLoad, ServingModel
-from app.core.signature import Draft, Signature, Slot
+from app.core.serving.serving_model import CannotLoad, ServingModel
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests.checkpoints import save_initialized
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core.cc_session import CcSession
+from app.core.serving.cc_session import CcSession
 from app.core.tf_runtime import tensorflow
 
 

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from app.core.checkpoint import check_complete, list_checkpoints, resolve
+from app.core.disk.checkpoint import check_complete, list_checkpoints, resolve
 from app.core.errors import CheckpointError
 
 

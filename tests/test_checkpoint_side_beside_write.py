@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.core import serving_model
-from app.core.beside import started
+from app.core.disk.beside import started
 from app.core.errors import ExportError
 from app.core.export import engine, export_model, recipe
 from app.core.export.verify import SampleSet, vocabulary, vocabulary_of
+from app.core.graph.protos import to_tensorflow_meta_graph
 from app.core.loader import load_checkpoint
-from app.core.protos import to_tensorflow_meta_graph
-from app.core.signature import Draft, Signature, Slot
+from app.core.serving import serving_model
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests.isolated_build import build
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from app.core.errors import PresetError
-from app.core.preset import load_preset, save_preset
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
+from app.core.signature.preset import load_preset, save_preset
 from app.core.tf_runtime import tensorflow
 from tests.export_stop import cli_argv
 
@@ -138,7 +138,7 @@ def _kill_while_writing(setup: str, write: str, check, rounds: int = 8) -> None:
 
 def test_killed_preset_writer_leaves_a_whole_preset(tmp_path):
     target = tmp_path / "preset.json"
-    setup = ("from app.core.preset import save_preset\n"
+    setup = ("from app.core.signature.preset import save_preset\n"
              "from tests.test_crash_safety import _draft\n"
              f"target = {str(target)!r}")
     write = "save_preset(_draft(1 if i % 2 else 400), target)"

@@ -14,7 +14,7 @@ import pytest
 from app.core.errors import Cancelled, ExportError, SignatureError
 from app.core.export import STAGES, export_model, next_version, publish
 from app.core.loader import load_checkpoint
-from app.core.signature import Draft, Signature, Slot, slot_key_for
+from app.core.signature.draft import Draft, Signature, Slot, slot_key_for
 from app.core.tf_runtime import tensorflow
 from tests.builders import checkpoint_outputs
 

@@ -218,7 +218,7 @@ def _pipeline_model(directory: Path) -> Path:
 
 def test_bare_tensor_names_are_keyed_as_the_window_keys_a_dropped_tensor(skip_thoughts):
     from app.core.loader import load_checkpoint
-    from app.core.signature import key_unkeyed_slots
+    from app.core.signature.draft import key_unkeyed_slots
 
     args = build_parser().parse_args([
         "export", str(skip_thoughts.latest), "--out", "base", "--name", "enc",

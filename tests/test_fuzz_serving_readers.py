@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from app.core.errors import PresetError
-from app.core.preset import from_json, load_preset, save_preset, to_json
-from app.core.rest import RestError, parse_predict_body, predict_response
+from app.core.serving.rest import RestError, parse_predict_body, predict_response
+from app.core.signature.preset import from_json, load_preset, save_preset, to_json
 
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -11,10 +11,10 @@ from itertools import pairwise
 
 import pytest
 
-from app.core.graph_view_model import ROOT, ViewState, is_training_op
-from app.core.layout import FANOUT_MIN, GraphLayouter, fanout_sources
+from app.core.graph.graph_view_model import ROOT, ViewState, is_training_op
+from app.core.graph.layout import FANOUT_MIN, GraphLayouter, fanout_sources
+from app.core.graph.series import Sibling, find_series
 from app.core.loader import load_checkpoint
-from app.core.series import Sibling, find_series
 from tests.isolated_build import build
 from tests.keras_stacks import STAGES, resnet_like_v2
 from tests.long_chain import build_long_chain, layer_names

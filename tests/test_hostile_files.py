@@ -48,7 +48,7 @@ def _table_block(entries: list[tuple[bytes, bytes]]) -> bytes:
 def bundle_index(num_shards: int) -> bytes:
     """A tensor-bundle ``.index`` (a LevelDB table) holding only a header that claims
     ``num_shards`` data shards: ~100 bytes."""
-    from app.core.protos import BundleHeaderProto
+    from app.core.graph.protos import BundleHeaderProto
 
     header = BundleHeaderProto()
     header.num_shards = num_shards

@@ -194,9 +194,9 @@ def test_an_unknown_rank_input_keeps_the_rank_it_is_sent(exports, tmp_path, caps
 
 
 def test_tryit_sample_of_a_scalar_input_is_rank_0(tmp_path):
+    from app.core.export.tryit import sample_request
     from app.core.loader import load_checkpoint
-    from app.core.signature import Draft, Signature, Slot
-    from app.core.tryit import sample_request
+    from app.core.signature.draft import Draft, Signature, Slot
 
     prefix = _checkpoint(tmp_path / "ck", _scaled_rows_model)
     loaded = load_checkpoint(prefix)
@@ -313,7 +313,7 @@ def test_a_ref_typed_signature_gets_the_servers_refusal(ref_saved_model, tmp_pat
 
 
 def test_feeds_of_types_without_plain_values_are_refused_not_crashed(ref_saved_model):
-    from app.core.cc_session import CcSession, to_tensor
+    from app.core.serving.cc_session import CcSession, to_tensor
 
     tf = tensorflow()
     session = CcSession(ref_saved_model / "1", ["serve"])

@@ -28,7 +28,7 @@ def test_json_summary_matches_the_checkpoint(capsys, skip_thoughts):
     data = json.loads(out)
     assert data["checkpoint"] == str(skip_thoughts.latest)
     assert data["step"] == 6 and data["steps"] == [6, 3]
-    from app.core.metagraph import read_meta_graph
+    from app.core.disk.metagraph import read_meta_graph
 
     proto = read_meta_graph(skip_thoughts.latest.with_name(skip_thoughts.latest.name + ".meta"))
     assert data["ops"] == len(proto.graph_def.node)

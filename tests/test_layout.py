@@ -7,10 +7,10 @@ from collections import Counter
 import networkx as nx
 import pytest
 
-from app.core.graph_view_model import ROOT, ScopedGraph, ViewState, is_training_op, scope_id
-from app.core.layout import GraphLayout, GraphLayouter, layer_and_order
+from app.core.graph.graph_view_model import ROOT, ScopedGraph, ViewState, is_training_op, scope_id
+from app.core.graph.layout import GraphLayout, GraphLayouter, layer_and_order
+from app.core.graph.opgraph import OpGraph
 from app.core.loader import load_checkpoint
-from app.core.opgraph import OpGraph
 
 FIXTURES = ["skip_thoughts", "cnn", "vocab_table", "gpu_pinned"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+from app.core.graph.op_registry import providers, unregistered_message, unregistered_op_types
 from app.core.loader import load_checkpoint
-from app.core.op_registry import providers, unregistered_message, unregistered_op_types
 from app.core.tf_runtime import tensorflow
 
 

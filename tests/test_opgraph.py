@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from app.core.disk.variables import Role
 from app.core.loader import load_checkpoint
 from app.core.tf_runtime import tensorflow
-from app.core.variables import Role
 
 
 def _tf_graph(prefix):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from app.core.metagraph import read_meta_graph
-from app.core.opgraph import OpGraph
-from app.core.protos import MetaGraphDef
+from app.core.disk.metagraph import read_meta_graph
+from app.core.graph.opgraph import OpGraph
+from app.core.graph.protos import MetaGraphDef
 from tests.isolated_build import build
 
 
@@ -172,7 +172,7 @@ def test_each_op_reads_its_own_node_def(meta):
 def test_inputs_are_the_data_inputs_of_short_and_long_fields(meta):
     """Short input fields are read at once, long ones item by item (their control
     inputs never read): both give each op its data inputs as ``op:N``, in order."""
-    from app.core.opgraph import _SLICED_INPUTS
+    from app.core.graph.opgraph import _SLICED_INPUTS
 
     meta = _reordered(meta, list)  # a copy, to add to
     first = meta.graph_def.node[0].name

@@ -8,7 +8,8 @@ import pytest
 
 from app.core.errors import PresetError
 from app.core.loader import load_checkpoint
-from app.core.preset import (
+from app.core.signature.draft import Draft, ExportOptions, Level, Signature, Slot, record_facts
+from app.core.signature.preset import (
     MAX_PRESET_BYTES,
     PRESET_VERSION,
     from_json,
@@ -16,16 +17,7 @@ from app.core.preset import (
     save_preset,
     to_json,
 )
-from app.core.signature import (
-    Draft,
-    ExportOptions,
-    Level,
-    Signature,
-    Slot,
-    draft_from_suggestions,
-    record_facts,
-    validate,
-)
+from app.core.validation.draft import draft_from_suggestions, validate
 
 
 def _sample() -> Draft:

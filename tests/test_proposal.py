@@ -17,7 +17,8 @@ import pytest
 from app.cli import main
 from app.core.loader import load_checkpoint
 from app.core.proposal import propose
-from app.core.signature import Draft, Level, Signature, Slot, validate
+from app.core.signature.draft import Draft, Level, Signature, Slot
+from app.core.validation.draft import validate
 from tests.checkpoints import save_initialized
 
 

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from app.cli import main
-from app.core.graph_view_model import is_training_op
+from app.core.graph.graph_view_model import is_training_op
 from app.core.loader import load_checkpoint
 
 SVG = "{http://www.w3.org/2000/svg}"

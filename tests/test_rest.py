@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from app.core.rest import (
+from app.core.serving.rest import (
     RestError,
     decimal,
     error_response,

@@ -18,9 +18,10 @@ from app.core import rewrite
 from app.core.errors import ExportError
 from app.core.export import export_model
 from app.core.loader import load_checkpoint
-from app.core.preset import from_json, to_json
-from app.core.signature import Draft, ExportOptions, Level, Signature, Slot, validate
+from app.core.signature.draft import Draft, ExportOptions, Level, Signature, Slot
+from app.core.signature.preset import from_json, to_json
 from app.core.tf_runtime import tensorflow
+from app.core.validation.draft import validate
 from tests import rewrite_builders
 from tests.isolated_build import build
 
@@ -261,7 +262,7 @@ def test_finding_and_validating_never_reach_for_tensorflow(built, monkeypatch):
 
 
 def test_suggested_drafts_leave_the_learning_phase_to_its_rewrite(built):
-    from app.core.signature import draft_from_suggestions
+    from app.core.validation.draft import draft_from_suggestions
 
     loaded = load_checkpoint(Path(built["phase_v1"]["prefix"]).parent)
     draft = draft_from_suggestions(loaded)
@@ -275,7 +276,7 @@ def test_suggested_drafts_leave_the_learning_phase_to_its_rewrite(built):
 def test_cli_switches_land_in_the_draft_on_top_of_a_preset(tmp_path):
     from app.cli import build_parser
     from app.commands.export import draft_from_args
-    from app.core.preset import save_preset
+    from app.core.signature.preset import save_preset
 
     preset = tmp_path / "p.json"
     save_preset(Draft([Signature(inputs=[Slot("x", "a:0")], outputs=[Slot("y", "b:0")])],

@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.metagraph import read_meta_graph
-from app.core.opgraph import OpGraph
-from app.core.protos import to_tensorflow_meta_graph
+from app.core.disk.metagraph import read_meta_graph
+from app.core.graph.opgraph import OpGraph
+from app.core.graph.protos import to_tensorflow_meta_graph
 from app.core.rewrite import batch_norm, dropout, moving_average
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_walk import ASSIGN_OPS
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests import graphs_training, isolated_build
 
@@ -275,7 +275,8 @@ def test_an_opened_checkpoint_warns_of_untrained_statistics_where_users_look(v1)
     and the export all carry the warning (not only a direct call)."""
     from app.core import rewrite
     from app.core.loader import load_checkpoint
-    from app.core.signature import Level, validate
+    from app.core.signature.draft import Level
+    from app.core.validation.draft import validate
 
     for built, warned in ((v1["layers@0"], True), (v1["layers"], False)):
         loaded = load_checkpoint(built["prefix"])

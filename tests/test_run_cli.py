@@ -12,8 +12,9 @@ import pytest
 
 from app.cli import main
 from app.core.loader import load_checkpoint
-from app.core.signature import Draft, Level, Signature, Slot, validate
+from app.core.signature.draft import Draft, Level, Signature, Slot
 from app.core.tf_runtime import tensorflow
+from app.core.validation.draft import validate
 from tests.builders import checkpoint_outputs
 from tests.checkpoints import save_initialized
 

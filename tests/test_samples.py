@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.core.rest import request_body
+from app.core.serving.rest import request_body
 from tests import program_checks
 from tests.isolated_build import build
 from tests.samples_programs import mixes_above_three
@@ -155,8 +155,8 @@ def test_a_model_mixing_examples_only_above_a_batch_of_three_is_refused(tmp_path
 
 
 def test_presets_keep_the_samples_file_and_older_presets_load_without_one(tmp_path):
-    from app.core.preset import from_json, load_preset, save_preset, to_json
-    from app.core.signature import Draft, Signature, Slot
+    from app.core.signature.draft import Draft, Signature, Slot
+    from app.core.signature.preset import from_json, load_preset, save_preset, to_json
 
     draft = Draft([Signature(inputs=[Slot("x", "x:0")], outputs=[Slot("y", "y:0")])])
     assert "samples" not in to_json(draft)["export"]  # unset: the file stays as it was
@@ -172,7 +172,8 @@ def test_presets_keep_the_samples_file_and_older_presets_load_without_one(tmp_pa
 
 def test_the_fixed_batch_warning_is_in_validation_and_inspect_json(tmp_path, capsys):
     from app.core.loader import load_checkpoint
-    from app.core.signature import Draft, Level, Signature, Slot, validate
+    from app.core.signature.draft import Draft, Level, Signature, Slot
+    from app.core.validation.draft import validate
 
     facts = build("tests.samples_programs:fixed_batch_model", tmp_path / "ckpt")
     graph = load_checkpoint(facts["prefix"]).graph

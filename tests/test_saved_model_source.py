@@ -13,7 +13,7 @@ from app.cli import main
 from app.core.errors import CheckpointError
 from app.core.export import export_model
 from app.core.loader import load_checkpoint
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests.isolated_build import build
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from app.core.graph.search import SearchIndex
 from app.core.loader import load_checkpoint
-from app.core.search import SearchIndex
 from tests.isolated_build import build
 
 
@@ -97,8 +97,8 @@ def test_long_and_multi_output_names_are_found_as_short_ones():
     answers, in a fresh search and when typing on narrows the last hits."""
     import tensorflow as tf
 
-    from app.core.opgraph import OpGraph
-    from app.core.search import _WIDTH_LIMIT
+    from app.core.graph.opgraph import OpGraph
+    from app.core.graph.search import _WIDTH_LIMIT
 
     tf1 = tf.compat.v1
     graph = tf.Graph()
@@ -130,7 +130,7 @@ def test_texts_are_each_name_lower_cased_with_its_tensor_names():
     a name (which would split the joined names out of line) makes it go name by name."""
     import tensorflow as tf
 
-    from app.core.opgraph import OpGraph
+    from app.core.graph.opgraph import OpGraph
 
     tf1 = tf.compat.v1
     graph = tf.Graph()
@@ -182,8 +182,8 @@ def test_the_name_pieces_find_what_the_scan_of_every_text_finds(loaded, tmp_path
     holding a NUL, every word finds what the full scan finds, fresh and typing on."""
     import tensorflow as tf
 
-    from app.core.opgraph import OpGraph
-    from app.core.search import _WIDTH_LIMIT
+    from app.core.graph.opgraph import OpGraph
+    from app.core.graph.search import _WIDTH_LIMIT
 
     tf1 = tf.compat.v1
     graph = tf.Graph()
@@ -220,7 +220,7 @@ def test_the_name_pieces_find_what_the_scan_of_every_text_finds(loaded, tmp_path
 
 
 def test_name_pieces_of_no_ops_hold_nothing():
-    from app.core.name_pieces import NamePieces
+    from app.core.graph.name_pieces import NamePieces
 
     assert NamePieces([]).holding(b"a").tolist() == []
     assert NamePieces([b"a/b:0", b"c:0"]).holding(b"b").tolist() == [True, False]

@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.core.checks import signature_findings
 from app.core.errors import ExportError, SignatureError
 from app.core.export import export_model
 from app.core.export.verify import _close, max_difference
 from app.core.loader import load_checkpoint
-from app.core.signature import Draft, Level, Signature, Slot, validate
+from app.core.signature.checks import signature_findings
+from app.core.signature.draft import Draft, Level, Signature, Slot
 from app.core.tf_runtime import tensorflow
+from app.core.validation.draft import validate
 from tests.checkpoints import save_initialized
 from tests.isolated_build import build
 

@@ -21,8 +21,8 @@ from app.core.errors import ExportError
 from app.core.export import export_model
 from app.core.export.restore_keys import saver_keys
 from app.core.loader import load_checkpoint
-from app.core.preset import save_preset
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
+from app.core.signature.preset import save_preset
 from app.core.tf_runtime import tensorflow
 from tests.graphs_saver_subsets import IMAGES
 from tests.isolated_build import build

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.graph.opgraph import OpGraph
 from app.core.loader import load_checkpoint
-from app.core.opgraph import OpGraph
-from app.core.signature import (
+from app.core.signature.draft import (
     Draft,
     Level,
     Signature,
     Slot,
-    draft_from_suggestions,
     drop_problem,
     has_errors,
     needed_ops,
     slot_key_for,
     tensor_name,
-    unfed_placeholders,
-    validate,
 )
 from app.core.tf_runtime import tensorflow
+from app.core.validation.draft import draft_from_suggestions, unfed_placeholders, validate
 
 
 @pytest.fixture(scope="module")

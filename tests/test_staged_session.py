@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.core import serving_model
-from app.core.cc_session import CcSession
 from app.core.export import export_model
-from app.core.serving_model import ServingModel, stage
-from app.core.signature import Draft, Signature, Slot
-from app.core.staged_session import NotStaged, StagedSession
+from app.core.serving import serving_model
+from app.core.serving.cc_session import CcSession
+from app.core.serving.serving_model import ServingModel, stage
+from app.core.serving.staged_session import NotStaged, StagedSession
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests.checkpoints import save_initialized
 from tests.isolated_build import build

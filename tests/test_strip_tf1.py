@@ -7,9 +7,9 @@ import pytest
 
 from app.core.errors import ExportError
 from app.core.export import export_model, recipe
+from app.core.graph.protos import to_tensorflow_meta_graph
 from app.core.loader import load_checkpoint
-from app.core.protos import to_tensorflow_meta_graph
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests.isolated_build import build
 

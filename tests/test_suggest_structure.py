@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 
 from app.commands.inspect import format_summary
+from app.core.disk.variables import Role
+from app.core.graph.machinery import is_machinery
 from app.core.loader import load_checkpoint
 from app.core.proposal.reading import forward_from, read_program
-from app.core.signature import draft_from_suggestions
-from app.core.suggest import is_machinery
-from app.core.variables import Role
+from app.core.validation.draft import draft_from_suggestions
 from tests import suggest_corpus
 from tests.isolated_build import build
 

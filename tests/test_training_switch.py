@@ -23,10 +23,11 @@ from app.core import rewrite
 from app.core.errors import ExportError
 from app.core.export import export_model
 from app.core.loader import load_checkpoint
-from app.core.preset import load_preset, save_preset
 from app.core.rewrite import training_switch
-from app.core.signature import Draft, ExportOptions, Level, Signature, Slot, validate
+from app.core.signature.draft import Draft, ExportOptions, Level, Signature, Slot
+from app.core.signature.preset import load_preset, save_preset
 from app.core.tf_runtime import tensorflow
+from app.core.validation.draft import validate
 from tests import switch_builders
 from tests.isolated_build import build
 
@@ -276,9 +277,11 @@ def test_finding_and_validating_switches_never_import_tensorflow(built):
     facts = built["slim_style"]
     code = (
         "import sys\nfrom pathlib import Path\n"
-        "from app.core.metagraph import read_meta_graph\nfrom app.core.opgraph import OpGraph\n"
+        "from app.core.disk.metagraph import read_meta_graph\n"
+        "from app.core.graph.opgraph import OpGraph\n"
         "from app.core.rewrite import training_switch\n"
-        "from app.core.signature import Draft, Signature, Slot, validate\n"
+        "from app.core.signature.draft import Draft, Signature, Slot\n"
+        "from app.core.validation.draft import validate\n"
         f"graph = OpGraph(read_meta_graph(Path({facts['prefix'] + '.meta'!r})))\n"
         f"draft = Draft([Signature(inputs=[Slot('x', {facts['input']!r})], "
         f"outputs=[Slot('p', {facts['output']!r})])], bound={{'is_training': True}})\n"

@@ -8,10 +8,7 @@ import numpy as np
 import pytest
 
 from app.core.errors import SignetError
-from app.core.loader import load_checkpoint
-from app.core.signature import Draft, Signature, Slot
-from app.core.tf_runtime import tensorflow
-from app.core.tryit import (
+from app.core.export.tryit import (
     TryRunner,
     body_from_arrays,
     load_input,
@@ -19,6 +16,9 @@ from app.core.tryit import (
     top_k,
     why_no_top_k,
 )
+from app.core.loader import load_checkpoint
+from app.core.signature.draft import Draft, Signature, Slot
+from app.core.tf_runtime import tensorflow
 from tests.builders import checkpoint_outputs
 
 

@@ -10,8 +10,8 @@ from app.core.errors import ExportError
 from app.core.export import export_model, kernels, shared_runs, warmup
 from app.core.export.shared_runs import SharedRuns
 from app.core.export.verify import BATCH
-from app.core.serving_model import ServingModel
-from app.core.signature import Draft, Signature, Slot
+from app.core.serving.serving_model import ServingModel
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests.checkpoints import save_initialized
 from tests.isolated_build import build

@@ -11,7 +11,7 @@ import pytest
 from app.core.errors import ExportError
 from app.core.export import export_model
 from app.core.export.warmup import MAX_RECORDS, SMALL_BATCH, warmup_path
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.tf_runtime import tensorflow
 from tests.checkpoints import save_initialized
 from tests.isolated_build import build

@@ -17,7 +17,7 @@ import pytest
 
 from app.cli import build_parser, main
 from app.core.errors import SignetError
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.watch import Policy, Watch
 from app.core.watch.candidates import complete_checkpoints
 from app.core.watch.compat import breaking_changes

@@ -4,7 +4,7 @@ Opening, describing, searching, suggesting, laying out, rendering and ``signet
 inspect`` run in a fresh process that asserts ``tensorflow`` never entered
 ``sys.modules``; each runs on a TF2-behaviour checkpoint (resource variables)
 and a TF1-behaviour one (ref variables, a v1 while loop). The protobuf classes
-that make this possible (`app.core.protos`) are checked against TensorFlow's own.
+that make this possible (`app.core.graph.protos`) are checked against TensorFlow's own.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 _DESCRIBE = """
 import json, sys
-from app.core.graph_view_model import ViewState
-from app.core.layout import GraphLayouter
+from app.core.graph.graph_view_model import ViewState
+from app.core.graph.layout import GraphLayouter
 from app.core.loader import load_checkpoint
 
 loaded = load_checkpoint(sys.argv[1])
@@ -131,7 +131,7 @@ def test_messages_read_the_same_as_tensorflows(checkpoint):
 def test_meta_graph_converts_to_tensorflows_class_at_the_export_boundary(loaded):
     from tensorflow.core.protobuf import meta_graph_pb2
 
-    from app.core.protos import to_tensorflow_meta_graph
+    from app.core.graph.protos import to_tensorflow_meta_graph
 
     converted = to_tensorflow_meta_graph(loaded.graph.meta_graph)
     assert isinstance(converted, meta_graph_pb2.MetaGraphDef)
@@ -145,8 +145,8 @@ def test_saved_model_meta_graphs_read_without_tensorflow(tmp_path):
     import tensorflow as tf
     from tensorflow.core.protobuf import saved_model_pb2
 
+    from app.core.disk.metagraph import read_saved_model_meta_graphs
     from app.core.errors import CheckpointError
-    from app.core.metagraph import read_saved_model_meta_graphs
 
     tf1 = tf.compat.v1
     folder = tmp_path / "model" / "1"

@@ -7,7 +7,7 @@ import json
 import sys
 
 from app.core.errors import SignetError
-from app.core.signature import DEFAULT_SIGNATURE, Draft, Signature, Slot, record_facts
+from app.core.signature.draft import DEFAULT_SIGNATURE, Draft, Signature, Slot, record_facts
 
 SIGNATURES_DEST = "signatures"
 
@@ -125,7 +125,7 @@ def _bind_value(text: str):
 
 def draft_from_args(args: argparse.Namespace) -> Draft:
     """The preset (if any) with the command line's signatures, bindings and options on top."""
-    from app.core.preset import load_preset
+    from app.core.signature.preset import load_preset
 
     draft = load_preset(args.preset) if args.preset else Draft([])
     sigs = getattr(args, SIGNATURES_DEST, None) or []
@@ -160,8 +160,8 @@ def run_export(args: argparse.Namespace) -> int:
     from app.core.export import check_draft, export_model, open_checkpoint
     from app.core.export.publish import check_target
     from app.core.export.serving import curl_command
-    from app.core.preset import save_preset
-    from app.core.signature import key_unkeyed_slots
+    from app.core.signature.draft import key_unkeyed_slots
+    from app.core.signature.preset import save_preset
 
     draft = draft_from_args(args)
     opts = draft.options

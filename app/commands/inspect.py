@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 
+from app.core.disk.saved_model_source import is_saved_model, signature_lines, signatures_json
+from app.core.disk.variables import Role
 from app.core.loader import LoadedCheckpoint, load_checkpoint
 from app.core.proposal import Proposal
-from app.core.saved_model_source import is_saved_model, signature_lines, signatures_json
-from app.core.signature import Draft, draft_from_suggestions
-from app.core.variables import Role
+from app.core.signature.draft import Draft
+from app.core.validation.draft import draft_from_suggestions
 
 
 def human_bytes(n: float) -> str:

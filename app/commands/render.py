@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 from app.core.errors import SignetError
-from app.core.graph_view_model import ViewState
-from app.core.layout import GraphLayouter
+from app.core.graph.graph_view_model import ViewState
+from app.core.graph.layout import GraphLayouter
 from app.core.loader import load_checkpoint
 
 FORMATS = (".svg", ".png")

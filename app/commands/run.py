@@ -74,8 +74,8 @@ def _with_signature(body: str, key: str | None) -> str:
 
 def _checkpoint_draft(args: argparse.Namespace):
     from app.commands.export import _bind_value, _pair, _slot
-    from app.core.preset import load_preset
-    from app.core.signature import DEFAULT_SIGNATURE, Draft, Signature
+    from app.core.signature.draft import DEFAULT_SIGNATURE, Draft, Signature
+    from app.core.signature.preset import load_preset
 
     draft = load_preset(args.preset) if args.preset else Draft([])
     if args.input or args.output:
@@ -95,7 +95,7 @@ def _checkpoint_draft(args: argparse.Namespace):
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from app.core.serving_model import ServingModel, answer, model_version_folder
+    from app.core.serving.serving_model import ServingModel, answer, model_version_folder
 
     body = _with_signature(_read_body(args.request), args.signature)
     folder = model_version_folder(args.path)
@@ -104,7 +104,7 @@ def run_run(args: argparse.Namespace) -> int:
             text, ok = answer(model, body)
     else:
         from app.core.export import export_model, open_checkpoint
-        from app.core.signature import key_unkeyed_slots
+        from app.core.signature.draft import key_unkeyed_slots
 
         loaded = open_checkpoint(args.path)
         draft = _checkpoint_draft(args)

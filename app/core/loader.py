@@ -12,16 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from app.core.checkpoint import Checkpoint, CheckpointFiles, check_complete, resolve
+from app.core.disk.checkpoint import Checkpoint, CheckpointFiles, check_complete, resolve
+from app.core.disk.metagraph import read_meta_graph
+from app.core.disk.saved_model_source import is_saved_model, open_saved_model, signatures_json
+from app.core.disk.variables import VariableInventory
 from app.core.errors import Cancelled
-from app.core.metagraph import read_meta_graph
-from app.core.opgraph import OpGraph, collector_paused
+from app.core.graph.machinery import is_machinery
+from app.core.graph.opgraph import OpGraph, collector_paused
+from app.core.graph.search import SearchIndex
 from app.core.proposal import Proposal, propose
-from app.core.saved_model_source import is_saved_model, open_saved_model, signatures_json
-from app.core.search import SearchIndex
-from app.core.serving_model import model_version_folder
-from app.core.suggest import Suggestions, is_machinery, suggest
-from app.core.variables import VariableInventory
+from app.core.proposal.suggest import Suggestions, suggest
+from app.core.serving.serving_model import model_version_folder
 
 Progress = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]
@@ -121,7 +122,7 @@ def _load(path: str | os.PathLike[str] | Checkpoint, stage: Progress,
           index_names: bool) -> LoadedCheckpoint:
     stage(0.0, "Finding checkpoint files")
     if not isinstance(path, Checkpoint) and (saved := model_version_folder(path)) is not None:
-        return _finish(open_saved_model(saved, stage), stage, index_names)
+        return _finish(LoadedCheckpoint(*open_saved_model(saved, stage)), stage, index_names)
     checkpoint = path if isinstance(path, Checkpoint) else resolve(path)
     stage(0.05, "Checking the checkpoint is complete")
     files = check_complete(checkpoint.prefix)

@@ -18,6 +18,9 @@ variable), `publish` (atomic BASE/NAME/VERSION),
 `verify` (compare with the checkpoint), `warmup` (TF Serving's warmup file, replayed
 before publishing; both on one load of the export, sharing runs through
 `shared_runs`), `serving` (summary, models.config, REST).
+
+Room of the export (engine, recipe, verification, warmup, publishing, Try it): may import
+every room below it (graph … validation), `loader` and the top modules; only `watch` imports it.
 """
 
 from app.core.export.engine import (

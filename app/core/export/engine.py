@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core import memory, rewrite, serving_model
-from app.core.beside import Started, started
-from app.core.checkpoint import Checkpoint
+from app.core import memory, rewrite
+from app.core.disk.beside import Started, started
+from app.core.disk.checkpoint import Checkpoint
 from app.core.errors import Cancelled, ExportError, SignatureError, error_line
 from app.core.export import kernels, publish, recipe, restore_keys, serving, warmup
 from app.core.export.file_notes import file_notes
@@ -42,11 +42,13 @@ from app.core.export.verify import (
     vocabulary,
     vocabulary_of,
 )
+from app.core.graph.op_registry import unregistered_in_meta_graph, unregistered_message
+from app.core.graph.opgraph import OpGraph
+from app.core.graph.protos import to_tensorflow_meta_graph
 from app.core.loader import LoadedCheckpoint, load_checkpoint
-from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
-from app.core.opgraph import OpGraph
-from app.core.protos import to_tensorflow_meta_graph
-from app.core.signature import Draft, Level, Problem, needed_ops, validate
+from app.core.serving import serving_model
+from app.core.signature.draft import Draft, Level, Problem, needed_ops
+from app.core.validation.draft import validate
 
 Progress = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]

@@ -4,7 +4,7 @@ An export copies each vocabulary asset into the SavedModel from wherever the gra
 says it is, and a folder's ``checkpoint`` state file may name a checkpoint in another
 folder: both are often right (a shared ``vocab/`` folder, a run's moved checkpoint),
 but the user should see which files went in. A base folder TensorFlow reads as a file
-pattern (`app.core.plain_path`) is one TF Serving cannot load from as it is.
+pattern (`app.core.disk.plain_path`) is one TF Serving cannot load from as it is.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from app.core.disk.plain_path import PATTERN_CHARACTERS, is_pattern
+from app.core.disk.saved_model_source import is_saved_model
 from app.core.loader import LoadedCheckpoint
-from app.core.plain_path import PATTERN_CHARACTERS, is_pattern
-from app.core.saved_model_source import is_saved_model
-from app.core.signature import Level, Problem
+from app.core.signature.draft import Level, Problem
 
 
 def outside_assets(loaded: LoadedCheckpoint, moved: dict[str, str]) -> list[str]:

@@ -21,8 +21,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.core.disk.plain_path import PATTERN_CHARACTERS, is_pattern, is_utf8
 from app.core.errors import ExportError
-from app.core.plain_path import PATTERN_CHARACTERS, is_pattern, is_utf8
 
 STAGING_PREFIX = ".signet-export-"
 SAVED = "saved_model"  # the builder's folder inside the staging folder

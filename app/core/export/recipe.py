@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from app.core.beside import Started
+from app.core.disk.beside import Started
+from app.core.disk.plain_path import plain_prefix
 from app.core.errors import ExportError, error_line
 from app.core.export.control_flow import prune_context_records
-from app.core.opgraph import OpGraph
-from app.core.plain_path import plain_prefix
-from app.core.signature import METHOD_NAMES, Draft, needed_ops, tensor_name
+from app.core.graph.opgraph import OpGraph
+from app.core.signature.draft import METHOD_NAMES, Draft, needed_ops, tensor_name
 
 
 class _Closable(Protocol):
@@ -258,7 +258,7 @@ def import_graph(meta: Any, bound: dict[str, Any]) -> tuple[Any, Any]:
     ``meta`` may be TensorBoard's copy of the class (as graphs are read for display);
     TensorFlow's import takes only its own.
     """
-    from app.core.protos import to_tensorflow_meta_graph
+    from app.core.graph.protos import to_tensorflow_meta_graph
 
     tf = _tf()
     tf1 = tf.compat.v1
@@ -283,7 +283,7 @@ _NODE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*\Z")  # TensorFlow's rul
 
 def _import_failure(meta: Any, exc: BaseException) -> str:
     """What TensorFlow said; missing libraries only when an op type really is unregistered."""
-    from app.core.op_registry import unregistered_in_meta_graph, unregistered_message
+    from app.core.graph.op_registry import unregistered_in_meta_graph, unregistered_message
 
     said = f"TensorFlow cannot import the graph: {error_line(exc)}"
     bad = next((node.name for node in meta.graph_def.node if not _NODE_NAME.match(node.name)),
@@ -308,7 +308,7 @@ def restore(graph: Any, saver: Any, prefix: Path,
     (`run_beside`): the engine's kernel check, which needs the session's devices but
     not its variables. The session is closed when either fails.
     """
-    from app.core.beside import run_beside
+    from app.core.disk.beside import run_beside
 
     tf1 = _tf().compat.v1
     config = tf1.ConfigProto()
@@ -472,9 +472,9 @@ def write_variables(session: Session, ops: WriteOps, saved_dir: Path,
     not read them from ``saved_dir``. The write's error wins, as when the two ran one
     after the other. ``with_graph`` is started in a thread of its own at once with the
     GraphDef the builder will write into ``saved_model.pb`` (`serving_graph_def`): the
-    verification's staged load (`app.core.staged_session`) is created from it meanwhile.
+    verification's staged load (`app.core.serving.staged_session`) is created from it meanwhile.
     """
-    from app.core.beside import run_beside, started
+    from app.core.disk.beside import run_beside, started
 
     tf1 = _tf().compat.v1
     graph = session.graph

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.opgraph import OpGraph
-from app.core.protos import VariableDef
+from app.core.graph.opgraph import OpGraph
+from app.core.graph.protos import VariableDef
 
 _ASSIGNS = {"Assign", "AssignVariableOp"}
 _VARIABLES = {"VariableV2", "Variable", "VarHandleOp"}

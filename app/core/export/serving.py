@@ -63,8 +63,8 @@ def signature_shapes(signature_def: Any) -> dict[str, Any]:
 def rest_body(signature_key: str, samples: dict[str, Any],
               signature_def: Any = None) -> dict[str, Any]:
     """A ``:predict`` body TF Serving accepts: rows only when the signature allows them."""
-    from app.core.rest import request_body
-    from app.core.serving_checks import row_format_offenders
+    from app.core.serving.rest import request_body
+    from app.core.validation.serving_checks import row_format_offenders
 
     row_ok = signature_def is None or not row_format_offenders(signature_shapes(signature_def))
     return request_body(signature_key, samples, row_ok)
@@ -73,7 +73,7 @@ def rest_body(signature_key: str, samples: dict[str, Any],
 def rest_refusal(signature_def: Any) -> str | None:
     """Why TF Serving's REST API cannot serve this signature (an input or output dtype
     its JSON does not hold), or None."""
-    from app.core.rest import json_refusal
+    from app.core.serving.rest import json_refusal
     from app.core.tf_runtime import tensorflow
 
     as_dtype = tensorflow().dtypes.as_dtype

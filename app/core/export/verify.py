@@ -3,9 +3,9 @@
 The SavedModel is loaded as TensorFlow Serving loads a version: the whole graph
 placed (so a graph the server could not place fails here), the variables restored,
 the main op run with the copied assets. The session over the graph is created while
-the variables are written (`app.core.staged_session`) and finished from the written
+the variables are written (`app.core.serving.staged_session`) and finished from the written
 folder; when the written graph is not the staged one, or anything fails on the way,
-TensorFlow Serving's own C++ loader loads it (`app.core.cc_session`). Every
+TensorFlow Serving's own C++ loader loads it (`app.core.serving.cc_session`). Every
 signature runs on a batch of `BATCH` distinct deterministic examples; the
 checkpoint graph with restored variables runs on the same batch. The examples are
 real ones when there are (`app.core.samples`: a samples file, or batches drawn from
@@ -44,11 +44,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.checks import path_ops, signature_findings
 from app.core.errors import Cancelled, ExportError, error_line
 from app.core.export.batch_causes import batch_mixing_cause, batch_path
 from app.core.export.shared_runs import SharedRuns
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
+from app.core.signature.checks import path_ops, signature_findings
 
 RTOL = 1e-5
 ATOL = 1e-5
@@ -266,7 +266,7 @@ def open_export(saved_dir: Path, beside: Callable[[], Any] | None = None,
     ``staged``: the `StagedSession` created while the variables were written, which
     finishes the load when the written graph is the one it was created from.
     """
-    from app.core.serving_model import CannotLoad, ServingModel
+    from app.core.serving.serving_model import CannotLoad, ServingModel
 
     try:
         # Whole-graph placement, as TF Serving loads it: the kernel-registry check

@@ -178,7 +178,7 @@ def replay_warmup(saved_dir: Path, cancelled: Callable[[], bool] | None = None,
     again; ``runs``: the runs verification did on it, which answer the records
     with the very same feeds (see `shared_runs`).
     """
-    from app.core.serving_model import ServingModel
+    from app.core.serving.serving_model import ServingModel
 
     logs = read_warmup(warmup_path(saved_dir))
     if model is not None:
@@ -189,7 +189,7 @@ def replay_warmup(saved_dir: Path, cancelled: Callable[[], bool] | None = None,
 
 def _replay(logs: list[Any], model: Any, runs: SharedRuns | None,
             cancelled: Callable[[], bool] | None) -> int:
-    from app.core.rest import RestError
+    from app.core.serving.rest import RestError
 
     for number, log in enumerate(logs, 1):
         if cancelled is not None and cancelled():

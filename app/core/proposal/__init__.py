@@ -18,13 +18,16 @@ model predicts with) and turns it into one ``serving_default`` predict signature
   `sampling`).
 
 Keys are named for what the tensors are (`keys`). Nothing here imports TensorFlow.
+
+Room of understanding a training program (the proposal, `suggest`): may import `graph`,
+`signature`, `disk`, `serving`, `rewrite` and the top modules, never `samples` and above.
 """
 
 from __future__ import annotations
 
 import weakref
 
-from app.core.opgraph import OpGraph, collector_paused
+from app.core.graph.opgraph import OpGraph, collector_paused
 from app.core.proposal.model import Candidate, Note, Proposal, ProposedSlot
 from app.core.proposal.proposer import Proposer
 

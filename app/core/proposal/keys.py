@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 
 _SUFFIX = re.compile(r"_\d+$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")

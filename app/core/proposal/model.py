@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.signature import DEFAULT_SIGNATURE, Draft, Slot
+from app.core.signature.draft import DEFAULT_SIGNATURE, Draft, Slot
 
 
 @dataclass(frozen=True)

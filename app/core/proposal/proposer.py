@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.proposal import sampling, teacher_forcing
 from app.core.proposal.keys import Namer, clean_key, unique
 from app.core.proposal.model import Candidate, Note, Proposal, ProposedSlot
@@ -24,6 +24,8 @@ from app.core.proposal.reading import (
     read_program,
 )
 from app.core.proposal.sources import Source, ops_of_type
+from app.core.rewrite import learning_phase, training_switch
+from app.core.signature.draft import Draft
 
 _UNSERVABLE = ("resource", "variant", "unknown")
 _NOT_OUTPUT = frozenset({
@@ -455,9 +457,6 @@ class Proposer:
 def _switches(graph: OpGraph) -> tuple[dict[str, _Switch], set[str]]:
     """Training switches the rewrites bind for inference, by tensor, and the ops the
     training branches they turn off hold."""
-    from app.core.rewrite import learning_phase, training_switch
-    from app.core.signature import Draft
-
     findings = [f for f in training_switch.switches(graph) if f.blocked is None]
     found = {f.data["tensor"]: _Switch(f.data["tensor"], f.data["value"], f.summary)
              for f in findings}

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.proposal.sources import Source, find_sources, ops_of_type
 
 _GRAD_SEED = re.compile(r"^(?P<scope>(?:.*/)?gradients(?:_\d+)?)/grad_ys_\d+$")

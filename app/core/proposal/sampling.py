@@ -12,9 +12,11 @@ bypasses those) nor in a branch a training switch turns off.
 
 from __future__ import annotations
 
-from app.core.checks import RANDOM_OPS
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.proposal.sources import ops_of_type
+from app.core.rewrite import dropout
+from app.core.signature.checks import RANDOM_OPS
+from app.core.signature.draft import Draft
 
 _SCALE = frozenset({"Mul", "RealDiv"})
 _SHIFT = frozenset({"Add", "AddV2"})
@@ -28,9 +30,6 @@ def samplers(graph: OpGraph, switched_off: set[str]) -> set[str]:
     randoms = {op.name for op in ops_of_type(graph, RANDOM_OPS)}
     if not randoms:
         return set()
-    from app.core.rewrite import dropout
-    from app.core.signature import Draft
-
     masks = {op for f in dropout.find(graph, Draft()) if f.blocked is None for op in f.ops}
     return randoms - masks - switched_off
 

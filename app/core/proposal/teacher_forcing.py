@@ -9,7 +9,7 @@ proposal says so in plain words.
 
 from __future__ import annotations
 
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.proposal.model import ProposedSlot
 from app.core.proposal.reading import FORMAT, VARIABLES
 

@@ -8,7 +8,7 @@
 - ``apply_all(meta, graph, draft) -> Applied``: the enabled, unblocked findings applied
   rewrite after rewrite to a copy of ``meta``; ``renamed_draft`` moves the draft's slots
   onto the tensors that replaced theirs.
-- ``plan_problems(graph, draft)``: what `signature.validate` reports: a blocked site on
+- ``plan_problems(graph, draft)``: what `validation.draft.validate` reports: a blocked site on
   the served path is an error until kept, a rewrite's warning is a warning. The served
   path leaves out what an active training switch turns off (the branch its conds no
   longer take), and a binding the rewrites override is said, never dropped in silence.
@@ -18,6 +18,9 @@
   switched off, the line saying how to switch them back on. The serving checks and
   verification give it as the fix, so they never send the user to rebuild a model that
   a switch in Signet would serve right.
+
+Room of the inference rewrites and their GraphDef helpers: may import `graph`, `signature`,
+`disk`, `serving` and the top modules, never `proposal` and above.
 """
 
 from __future__ import annotations
@@ -25,13 +28,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from app.core.graph.opgraph import OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
-
-if TYPE_CHECKING:
-    from app.core.opgraph import OpGraph
-    from app.core.signature import Draft, Problem
+from app.core.rewrite.batch_norm import warn_initial_statistics
+from app.core.rewrite.training_switch import killed_ops, overridden
+from app.core.signature.draft import Draft, Level, Problem, needed_ops, tensor_name
 
 # Application order: inputs are rewired before the idioms that read them are followed.
 MODULES = ("inputs", "learning_phase", "training_switch", "dropout", "batch_norm",
@@ -69,8 +72,6 @@ def find_all(graph: OpGraph, draft: Draft) -> list[Finding]:
     When the graph knows its checkpoint, batch-norm sites whose moving statistics
     still hold their initial 0 and 1 carry a warning (a few cached reads).
     """
-    from app.core.rewrite.batch_norm import warn_initial_statistics
-
     findings: list[Finding] = []
     for rewrite in registry():
         findings += rewrite.find(graph, draft)
@@ -137,8 +138,6 @@ def apply_all(meta: Any, graph: OpGraph, draft: Draft,
 
 def renamed_draft(draft: Draft, renamed: dict[str, str]) -> Draft:
     """A copy of ``draft`` whose slots name the tensors that replaced theirs."""
-    from app.core.signature import tensor_name
-
     out = draft.copy()
     for sig in out.signatures:
         for slot in sig.inputs + sig.outputs:
@@ -158,9 +157,6 @@ def plan_problems(graph: OpGraph, draft: Draft,
                   findings: list[Finding] | None = None) -> list[Problem]:
     """Blocked sites on the served path (errors), active findings' warnings, and bindings
     that the rewrites override (warnings)."""
-    from app.core.rewrite.training_switch import killed_ops, overridden
-    from app.core.signature import Level, Problem, needed_ops, tensor_name
-
     findings = find_all(graph, draft) if findings is None else findings
     problems = _unknown_switches(draft, findings)
     if not findings:
@@ -185,14 +181,12 @@ def plan_problems(graph: OpGraph, draft: Draft,
         if f.warning and served.intersection(f.ops):
             problems.append(Problem(Level.WARNING, f"training → serving: {f.id}: {f.warning}"))
     problems += [Problem(Level.WARNING, f"training → serving: {line}")
-                 for line in overridden(graph, draft, findings)]
+                 for line in overridden(graph, draft, active(findings, draft))]
     return problems
 
 
 def _unknown_switches(draft: Draft, findings: list[Finding]) -> list[Problem]:
     """A switch naming no rewrite is a typo (a warning); a site this graph lacks, a note."""
-    from app.core.signature import Level, Problem
-
     known = {r.id for r in registry()}
     sites = {f.id for f in findings}
     problems = []

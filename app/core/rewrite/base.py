@@ -21,11 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from app.core.opgraph import OpGraph
-    from app.core.signature import Draft
+from app.core.graph.opgraph import OpGraph
+from app.core.signature.draft import Draft
 
 
 @dataclass(frozen=True)

@@ -34,16 +34,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
-from app.core.rewrite.graph_edit import (
-    add_variable_read,
-    copy_meta,
-    disarm_update,
-    node_input,
-    nodes_by_name,
-    rewire_readers,
-)
 from app.core.rewrite.graph_walk import (
     ASSIGN_OPS,
     ancestors,
@@ -55,6 +47,14 @@ from app.core.rewrite.graph_walk import (
     updates_from,
     value_read,
     variable_of,
+)
+from app.core.rewrite.graphdef import (
+    add_variable_read,
+    copied,
+    disarm_update,
+    node_input,
+    nodes_by_name,
+    rewire_readers,
 )
 from app.core.rewrite.restore_map import restore_map
 from app.core.rewrite.site_keys import unique_keys
@@ -227,7 +227,7 @@ def _scope(name: str) -> str:
 
 
 def apply(meta: Any, findings: list[Finding]) -> Applied:
-    new = copy_meta(meta)
+    new = copied(meta)
     graph_def = new.graph_def
     sites = [f for f in findings if f.rewrite == ID and f.blocked is None and f.data]
     nodes = nodes_by_name(graph_def) if sites else {}
@@ -289,7 +289,7 @@ def warn_initial_statistics(findings: list[Finding], prefix: Path) -> list[Findi
 @functools.lru_cache(maxsize=4096)
 def _at_start(prefix: str, stamp: int, mean_key: str, variance_key: str) -> bool:
     """Whether the checkpoint (``stamp``: its index file's mtime) holds mean 0, variance 1."""
-    from app.core.checkpoint import data_shards
+    from app.core.disk.checkpoint import data_shards
 
     path = Path(prefix)
     index = _index(str(path.with_name(path.name + ".index")), stamp)
@@ -302,7 +302,7 @@ def _at_start(prefix: str, stamp: int, mean_key: str, variance_key: str) -> bool
 
 @functools.lru_cache(maxsize=8)
 def _index(index_file: str, stamp: int) -> Any:
-    from app.core.bundle_index import read_bundle_index
+    from app.core.disk.bundle_index import read_bundle_index
 
     return read_bundle_index(Path(index_file))
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
-from app.core.rewrite.graph_edit import canonical, copy_meta, nodes_by_name, resolve, rewire
 from app.core.rewrite.graph_walk import ancestors, consumers_of, op_of, producer
+from app.core.rewrite.graphdef import canonical, copied, nodes_by_name, resolve, rewire
 from app.core.rewrite.site_keys import unique_keys
 
 ID = "dropout"
@@ -163,7 +163,7 @@ def apply(meta: Any, findings: list[Finding]) -> Applied:
     """Rewire each dropout's readers to what the dropout reads *in ``meta``*: an earlier
     rewrite may have replaced the input (an iterator output by a placeholder), and the
     dropout's own reader of it shows the replacement."""
-    new = copy_meta(meta)
+    new = copied(meta)
     sites = [f for f in findings if f.rewrite == ID and f.blocked is None and f.data]
     nodes = nodes_by_name(new.graph_def) if sites else {}
     mapping = {}

@@ -12,7 +12,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
 # Ops that pass a variable's value (or handle) through unchanged.

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.opgraph import OpGraph, format_shape
+from app.core.graph.opgraph import OpGraph, format_shape
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graphdef import add_placeholder, copied, redirect
-from app.core.signature import Draft, drop_problem, needed_ops, tensor_name
+from app.core.signature.draft import Draft, drop_problem, needed_ops, tensor_name
 
 _PLACEHOLDERS = ("Placeholder", "PlaceholderWithDefault")
 ID = "inputs"

@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graphdef import copied, make_scalar_constant
-from app.core.signature import Draft, tensor_name
+from app.core.signature.draft import Draft, tensor_name
 
 ID = "learning_phase"
 _NAME = re.compile(r"(^|/)keras_learning_phase(_\d+)?$")

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
-from app.core.rewrite.graph_edit import copy_meta, nodes_by_name
 from app.core.rewrite.graph_walk import averaged_input, variable_of
+from app.core.rewrite.graphdef import copied, nodes_by_name
 from app.core.rewrite.restore_map import restore_map
 
 ID = "moving_average"
@@ -73,7 +73,7 @@ def _averaged(graph: OpGraph, update: Op, shadow: str) -> str | None:
 
 
 def apply(meta: Any, findings: list[Finding]) -> Applied:
-    new = copy_meta(meta)
+    new = copied(meta)
     nodes = nodes_by_name(new.graph_def)
     for finding in findings:
         data = finding.data

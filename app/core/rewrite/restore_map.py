@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.rewrite.graph_walk import producer, variable_of
 
 _ASSIGNS = frozenset({"Assign", "AssignVariableOp"})

@@ -44,13 +44,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.checks import PIPELINE_OPS, RANDOM_OPS
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 from app.core.rewrite.base import Applied, Finding, Rewrite
 from app.core.rewrite.graph_walk import ASSIGN_OPS, const_values, consumers_of, op_of, producer
 from app.core.rewrite.graphdef import copied, make_scalar_constant
 from app.core.rewrite.learning_phase import is_learning_phase
-from app.core.signature import Draft, tensor_name
+from app.core.signature.checks import PIPELINE_OPS, RANDOM_OPS
+from app.core.signature.draft import Draft, tensor_name
 
 ID = "training_switch"
 _PLACEHOLDERS = ("Placeholder", "PlaceholderWithDefault")
@@ -149,15 +149,14 @@ def read_switch(graph: OpGraph, placeholder: Op, context: _Context | None = None
     return reading or _pipeline(graph, placeholder)
 
 
-def overridden(graph: OpGraph, draft: Draft, findings: list[Finding]) -> list[str]:
+def overridden(graph: OpGraph, draft: Draft, applied: list[Finding]) -> list[str]:
     """One line per user binding of a training switch to a training value that other
     rewrites override: the sites it would switch on are served in inference form anyway
     (a ``keep_prob`` of 0.5 whose dropouts are bypassed), so the binding changes nothing
-    there. Said, never dropped in silence."""
-    from app.core.rewrite import active
-
+    there. Said, never dropped in silence. ``applied``: the active findings (the plan's
+    `active`, which this module cannot import: the plan imports it)."""
     lines = []
-    applied = [f for f in active(findings, draft) if f.rewrite != ID]
+    applied = [f for f in applied if f.rewrite != ID]
     for raw, value in draft.bound.items():
         name = tensor_name(raw)
         op = graph.ops.get(op_of(name))

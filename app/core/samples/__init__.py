@@ -14,6 +14,9 @@ signature input key, with the words saying where they came from:
   the sample's fault and not the model's.
 
 Plain Python and numpy here; the readers import TensorFlow only where they need it.
+
+Room of the real examples: may import `graph`, `signature`, `disk`, `serving`, `rewrite`,
+`proposal` and the top modules, never `validation` and above.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.errors import ExportError
-from app.core.opgraph import OpGraph
-from app.core.signature import Draft, tensor_name
+from app.core.graph.opgraph import OpGraph
+from app.core.signature.draft import Draft, tensor_name
 
 
 class SamplesError(ExportError):

@@ -3,7 +3,7 @@
 Three formats, told apart by content, never only by name:
 
 - a TF Serving REST ``:predict`` body (``{"instances": …}`` rows or ``{"inputs": …}``
-  columns, ``{"b64": …}`` bytes), read by `app.core.rest.parse_predict_body`, the very
+  columns, ``{"b64": …}`` bytes), read by `app.core.serving.rest.parse_predict_body`, the very
   parser `signet run` answers requests with; what Try It's "Save as samples…" writes;
 - an ``.npz`` (``numpy.savez``) with one array per input key;
 - a TFRecord of serialized ``tf.Example``: a string input that parses them gets the
@@ -69,7 +69,7 @@ def _count(source: Path, batch: dict[str, Any]) -> int:
 
 
 def _rest(source: Path, inputs: SignatureInputs) -> dict[str, Any]:
-    from app.core.rest import RestError, parse_predict_body
+    from app.core.serving.rest import RestError, parse_predict_body
 
     dtypes = {key: {k: s.dtype for k, s in specs.items()}
               for key, specs in inputs.specs.items()}

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.rewrite.graph_walk import const_values
-from app.core.signature import Draft, Signature, needed_ops, tensor_name
+from app.core.signature.draft import Draft, Signature, needed_ops, tensor_name
 
 # Op type -> index of the input that holds the shape (or the multiples).
 _SHAPED = {"Reshape": 1, "Tile": 1, "BroadcastTo": 1, "Fill": 0}

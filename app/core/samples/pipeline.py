@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import error_line
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.proposal.sources import find_sources
 from app.core.samples import Samples
-from app.core.signature import Draft, tensor_name
+from app.core.signature.draft import Draft, tensor_name
 
 BATCHES = 2  # batches drawn: verification runs the first, the warmup replays them all
 EXAMPLES = 8  # examples kept of each (a training batch of 128 images is no warmup request)
@@ -117,7 +117,7 @@ def _queue_runners(meta: Any, ops: set[str]) -> list[Any]:
     """The graph's QueueRunnerDefs that fill a queue among ``ops``."""
     from tensorflow.core.protobuf import queue_runner_pb2
 
-    from app.core.protos import to_tensorflow_meta_graph
+    from app.core.graph.protos import to_tensorflow_meta_graph
 
     collection = to_tensorflow_meta_graph(meta).collection_def.get("queue_runners")
     if collection is None:
@@ -175,7 +175,7 @@ def _locate(value: str, checkpoint_dir: Path) -> Path | None:
 def _run(meta: Any, graph: OpGraph, ops: set[str], starters: list[str], runners: list[Any],
          fetch: dict[str, str], moved: dict[str, list[str]], batches: int,
          seconds: float) -> list[dict[str, Any]]:
-    from app.core.protos import to_tensorflow_meta_graph
+    from app.core.graph.protos import to_tensorflow_meta_graph
     from app.core.tf_runtime import tensorflow
 
     tf = tensorflow()

@@ -11,6 +11,9 @@ published and the best so far, on disk beside the versions), `compat` (breaking
 signature changes), `serving_config` (``BASE/models.config``), `versions` (keep,
 labels, delete; the rows the window lists), `watcher` (the loop). Plain Python:
 TensorFlow loads only when a checkpoint is exported or an event file is read.
+
+Room of `signet watch`, the top of `app.core`: may import every room, `loader` and the top
+modules; nothing in `app.core` imports it.
 """
 
 from app.core.watch.policy import Policy

@@ -6,7 +6,7 @@ that took a checkpoint as soon as its ``.index`` appeared could read shards stil
 being written; so a candidate is a prefix the state file names, or one at a step
 below a prefix it names (a Saver with ``max_to_keep=None`` names only the newest),
 whose meta graph, index and every data shard the index counts are there, each shard
-as long as the index says (`app.core.checkpoint.check_complete`).
+as long as the index says (`app.core.disk.checkpoint.check_complete`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.checkpoint import check_complete, list_checkpoints, read_state_file, step_of
+from app.core.disk.checkpoint import check_complete, list_checkpoints, read_state_file, step_of
 from app.core.errors import CheckpointError
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core.dtypes import base_dtype, dtype_name
-from app.core.opgraph import OpGraph, format_shape
-from app.core.signature import Draft, tensor_name
+from app.core.graph.opgraph import OpGraph, format_shape
+from app.core.signature.draft import Draft, tensor_name
 
 Facts = dict[str, dict[str, Any]]
 
@@ -42,7 +42,7 @@ def facts_of_signature_defs(signature_defs: dict[str, Any]) -> Facts:
 def facts_of_saved_model(version_folder: Path) -> Facts | None:
     """Facts of the ``serve`` meta graph in ``version_folder/saved_model.pb`` (None when
     there is no readable binary SavedModel there)."""
-    from app.core.protos import SavedModel
+    from app.core.graph.protos import SavedModel
 
     try:
         data = (version_folder / "saved_model.pb").read_bytes()

@@ -21,7 +21,7 @@ from pathlib import Path
 from app.core.errors import SignetError
 from app.core.export.publish import check_target, clean_leftovers
 from app.core.export.publish import versions as version_folders
-from app.core.signature import Draft
+from app.core.signature.draft import Draft
 from app.core.watch.candidates import Candidate, complete_checkpoints
 from app.core.watch.compat import (
     breaking_changes,
@@ -166,8 +166,8 @@ class Watch:
         """Export ``candidate`` as ``version`` exactly as `signet export` does; True when
         published (``spare``: not collected by this keep-N pass). A refusal or a failed
         export is logged and remembered, never raised."""
-        from app.core import preset
         from app.core.export import export_model, open_checkpoint
+        from app.core.signature import preset
 
         started = time.monotonic()
         try:

@@ -6,8 +6,8 @@ from html import escape
 
 from PySide6.QtWidgets import QWidget
 
+from app.core.graph.opgraph import Op
 from app.core.loader import LoadedCheckpoint
-from app.core.opgraph import Op
 from app.ui.browse.link_browser import LinkBrowser
 
 

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.opgraph import ScopeNode, Tensor
-from app.core.search import SearchIndex, SearchResult
+from app.core.graph.opgraph import ScopeNode, Tensor
+from app.core.graph.search import SearchIndex, SearchResult
 from app.ui.browse.column_widths import ColumnWidths
 from app.ui.browse.tree_delegate import OpTreeDelegate
 from app.ui.browse.tree_model import NAME, OpTreeModel, TreeOrder

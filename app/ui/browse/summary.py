@@ -13,9 +13,9 @@ from html import escape
 
 from PySide6.QtWidgets import QWidget
 
+from app.core.disk.saved_model_source import is_saved_model, signatures_json, version_folder
 from app.core.loader import LoadedCheckpoint
 from app.core.proposal import Proposal
-from app.core.saved_model_source import is_saved_model, signatures_json, version_folder
 from app.ui.browse.details import human_bytes
 from app.ui.browse.link_browser import LinkBrowser
 from app.ui.common.paths import abbreviate_home

@@ -27,7 +27,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont, QIcon
 
-from app.core.opgraph import Op, OpGraph, ScopeNode, Tensor
+from app.core.graph.opgraph import Op, OpGraph, ScopeNode, Tensor
 from app.ui.browse import icons
 from app.ui.common.mime import TENSOR_MIME, TensorDrag, tensor_mime
 

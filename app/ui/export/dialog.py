@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import SignetError, error_line
-from app.core.signature import Draft
+from app.core.signature.draft import Draft
 from app.ui.common.workers import Task, TaskRunner, TaskState
 from app.ui.export.process import cancel_flag
 from app.ui.export.result import ExportResultView

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import Cancelled, ExportError, SignetError, error_line
-from app.core.signature import Draft
+from app.core.signature.draft import Draft
 from app.core.tf_runtime import keep_line, on_tensorflow_line, quiet_tensorflow
 from app.ui.common.workers import TaskState
 

@@ -1,6 +1,6 @@
 """Graphics items of the graph view: ops, scope boxes and aggregated edges.
 
-Items paint from the plain layout data (`app.core.layout`). Node items use
+Items paint from the plain layout data (`app.core.graph.layout`). Node items use
 ``DeviceCoordinateCache``; every item drops its text when the view is zoomed far
 out (level of detail), as in Qt's chip example. Labels are drawn with
 ``drawText`` so an SVG export keeps them as real text.
@@ -23,9 +23,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem, QWidget
 
-from app.core.graph_view_model import Edge, Node
-from app.core.layout import HEADER, Box, count_text
-from app.core.opgraph import Op
+from app.core.graph.graph_view_model import Edge, Node
+from app.core.graph.layout import HEADER, Box, count_text
+from app.core.graph.opgraph import Op
 
 LABEL_PIXELS = 11  # label font size in scene units (pixels at zoom 1)
 LABEL_LOD = 0.45  # below this zoom (device pixels per scene unit) no text is drawn
@@ -55,7 +55,7 @@ TEXT = QColor("#1f2933")
 
 def label_font() -> QFont:
     font = QFont()
-    font.setPixelSize(LABEL_PIXELS)  # matches app.core.layout.CHAR_WIDTH on common UI fonts
+    font.setPixelSize(LABEL_PIXELS)  # matches app.core.graph.layout.CHAR_WIDTH on common UI fonts
     return font
 
 

@@ -3,7 +3,7 @@
 `GraphPanel` is self-contained: give it a checkpoint with `set_checkpoint`, call
 `select_op` to reveal and centre an op, listen to ``opSelected(str)`` and
 ``addTensorRequested(tensor_name, side)`` (side ``"inputs"`` or ``"outputs"``).
-Layouts come from `app.core.layout.GraphLayouter` in a worker thread (one at a
+Layouts come from `app.core.graph.layout.GraphLayouter` in a worker thread (one at a
 time, a newer request cancels the older); items are then built in one batch.
 """
 
@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.disk.saved_model_source import is_saved_model, signatures_json
 from app.core.errors import SignetError
-from app.core.graph_view_model import ViewState, is_training_op
-from app.core.layout import GraphLayout, GraphLayouter
+from app.core.graph.graph_view_model import ViewState, is_training_op
+from app.core.graph.layout import GraphLayout, GraphLayouter
 from app.core.loader import LoadedCheckpoint
-from app.core.saved_model_source import is_saved_model, signatures_json
 from app.ui.common.workers import TaskRunner, TaskState
 from app.ui.graph.items import LABEL_PIXELS, NodeItem
 from app.ui.graph.overview_map import OverviewMap

@@ -15,9 +15,9 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from app.core.errors import SignetError
-from app.core.graph_view_model import ROOT
-from app.core.layout import GraphLayout
-from app.core.opgraph import OpGraph
+from app.core.graph.graph_view_model import ROOT
+from app.core.graph.layout import GraphLayout
+from app.core.graph.opgraph import OpGraph
 from app.ui.common.mime import TensorDrag, tensor_mime
 from app.ui.graph.items import (
     FANOUT_COLOURS,

@@ -6,7 +6,7 @@ the signature** brings the sample back), inputs from files (``.npy``/``.npz``,
 an image resized to an ``[N,H,W,C]`` input with the chosen scaling, a text file for
 strings), and the answer as the server's JSON, a table of outputs, and the top-k of a
 probability vector (with labels from a labels file). Every run, and every file that
-needs TensorFlow, goes through a worker thread (`app.core.tryit` does the work).
+needs TensorFlow, goes through a worker thread (`app.core.export.tryit` does the work).
 "Save as samples…" writes the body to a file the export verifies on and replays as
 warmup (`app.core.samples.files` reads it).
 """
@@ -30,8 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.signature import tensor_name
-from app.core.tryit import (
+from app.core.export.tryit import (
     SCALINGS,
     TryRunner,
     body_from_arrays,
@@ -39,6 +38,7 @@ from app.core.tryit import (
     top_k,
     why_no_top_k,
 )
+from app.core.signature.draft import tensor_name
 from app.ui.common.workers import TaskRunner
 
 PREVIEW = 8  # values shown per output in the table
@@ -188,7 +188,7 @@ class TryPanel(QWidget):
 
     def fill_sample(self) -> None:
         """The sample body of the draft's first signature (empty with nothing to try)."""
-        from app.core.tryit import sample_request
+        from app.core.export.tryit import sample_request
 
         body = ""
         if self.loaded is not None and self.draft is not None and self.draft.signatures:
@@ -207,8 +207,8 @@ class TryPanel(QWidget):
 
     def load_input_file(self, path: str) -> Any:
         """Read ``path`` for the chosen input in a worker; the body is replaced with it."""
-        from app.core.serving_checks import row_format_offenders
-        from app.core.tryit import draft_shapes, load_input
+        from app.core.export.tryit import draft_shapes, load_input
+        from app.core.validation.serving_checks import row_format_offenders
 
         if not self._ready() or not self.input_key.currentText():
             return None

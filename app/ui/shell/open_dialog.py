@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QLineEdit, QListView, QTreeView, QWidget
 
-from app.core.serving_model import model_version_folder
+from app.core.serving.serving_model import model_version_folder
 
 NAME_FILTERS = ["Checkpoints and SavedModels (*.meta *.index *.data-* checkpoint "
                 "saved_model.pb saved_model.pbtxt)", "All files (*)"]

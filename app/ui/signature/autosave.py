@@ -1,6 +1,6 @@
 """Per-checkpoint draft autosave: every edit is on disk at once, so a crash loses nothing.
 
-Drafts are preset JSON files (app.core.preset, written atomically) in a
+Drafts are preset JSON files (app.core.signature.preset, written atomically) in a
 ``drafts`` folder next to Signet's settings file, so tests that redirect
 `QSettings` redirect the drafts too. The file is keyed by the checkpoint's folder
 and prefix name without the step (``…/skip_thoughts`` + ``model.ckpt``), so a
@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 from app.core.errors import PresetError
-from app.core.preset import load_preset, save_preset
-from app.core.signature import Draft
+from app.core.signature.draft import Draft
+from app.core.signature.preset import load_preset, save_preset
 from app.ui.common.settings import AppSettings
 
 _STEP = re.compile(r"-\d+$")

@@ -19,7 +19,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from app.core.signature import Draft, Signature, Slot, slot_key_for
+from app.core.signature.draft import Draft, Signature, Slot, slot_key_for
 
 SIDE_WORD = {"inputs": "input", "outputs": "output"}
 

@@ -49,19 +49,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.disk.saved_model_source import draft_from_signatures
 from app.core.errors import PresetError
 from app.core.proposal import Proposal
-from app.core.saved_model_source import draft_from_signatures
-from app.core.signature import (
-    METHODS,
-    Draft,
-    Level,
-    Signature,
-    bound_value_problem,
-    record_facts,
-    tensor_name,
-    unfed_placeholders,
-)
+from app.core.signature.draft import METHODS, Draft, Level, Signature, record_facts, tensor_name
+from app.core.validation.draft import bound_value_problem, unfed_placeholders
 from app.ui.common.mime import TENSOR_MIME
 from app.ui.common.settings import AppSettings
 from app.ui.signature import commands as cmd
@@ -502,7 +494,7 @@ class SignatureEditor(QWidget):
         draft = self.doc.draft.copy()
         if self.doc.graph is not None:
             record_facts(draft, self.doc.graph)
-        from app.core.preset import save_preset
+        from app.core.signature.preset import save_preset
 
         try:
             written = save_preset(draft, path)
@@ -517,7 +509,7 @@ class SignatureEditor(QWidget):
 
     def load_preset(self, path) -> bool:
         """Load a preset as one undoable edit; slots whose tensors are gone stay, as errors."""
-        from app.core.preset import load_preset
+        from app.core.signature.preset import load_preset
 
         try:
             draft = load_preset(path)

@@ -31,7 +31,7 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QApplication, QStyle
 
 from app.core.proposal import ProposedSlot
-from app.core.signature import (
+from app.core.signature.draft import (
     Draft,
     Level,
     Problem,
@@ -42,8 +42,8 @@ from app.core.signature import (
     proposed_key,
     slot_key_for,
     tensor_name,
-    validate,
 )
+from app.core.validation.draft import validate
 from app.ui.common.mime import TENSOR_MIME, tensors_from_mime
 from app.ui.signature import commands as cmd
 

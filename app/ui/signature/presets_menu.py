@@ -1,6 +1,6 @@
 """Signature presets in the GUI: Save/Load actions and a Presets menu (recent + saved).
 
-Presets are the command line's JSON (app.core.preset). Recent presets are kept in
+Presets are the command line's JSON (app.core.signature.preset). Recent presets are kept in
 Signet's preferences (`QSettings`); "saved" presets are the ``.json`` files in the
 ``presets`` folder of Signet's data folder, where Save proposes to write.
 """

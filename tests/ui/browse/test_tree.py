@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
-from app.core.opgraph import ScopeNode, Tensor
+from app.core.graph.opgraph import ScopeNode, Tensor
 from app.ui.browse.op_tree import OpTreePanel
 from app.ui.browse.tree_delegate import OpTreeDelegate
 from app.ui.browse.tree_model import FUNCTIONS_LABEL, NodeRole, OpTreeModel
@@ -84,8 +84,8 @@ def test_an_expand_arrow_the_view_asked_about_is_not_left_stale(qtbot):
     that gives or takes that row's children is still a layout change for the view."""
     import tensorflow as tf
 
-    from app.core.opgraph import OpGraph
-    from app.core.search import SearchIndex
+    from app.core.graph.opgraph import OpGraph
+    from app.core.graph.search import SearchIndex
 
     tf1 = tf.compat.v1
     with tf.Graph().as_default() as graph:

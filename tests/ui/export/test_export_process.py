@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.core.errors import Cancelled
-from app.core.signature import draft_from_suggestions
+from app.core.validation.draft import draft_from_suggestions
 from app.ui.common.workers import TaskState
 from app.ui.export import process as export_process
 

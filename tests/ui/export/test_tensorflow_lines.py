@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from app.core import tf_runtime
-from app.core.signature import draft_from_suggestions
+from app.core.validation.draft import draft_from_suggestions
 from app.ui.common.workers import TaskState
 from app.ui.export import process as export_process
 

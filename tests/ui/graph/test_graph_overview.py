@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
-from app.core.graph_view_model import is_training_op
+from app.core.graph.graph_view_model import is_training_op
 from app.core.loader import load_checkpoint
 from app.ui.graph.items import (
     LABEL_PIXELS,

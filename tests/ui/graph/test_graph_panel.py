@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
-from app.core.graph_view_model import ScopedGraph
+from app.core.graph.graph_view_model import ScopedGraph
 from app.ui.common.mime import TENSOR_MIME, tensors_from_mime
 from app.ui.graph.items import NodeItem, ScopeBoxItem
 from app.ui.graph.panel import MAX_ZOOM, MIN_ZOOM

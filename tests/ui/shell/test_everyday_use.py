@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.signature import Level
+from app.core.signature.draft import Level
 from app.ui.browse.tree_model import NAME
 from app.ui.graph.panel import install_graph_panel
 from app.ui.signature.editor import install_signature_editor
@@ -206,7 +206,7 @@ def test_recent_list_shows_the_chosen_file_once_and_opens_on_one_click(window, q
                                                                        open_and_wait, cnn):
     from PySide6.QtTest import QTest
 
-    from app.core.checkpoint import Checkpoint
+    from app.core.disk.checkpoint import Checkpoint
 
     meta = Path(f"{cnn.latest}.meta")
     open_and_wait(window, cnn.directory)

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QListView
 
 from app.core.export import export_model
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.ui.graph.panel import served_tensors
 from app.ui.shell import open_dialog
 from app.ui.signature.editor import install_signature_editor

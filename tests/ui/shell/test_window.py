@@ -13,7 +13,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from app import __version__
-from app.core.checkpoint import step_of
+from app.core.disk.checkpoint import step_of
 from app.demo import demo_checkpoint
 from app.ui.common.settings import AppSettings
 from app.ui.shell import launch, open_dialog
@@ -326,7 +326,7 @@ def test_progress_shows_while_opening_and_hides_after(window, qtbot, cnn):
 def test_opening_indexes_the_names_pieces_for_the_search_box(window, qtbot, cnn):
     """The open job (a worker thread) builds the index a keystroke searches, so the first
     keystroke does not; the box then finds what the plain scan of every name finds."""
-    from app.core.search import SearchIndex
+    from app.core.graph.search import SearchIndex
 
     with qtbot.waitSignal(window.checkpointLoaded, timeout=60_000):
         window.open_path(cnn.directory)

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from app.core.export.engine import export_model
-from app.core.signature import Level
+from app.core.signature.draft import Level
 from app.demo import demo_checkpoint
 from app.ui.signature.editor import install_signature_editor
 from app.ui.signature.model import KEY, LEVEL_ROLE

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.signature import Level
+from app.core.signature.draft import Level
 from app.ui.signature.editor import install_signature_editor
 from tests.test_run_cli import build_fixed_weights
 

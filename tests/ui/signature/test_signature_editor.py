@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from app.core.signature import drop_problem, slot_key_for
+from app.core.signature.draft import drop_problem, slot_key_for
 from app.ui.shell.window import MainWindow
 from app.ui.signature import editor as signature_editor
 from app.ui.signature.editor import install_signature_editor

@@ -7,7 +7,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.preset import load_preset
+from app.core.signature.preset import load_preset
 from app.ui.signature import presets_menu
 from app.ui.signature.editor import install_signature_editor
 from app.ui.signature.model import KEY, LEVEL_ROLE

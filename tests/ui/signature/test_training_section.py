@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from app.core.preset import load_preset
-from app.core.signature import Level, Signature, Slot
+from app.core.signature.draft import Level, Signature, Slot
+from app.core.signature.preset import load_preset
 from app.ui.graph.items import NodeItem
 from app.ui.graph.panel import install_graph_panel
 from app.ui.signature.editor import install_signature_editor

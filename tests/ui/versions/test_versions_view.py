@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.loader import load_checkpoint
-from app.core.signature import Draft, Signature, Slot
+from app.core.signature.draft import Draft, Signature, Slot
 from app.core.watch import Policy, Watch
 from app.core.watch.serving_config import labels_of
 from app.ui.shell.window import MainWindow

@@ -41,7 +41,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.core.cc_session import (
+from app.core.errors import error_line
+from app.core.serving.cc_session import (
     c_api,
     free_run,
     python_graph,
@@ -51,7 +52,6 @@ from app.core.cc_session import (
     to_array,
     to_tensor,
 )
-from app.core.errors import error_line
 
 _P = ctypes.c_void_p
 _INIT_OP_SIGNATURE = "__saved_model_init_op"

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.bundle_index import BundleIndex, read_bundle_index
+from app.core.disk.bundle_index import BundleIndex, read_bundle_index
 from app.core.errors import CheckpointError
 
 STATE_FILE = "checkpoint"
@@ -156,7 +156,7 @@ def read_state_file(directory: Path) -> list[Path]:
 
     from google.protobuf import text_format
 
-    from app.core.protos import CheckpointState
+    from app.core.graph.protos import CheckpointState
 
     try:
         proto = text_format.Parse(text, CheckpointState())

@@ -7,7 +7,7 @@ an expanded scope is a container whose children are laid out inside its box, and
 edges between visible nodes are the op edges aggregated with counts (data and
 control apart). Node ids: ops by name (``"enc/MatMul"``), scopes by path with a
 trailing slash (``"enc/"``), so an op and a scope of the same name never clash.
-Coordinates are `app.core.layout`'s job.
+Coordinates are `app.core.graph.layout`'s job.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from app.core.opgraph import Op, OpGraph
-from app.core.series import Series, Sibling, find_series
-from app.core.suggest import is_machinery
+from app.core.graph.machinery import is_machinery
+from app.core.graph.opgraph import Op, OpGraph
+from app.core.graph.series import Series, Sibling, find_series
 
 ROOT = ""  # the id of the outermost container (no box is drawn for it)
 

@@ -1,4 +1,7 @@
-"""Read a ``.meta`` file into a ``MetaGraphDef`` without TensorFlow (see `app.core.protos`)."""
+"""Read a ``.meta`` file into a ``MetaGraphDef`` without TensorFlow.
+
+The protos come from `app.core.graph.protos`.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ def read_meta_graph(path: Path) -> Any:
     """
     from google.protobuf.message import DecodeError
 
-    from app.core.protos import MetaGraphDef
+    from app.core.graph.protos import MetaGraphDef
 
     data = read_checkpoint_file(path)
     fix = "copy the .meta file again, or re-save it with saver.export_meta_graph"
@@ -40,7 +43,7 @@ def read_saved_model_meta_graphs(path: Path) -> list[Any]:
     """
     from google.protobuf.message import DecodeError
 
-    from app.core.protos import SavedModel
+    from app.core.graph.protos import SavedModel
 
     data = read_checkpoint_file(path)
     fix = "export the model again (the file is written last, so a complete export has it whole)"

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from app.core.opgraph import OpGraph, Shape
-from app.core.rest import BYTES_SUFFIX, json_refusal
+from app.core.graph.opgraph import OpGraph, Shape
 from app.core.samples.fixed_batch import fixed_batch
-from app.core.signature import Draft, Level, Problem, Signature, tensor_name
+from app.core.serving.rest import BYTES_SUFFIX, json_refusal
+from app.core.signature.draft import Draft, Level, Problem, Signature, tensor_name
 
 # Ops whose string input is binary data (images, audio, serialized protos).
 BINARY_READERS = {

@@ -119,7 +119,7 @@ def read_bundle_index(path: Path) -> BundleIndex:
     """Parse ``path`` (a ``.index`` file); raise `CheckpointError` if it is not one."""
     from google.protobuf.message import DecodeError
 
-    from app.core.protos import BundleEntryProto, BundleHeaderProto
+    from app.core.graph.protos import BundleEntryProto, BundleHeaderProto
 
     data = read_checkpoint_file(path)
 

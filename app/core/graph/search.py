@@ -6,7 +6,7 @@ UTF-8 bytes (a substring of the text is a substring of its bytes): at 100k ops
 that is 2-3 ms, a third of a ``str.__contains__`` pass, and the search box runs
 it on every keystroke. Once `SearchIndex.index_pieces` has run (the window runs
 it while opening), a word without ``/`` is looked for among the distinct pieces of
-the names instead (`app.core.name_pieces`), about a third of that. A regex is one
+the names instead (`app.core.graph.name_pieces`), about a third of that. A regex is one
 pass in C (``map`` into
 ``numpy.fromiter``) over the texts as strings. Case-insensitivity comes from the
 lower-cased text (and a lower-cased pattern), not ``re.IGNORECASE``, whose slow
@@ -21,8 +21,8 @@ from functools import cached_property
 
 import numpy as np
 
-from app.core.name_pieces import NamePieces
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.name_pieces import NamePieces
+from app.core.graph.opgraph import Op, OpGraph
 
 _NONE = np.empty(0, dtype=np.intp)
 # Texts longer than this many bytes are searched as strings, one by one, so that one
@@ -121,7 +121,7 @@ class SearchIndex:
 
     def index_pieces(self) -> None:
         """Make a plain word's search over all ops look among the names' distinct pieces
-        (`app.core.name_pieces`): built once, for whoever searches on every keystroke."""
+        (`app.core.graph.name_pieces`): built once, for whoever searches on every keystroke."""
         if self._pieces is not None:
             return
         texts = self._plain.tolist()

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import SignetError
-from app.core.opgraph import OpGraph
-from app.core.rest import request_body
-from app.core.serving_checks import row_format_offenders
-from app.core.signature import Draft, tensor_name
+from app.core.graph.opgraph import OpGraph
+from app.core.serving.rest import request_body
+from app.core.signature.draft import Draft, tensor_name
+from app.core.validation.serving_checks import row_format_offenders
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 # How image pixels (0..255) become the input's values.
@@ -180,8 +180,8 @@ class TryRunner:
 
     def respond(self, loaded: Any, draft: Draft, body: str, progress: Any = None,
                 cancelled: Any = None) -> Answer:
-        from app.core.preset import to_json
-        from app.core.serving_model import ServingModel, respond
+        from app.core.serving.serving_model import ServingModel, respond
+        from app.core.signature.preset import to_json
 
         plain = draft.copy()
         plain.options.base = plain.options.name = ""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 
 from app.core.errors import Cancelled
-from app.core.graph_view_model import (
+from app.core.graph.graph_view_model import (
     ROOT,
     Edge,
     Node,
@@ -28,7 +28,7 @@ from app.core.graph_view_model import (
     Structure,
     ViewState,
 )
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 
 Box = tuple[float, float, float, float]
 

@@ -21,7 +21,7 @@ Format (version 2)::
                 "verify": true, "warmup": true, "samples": "requests.json"}}
 
 ``dtype`` and ``shape`` are optional; when present, applying the preset to a
-checkpoint where they differ is an error for that slot (see `signature.validate`).
+checkpoint where they differ is an error for that slot (see `app.core.validation.draft.validate`).
 Version and overwrite are per run and never stored. ``strip_training`` is always
 written: ``false`` keeps the training state, and a preset without it exports serving-only,
 the default. Version 1 presets (and window drafts) were written when keeping the training
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import PresetError
-from app.core.signature import Draft, ExportOptions, Signature, Slot
+from app.core.signature.draft import Draft, ExportOptions, Signature, Slot
 
 PRESET_FORMAT = "signet-preset"
 PRESET_VERSION = 2

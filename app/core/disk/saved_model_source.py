@@ -7,7 +7,8 @@ So it opens into the same `LoadedCheckpoint` (op tree, graph view, `inspect`,
 `render`), and an export from it restores from ``variables/variables``: no checkpoint
 needed. A model folder (integer-named versions inside) means its newest version.
 
-- ``open_saved_model(folder, stage) -> LoadedCheckpoint`` (`CheckpointError` on bad input)
+- ``open_saved_model(folder, stage)``: the checkpoint, files, graph and variables a
+  `LoadedCheckpoint` holds (`CheckpointError` on bad input)
 - ``read_serve_meta_graph(folder) -> MetaGraphDef``
 - ``signatures_json(meta_graph) -> dict``: each signature's method, inputs and outputs
   with tensor, dtype and shape (``signet inspect --json``'s ``signatures``);
@@ -25,11 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.core.bundle_index import BundleIndex, read_bundle_index
-from app.core.checkpoint import Checkpoint, CheckpointFiles, data_shards, missing_shard
+from app.core.disk.bundle_index import BundleIndex, read_bundle_index
+from app.core.disk.checkpoint import Checkpoint, CheckpointFiles, data_shards, missing_shard
+from app.core.disk.variables import VariableInventory
 from app.core.dtypes import dtype_name
 from app.core.errors import CheckpointError, read_checkpoint_file
-from app.core.opgraph import OpGraph, format_shape
+from app.core.graph.opgraph import OpGraph, format_shape
+from app.core.signature.draft import METHOD_NAMES, Draft, Signature, Slot
 
 SERVE_TAG = "serve"
 # What the SavedModel builder adds to a graph; a new export adds its own again.
@@ -118,11 +121,12 @@ def _files(folder: Path, meta_path: Path, saves_variables: bool) -> CheckpointFi
                            bundle=bundle)
 
 
-def open_saved_model(folder: Path, stage: Callable[[float, str], None]) -> Any:
-    """``folder`` (a SavedModel version) as a `LoadedCheckpoint`."""
-    from app.core.loader import LoadedCheckpoint
-    from app.core.variables import VariableInventory
+def open_saved_model(folder: Path, stage: Callable[[float, str], None]
+                     ) -> tuple[Checkpoint, CheckpointFiles, OpGraph, VariableInventory]:
+    """``folder`` (a SavedModel version) as the parts of a `LoadedCheckpoint`.
 
+    `app.core.loader` wraps them: this module sits below the loader, which imports it.
+    """
     meta_path = folder / ("saved_model.pb" if (folder / "saved_model.pb").exists()
                           else "saved_model.pbtxt")
     stage(0.05, f"Reading {meta_path.name}")
@@ -135,7 +139,7 @@ def open_saved_model(folder: Path, stage: Callable[[float, str], None]) -> Any:
     stage(0.8, "Classifying variables")
     trainable = set(graph.collection_names("trainable_variables"))
     variables = VariableInventory.from_index(files.bundle, trainable)
-    return LoadedCheckpoint(Checkpoint(files.prefix, (files.prefix,)), files, graph, variables)
+    return Checkpoint(files.prefix, (files.prefix,)), files, graph, variables
 
 
 def is_saved_model(loaded: Any) -> bool:
@@ -187,8 +191,6 @@ def draft_from_signatures(loaded: Any) -> Any:
     None for a checkpoint. Base and name point at the model folder the version sits
     in, so the export lands next to it (TensorFlow Serving picks up the new version).
     """
-    from app.core.signature import METHOD_NAMES, Draft, Signature, Slot
-
     if not is_saved_model(loaded):
         return None
     methods = {name: short for short, name in METHOD_NAMES.items()}

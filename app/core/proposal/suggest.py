@@ -1,4 +1,4 @@
-"""Ranked serving candidates, led by the proposal, and what the window hides as machinery.
+"""Ranked serving candidates, led by the proposal.
 
 `suggest` lists what `app.core.proposal` proposes first (best first), then what it
 left out and why: heads it put aside, other ends of the forward graph, features the
@@ -6,36 +6,15 @@ proposed outputs do not read, placeholders with a default and, last, the labels
 (marked). One structural reading of the graph serves both, so the ranked lists never
 disagree with the proposal.
 
-`is_machinery` judges an op by name and type (gradients, optimizer, saver, init,
-summaries): the graph view hides these; it is no evidence for what to serve.
+What the window hides as machinery is `app.core.graph.machinery.is_machinery`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import OpGraph
 from app.core.proposal import propose
-
-# Top-level or nested scopes that are never part of the served model.
-_MACHINERY_SCOPE = re.compile(
-    r"(^|/)(gradients(_\d+)?|save(_\d+)?|train(_op)?|optimizer|Optimizer|training|"
-    r"[A-Za-z]*Adam(_\d+)?|Momentum|RMSProp|Adagrad|GradientDescent|Ftrl|"
-    r"init(_all_tables|_\d+)?|report_uninitialized_variables|summaries|"
-    r"ExponentialMovingAverage|global_step|beta[12]_power|cond_\w*/?switch_t|"
-    r"Initializer|AssignMovingAvg(_\d+)?)(/|$)"
-)
-_MACHINERY_TYPES = {
-    "NoOp", "Assert", "SaveV2", "RestoreV2", "Save", "Restore", "ShardedFilename",
-    "MergeV2Checkpoints", "StringJoin", "ScalarSummary", "HistogramSummary",
-    "ImageSummary", "AudioSummary", "TensorSummary", "TensorSummaryV2", "MergeSummary",
-    "WriteScalarSummary", "Print", "PrintV2", "IsVariableInitialized",
-    "VarIsInitializedOp", "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp",
-    "Assign", "AssignAdd", "AssignSub",
-    "InitializeTableV2", "InitializeTableFromTextFileV2", "InitializeTable",
-    "InitializeTableFromTextFile",
-}
 
 
 @dataclass(frozen=True)
@@ -56,14 +35,6 @@ class Suggestion:
 class Suggestions:
     inputs: list[Suggestion]
     outputs: list[Suggestion]
-
-
-def is_machinery(op: Op) -> bool:
-    """True for gradient, optimizer, saver, init and summary ops, judged by name and type
-    (what the graph view hides)."""
-    return op.type in _MACHINERY_TYPES or bool(_MACHINERY_SCOPE.search(op.name)) or (
-        op.type.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))
-    )
 
 
 def suggest(graph: OpGraph, limit: int = 10) -> Suggestions:

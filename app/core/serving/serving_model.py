@@ -3,7 +3,7 @@
 TensorFlow Serving loads the ``serve`` meta graph into one session (restoring the
 variables and running the main op) and feeds each request's tensors to the
 signature's input names. `ServingModel` does the same with the server's own C++
-loader (`app.core.cc_session`), so `signet run`, verification and the warmup replay
+loader (`app.core.serving.cc_session`), so `signet run`, verification and the warmup replay
 see what the server would.
 
 - ``model_version_folder(path) -> Path | None``: a version folder (holds
@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.core.disk.plain_path import plain_folder
 from app.core.errors import ExportError, error_line
-from app.core.plain_path import plain_folder
-from app.core.rest import RestError, error_response, parse_predict_body, predict_response
+from app.core.serving.rest import RestError, error_response, parse_predict_body, predict_response
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
@@ -100,7 +100,7 @@ class ServingModel:
     def _load(self, config: Any, readable: Path) -> Any:
         """TensorFlow Serving's own C++ loader (`CcSession`) on this folder (at
         ``readable``); a refusal is one line."""
-        from app.core.cc_session import CcSession
+        from app.core.serving.cc_session import CcSession
 
         try:
             return CcSession(readable, [self._tf.compat.v1.saved_model.tag_constants.SERVING],
@@ -173,7 +173,7 @@ def session_config(pruned_placement: bool = False) -> Any:
 
 def stage(graph_def: Any, graph_def_bytes: bytes) -> Any:
     """A `StagedSession` over ``graph_def`` with `ServingModel`'s options, for ``staged``."""
-    from app.core.staged_session import StagedSession
+    from app.core.serving.staged_session import StagedSession
 
     return StagedSession(graph_def, graph_def_bytes, session_config())
 

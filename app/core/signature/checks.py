@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from app.core.opgraph import Op, OpGraph
+from app.core.graph.opgraph import Op, OpGraph
 
 # Stateful random ops: each run draws new numbers. (Stateless* ops are deterministic.)
 RANDOM_OPS = frozenset({

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.opgraph import OpGraph
+from app.core.graph.opgraph import OpGraph
 
 # Op-type prefixes or names of well-known extension packages.
 _PROVIDERS = [

@@ -17,7 +17,7 @@ Each call leaves Python's lock free while TensorFlow works.
   MetaGraphDef, built on first use: only the failure messages walk ops), ``.close()``.
 - Load failures raise the ``OpError`` TensorFlow's status names.
 - ``c_api()``, ``session_options``, ``to_tensor``/``to_array``/``free_run``, ``refuse_shape``,
-  ``python_graph``, ``raise_if_failed``: the pieces `app.core.staged_session` shares.
+  ``python_graph``, ``raise_if_failed``: the pieces `app.core.serving.staged_session` shares.
 """
 
 from __future__ import annotations

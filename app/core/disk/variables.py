@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.core.bundle_index import BundleIndex
+from app.core.disk.bundle_index import BundleIndex
 
 _TRAINING_ONLY = re.compile(
     r"""(

@@ -424,7 +424,7 @@ class OpGraph:
 
     def collection_names(self, key: str) -> list[str]:
         """Op names listed in a node-list or variable collection of the meta graph."""
-        from app.core.protos import VariableDef
+        from app.core.graph.protos import VariableDef
 
         collection = self.meta_graph.collection_def.get(key)
         if collection is None:
