@@ -39,6 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="version number (default: one more than the highest there)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace VERSION if it already exists")
+    parser.add_argument("--save-preset", metavar="FILE", help="save this export as a preset")
+    add_draft_arguments(parser)
+
+
+def add_draft_arguments(parser: argparse.ArgumentParser, keep_flag: str = "--keep") -> None:
+    """The flags that make the draft: signatures, binds, a preset, what to keep, checks,
+    samples and the rewrites (`signet watch` takes the same; its ``--keep`` counts
+    versions, so it names the rewrite flag ``keep_flag``)."""
     parser.add_argument("--signature", action=SignatureAction, metavar="KEY",
                         help="start a signature (default key serving_default); the "
                              "--method/--input/--output after it belong to it")
@@ -54,7 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bake a tensor (a placeholder, a constant...) in as a constant "
                              "(JSON value or text)")
     parser.add_argument("--preset", metavar="FILE", help="apply a saved signature preset")
-    parser.add_argument("--save-preset", metavar="FILE", help="save this export as a preset")
     training = parser.add_mutually_exclusive_group()
     training.add_argument("--keep-training-state", action="store_true",
                           help="also keep what only training uses (optimizer slots, "
@@ -70,10 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="real examples to verify on and replay as warmup: a REST "
                              "predict body, an .npz keyed by input, or a TFRecord of "
                              "tf.Example")
-    add_rewrite_arguments(parser)
+    add_rewrite_arguments(parser, keep_flag)
 
 
-def add_rewrite_arguments(parser: argparse.ArgumentParser) -> None:
+def add_rewrite_arguments(parser: argparse.ArgumentParser, keep_flag: str = "--keep") -> None:
     """Switches for the training-to-serving rewrites (`signet inspect` lists the ids)."""
     parser.add_argument("--no-rewrite", action="append", default=[], metavar="ID",
                         help="switch off a rewrite (e.g. dropout) or one site "
@@ -81,7 +88,7 @@ def add_rewrite_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rewrite", action="append", default=[], metavar="ID",
                         help="switch on a rewrite or site that is off by default "
                              "(e.g. moving_average)")
-    parser.add_argument("--keep", action="append", default=[], metavar="SITE",
+    parser.add_argument(keep_flag, action="append", default=[], metavar="SITE",
                         help="export a site that cannot be rewritten as it is, on purpose")
 
 

@@ -14,7 +14,7 @@ import sys
 import threading
 from datetime import datetime
 
-from app.commands.export import SignatureAction, draft_from_args
+from app.commands.export import add_draft_arguments, draft_from_args
 from app.core.errors import SignetError
 
 
@@ -45,34 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step", type=int, metavar="N",
                         help="publish the checkpoint at step N now, whatever the policy "
                              "(a rollback), then exit")
-    for flag, metavar, text in (
-            ("--signature", "KEY", "start a signature (default key serving_default)"),
-            ("--input", "KEY=TENSOR", "a signature input; repeat for more"),
-            ("--output", "KEY=TENSOR", "a signature output; repeat for more")):
-        parser.add_argument(flag, action=SignatureAction, metavar=metavar, help=text)
-    parser.add_argument("--method", action=SignatureAction,
-                        choices=("predict", "classify", "regress"),
-                        help="the current signature's method (default predict)")
-    parser.add_argument("--bind", action="append", default=[], metavar="TENSOR=VALUE",
-                        help="bake a tensor in as a constant")
-    parser.add_argument("--preset", metavar="FILE", help="apply a saved signature preset")
-    training = parser.add_mutually_exclusive_group()
-    training.add_argument("--keep-training-state", action="store_true",
-                          help="also keep what only training uses")
-    training.add_argument("--strip-training", action="store_true",
-                          help="keep only what the signatures need (the default)")
-    parser.add_argument("--no-verify", action="store_true",
-                        help="skip comparing each export with its checkpoint")
-    parser.add_argument("--no-warmup", action="store_true",
-                        help="write no TensorFlow Serving warmup file")
-    parser.add_argument("--no-rewrite", action="append", default=[], metavar="ID",
-                        help="switch off a training → serving rewrite or site")
-    parser.add_argument("--rewrite", action="append", default=[], metavar="ID",
-                        help="switch on a rewrite or site that is off by default")
-    parser.add_argument("--keep-site", action="append", default=[], metavar="SITE",
-                        help="export a site that cannot be rewritten as it is (export's "
-                             "--keep)")
-
+    add_draft_arguments(parser, keep_flag="--keep-site")
 
 def run_watch(args: argparse.Namespace) -> int:
     from app.core.watch import Policy, Watch
