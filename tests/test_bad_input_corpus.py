@@ -134,22 +134,36 @@ def with_custom_ops_in(case: Case) -> Path:
     return with_custom_ops(_Built, case.tmp / "custom-src", {"y": "Addons>Gelu"})
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_bad_input(name, gpu_pinned, tmp_path, capsys):
-    case = Case(gpu_pinned, tmp_path)
-    prepare, expected = CASES[name]
+def assert_clean(code: int, out: str, err: str, *expected: str) -> str:
+    """Exit 2, one ``signet`` line holding every ``expected`` words, nothing on stdout, no
+    traceback; the line."""
+    errors = [line for line in err.splitlines() if line.startswith("signet")]
+    assert code == 2, err
+    assert len(errors) == 1, err
+    for words in expected:
+        assert words in errors[0], errors[0]
+    assert "Traceback" not in err and out == ""
+    return errors[0]
+
+
+def assert_case_clean(built, tmp_path: Path, capsys, prepare, *expected: str) -> None:
+    """Run the command ``prepare`` makes on a scratch `Case` of ``built``: clean, nothing
+    published, the checkpoint's files untouched."""
+    case = Case(built, tmp_path)
     argv = prepare(case)
     before = _digest(case.folder)
     code = main(argv)
     out, err = capsys.readouterr()
-    errors = [line for line in err.splitlines() if line.startswith("signet")]
-    assert code == 2, err
-    assert len(errors) == 1, err
-    assert expected in errors[0], errors[0]
-    assert "Traceback" not in err and out == ""
+    assert_clean(code, out, err, *expected)
     if case.base.is_dir():
         assert _published(case.base) == []
     assert _digest(case.folder) == before
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input(name, gpu_pinned, tmp_path, capsys):
+    prepare, expected = CASES[name]
+    assert_case_clean(gpu_pinned, tmp_path, capsys, prepare, expected)
 
 
 def test_corpus_has_at_least_twenty_cases():

@@ -24,7 +24,7 @@ import pytest
 from app.cli import main
 from app.core.errors import CheckpointError, error_line
 from tests.export_stop import SET_ASIDE, cli_argv
-from tests.test_bad_input_corpus import Case, _digest, _published
+from tests.test_bad_input_corpus import Case, assert_case_clean, assert_clean
 from tests.test_crash_safety import ENV, ROOT, _export_args, _export_argv, _tree_digest
 from tests.test_op_registry import with_custom_ops
 
@@ -161,28 +161,10 @@ CASES = {
 }
 
 
-def _assert_clean(code: int, out: str, err: str, expected: tuple[str, ...]) -> str:
-    errors = [line for line in err.splitlines() if line.startswith("signet")]
-    assert code == 2, err
-    assert len(errors) == 1, err
-    for words in expected:
-        assert words in errors[0], errors[0]
-    assert "Traceback" not in err and out == ""
-    return errors[0]
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_hostile_input(name, gpu_pinned, tmp_path, capsys):
-    case = Case(gpu_pinned, tmp_path)
     prepare, expected = CASES[name]
-    argv = prepare(case)
-    before = _digest(case.folder)
-    code = main(argv)
-    out, err = capsys.readouterr()
-    _assert_clean(code, out, err, expected)
-    if case.base.is_dir():
-        assert _published(case.base) == []
-    assert _digest(case.folder) == before
+    assert_case_clean(gpu_pinned, tmp_path, capsys, prepare, *expected)
 
 
 def _capped(limit: int):
@@ -368,8 +350,8 @@ def test_full_disk_names_its_cause(gpu_pinned, tmp_path, capsys):
         code = main(["export", str(gpu_pinned.latest), "--out", str(base), "--name", "m",
                      "--input", "x=x", "--output", "y=y", "--no-verify"])
         out, err = capsys.readouterr()
-        line = _assert_clean(code, out, err, ("cannot write the export",
-                                              "nothing was published"))
+        line = assert_clean(code, out, err, "cannot write the export",
+                            "nothing was published")
         # TensorFlow's words when its writer hit the limit, Signet's when Python's did.
         assert os.strerror(errno.ENOSPC) in line or "the disk is full" in line, line
         assert not (base / "m").exists()  # the export made it, and took it away
